@@ -1,0 +1,1 @@
+"""Deployment: local services launcher, migrations, compose and k8s files."""

@@ -1,0 +1,427 @@
+"""The embedded default: Mosquitto and PostgreSQL + TimescaleDB as processes fenlei owns.
+
+Data lives under `$FENLEI_HOME`; `services.json` there records what was started
+(ports, pids) so `down` stops exactly that and nothing else, and `services.env`
+holds the URLs every other command reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from deploy.settings import ServicesSettings
+from fenlei.env import SERVICES_ENV, write_env_file
+from fenlei.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "services.json"
+INSTALLER = Path(__file__).parent / "local" / "install-system.sh"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+# PostgreSQL refuses to run as root; Debian's packages create these users.
+PG_SYSTEM_USER = "postgres"
+MOSQUITTO_SYSTEM_USER = "mosquitto"
+
+
+@dataclass
+class ServicesState:
+    """What `up` started; persisted as services.json."""
+
+    pg_port: int
+    mqtt_port: int
+    pg_password: str
+    pg_pid: int | None = None
+    mqtt_pid: int | None = None
+
+    def database_url(self, s: ServicesSettings) -> str:
+        return f"postgresql://{s.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{s.pg_database}"
+
+    def mqtt_url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.mqtt_port}"
+
+
+def _paths(s: ServicesSettings) -> dict[str, Path]:
+    home = s.home_dir
+    return {
+        "home": home,
+        "pg": home / "pg",
+        "pgdata": home / "pg" / "data",
+        "pgrun": home / "pg" / "run",
+        "pglog": home / "pg" / "postgres.log",
+        "mq": home / "mosquitto",
+        "mqdata": home / "mosquitto" / "data",
+        "mqconf": home / "mosquitto" / "mosquitto.conf",
+        "mqlog": home / "mosquitto" / "mosquitto.log",
+        "state": home / STATE_FILE,
+        "env": home / SERVICES_ENV,
+    }
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _pg_bin(s: ServicesSettings, name: str) -> str:
+    path = Path(f"/usr/lib/postgresql/{s.pg_major}/bin/{name}")
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if not found:
+        raise ServiceError(
+            f"{name} for PostgreSQL {s.pg_major} not found: install postgresql-{s.pg_major}."
+        )
+    return found
+
+
+def _as_pg_user(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", PG_SYSTEM_USER, "--", *cmd] if _is_root() else cmd
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers do: a port whose old connections linger in TIME_WAIT is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _choose_port(preferred: int | None, default: int) -> int:
+    for port in (preferred, default):
+        if port and _port_free(port):
+            return port
+    return _free_port()
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int | None, name: str) -> bool:
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    # A zombie has an empty cmdline, so it counts as gone.
+    # Guards against a recycled pid that now belongs to something else.
+    return name.encode() in cmdline
+
+
+def read_state(s: ServicesSettings) -> ServicesState | None:
+    """The recorded state, or None when `up` never ran in this home."""
+    path = _paths(s)["state"]
+    if not path.is_file():
+        return None
+    return ServicesState(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _write_state(s: ServicesSettings, state: ServicesState) -> None:
+    p = _paths(s)
+    tmp = p["state"].with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(p["state"])
+    write_env_file(
+        p["env"],
+        {
+            "FENLEI_DATABASE_URL": state.database_url(s),
+            "FENLEI_MQTT_URL": state.mqtt_url(),
+        },
+    )
+
+
+def _pg_pid(s: ServicesSettings) -> int | None:
+    try:
+        first = (_paths(s)["pgdata"] / "postmaster.pid").read_text().splitlines()[0]
+        return int(first)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def is_running(s: ServicesSettings, state: ServicesState | None = None) -> dict[str, bool]:
+    """Whether each service recorded in this home is alive and answering."""
+    state = state or read_state(s)
+    if state is None:
+        return {"postgres": False, "mosquitto": False}
+    return {
+        "postgres": _pid_alive(_pg_pid(s), "postgres") and _port_answers(state.pg_port),
+        "mosquitto": _pid_alive(state.mqtt_pid, "mosquitto") and _port_answers(state.mqtt_port),
+    }
+
+
+def install_system(s: ServicesSettings) -> None:
+    """Install Mosquitto, PostgreSQL and TimescaleDB when missing (idempotent)."""
+    env = dict(os.environ, FENLEI_PG_MAJOR=str(s.pg_major))
+    result = subprocess.run(["bash", str(INSTALLER)], env=env, text=True, capture_output=True)
+    if result.returncode != 0:
+        lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
+        raise ServiceError(lines[-1] if lines else "the system installer failed.")
+
+
+def _check_traversable(path: Path, user: str) -> None:
+    """PostgreSQL runs as another user, who must be able to reach the data directory."""
+    if not _is_root():
+        return
+    for parent in [path, *path.parents]:
+        if parent.exists() and not (parent.stat().st_mode & 0o001):
+            if parent == path:
+                parent.chmod(parent.stat().st_mode | 0o711)
+                continue
+            raise ServiceError(
+                f"{parent} is not searchable by the '{user}' user, which runs the service: "
+                f"set FENLEI_HOME somewhere else or run 'chmod o+x {parent}'."
+            )
+
+
+def _run(cmd: list[str], what: str) -> None:
+    result = subprocess.run(cmd, text=True, capture_output=True)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise ServiceError(f"{what} failed: {detail[-1] if detail else result.returncode}")
+
+
+def _init_postgres(s: ServicesSettings, state: ServicesState) -> None:
+    p = _paths(s)
+    if (p["pgdata"] / "PG_VERSION").exists():
+        return
+    p["pg"].mkdir(parents=True, exist_ok=True)
+    pwfile = p["pg"] / "pwfile"
+    pwfile.write_text(state.pg_password + "\n")
+    if _is_root():
+        pw = pwd.getpwnam(PG_SYSTEM_USER)
+        for path in (p["pg"], pwfile):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+    _run(
+        _as_pg_user([
+            _pg_bin(s, "initdb"), "-D", str(p["pgdata"]), "-U", s.pg_user,
+            f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=trust",
+            "-E", "UTF8", "--no-locale",
+        ]),
+        "initdb",
+    )
+    pwfile.unlink()
+
+
+def _postgres_conf(s: ServicesSettings, state: ServicesState) -> str:
+    p = _paths(s)
+    return "\n".join([
+        "# Written by `fenlei services up` on every start.",
+        f"port = {state.pg_port}",
+        "listen_addresses = '127.0.0.1'",
+        f"unix_socket_directories = '{p['pgrun']}'",
+        "shared_preload_libraries = 'timescaledb'",
+        "timescaledb.telemetry_level = off",
+        "max_connections = 200",
+        "shared_buffers = 512MB",
+        "work_mem = 32MB",
+        "maintenance_work_mem = 256MB",
+        # Bulk ingest writes a lot of WAL; fewer forced checkpoints keep COPY fast.
+        "max_wal_size = 4GB",
+        "log_min_messages = warning",
+        "",
+    ])
+
+
+def _start_postgres(s: ServicesSettings, state: ServicesState) -> None:
+    p = _paths(s)
+    _check_traversable(p["home"], PG_SYSTEM_USER)
+    _init_postgres(s, state)
+    p["pgrun"].mkdir(exist_ok=True)
+    conf = p["pgdata"] / "fenlei.conf"
+    conf.write_text(_postgres_conf(s, state))
+    main_conf = p["pgdata"] / "postgresql.conf"
+    if "include_if_exists = 'fenlei.conf'" not in main_conf.read_text():
+        with main_conf.open("a") as fh:
+            fh.write("\ninclude_if_exists = 'fenlei.conf'\n")
+    if _is_root():
+        pw = pwd.getpwnam(PG_SYSTEM_USER)
+        for path in (p["pgrun"], conf):
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        if p["pglog"].exists():
+            os.chown(p["pglog"], pw.pw_uid, pw.pw_gid)
+    _run(
+        _as_pg_user([
+            _pg_bin(s, "pg_ctl"), "-D", str(p["pgdata"]), "-l", str(p["pglog"]),
+            "-w", "-t", str(int(START_TIMEOUT_S)), "start",
+        ]),
+        f"starting PostgreSQL (log: {p['pglog']})",
+    )
+    state.pg_pid = _pg_pid(s)
+    with psycopg.connect(
+        host=str(p["pgrun"]), port=state.pg_port, user=s.pg_user, dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (s.pg_database,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{s.pg_database}"')
+
+
+def _mosquitto_conf(s: ServicesSettings, state: ServicesState) -> str:
+    p = _paths(s)
+    return "\n".join([
+        "# Written by `fenlei services up` on every start.",
+        f"listener {state.mqtt_port} 127.0.0.1",
+        # Device credentials arrive with device auth; until then loopback only.
+        "allow_anonymous true",
+        "persistence true",
+        f"persistence_location {p['mqdata']}/",
+        f"autosave_interval {s.mqtt_autosave_interval_s}",
+        f"max_queued_messages {s.mqtt_max_queued_messages}",
+        f"max_queued_bytes {s.mqtt_max_queued_bytes}",
+        f"max_inflight_messages {s.mqtt_max_inflight_messages}",
+        # Sessions of MQTT 3.1.1 clients (v5 clients set their own expiry).
+        "persistent_client_expiration 14d",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "connection_messages false",
+        "",
+    ])
+
+
+def _mosquitto_bin() -> str:
+    for candidate in ("/usr/sbin/mosquitto", shutil.which("mosquitto")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise ServiceError("mosquitto not found: install the mosquitto package.")
+
+
+def _start_mosquitto(s: ServicesSettings, state: ServicesState) -> None:
+    p = _paths(s)
+    p["mqdata"].mkdir(parents=True, exist_ok=True)
+    p["mqconf"].write_text(_mosquitto_conf(s, state))
+    if _is_root():
+        # Mosquitto drops to its own user; a data dir it cannot write makes
+        # every autosave fail with nothing but a log line.
+        _check_traversable(p["home"], MOSQUITTO_SYSTEM_USER)
+        pw = pwd.getpwnam(MOSQUITTO_SYSTEM_USER)
+        os.chown(p["mqdata"], pw.pw_uid, pw.pw_gid)
+        for child in p["mqdata"].iterdir():
+            os.chown(child, pw.pw_uid, pw.pw_gid)
+    # Started through a shell that exits at once, so mosquitto is re-parented to
+    # init and outlives this command without being our zombie-to-be.
+    launched = subprocess.run(
+        ["sh", "-c", 'setsid "$0" -c "$1" </dev/null >>"$2" 2>&1 & echo $!',
+         _mosquitto_bin(), str(p["mqconf"]), str(p["mqlog"])],
+        capture_output=True, text=True, check=True,
+    )
+    state.mqtt_pid = int(launched.stdout.strip())
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not _port_answers(state.mqtt_port):
+        if not _pid_alive(state.mqtt_pid, "mosquitto"):
+            tail = p["mqlog"].read_text(errors="replace").strip().splitlines()[-1:]
+            raise ServiceError(f"mosquitto exited at start: {' '.join(tail)} (log: {p['mqlog']}).")
+        if time.monotonic() > deadline:
+            raise ServiceError(f"mosquitto did not listen within {START_TIMEOUT_S:.0f} s.")
+        time.sleep(0.05)
+
+
+def up(s: ServicesSettings) -> ServicesState:
+    """Start what is not running; a no-op when everything already is."""
+    p = _paths(s)
+    p["home"].mkdir(parents=True, exist_ok=True)
+    state = read_state(s)
+    running = is_running(s, state)
+    if state and all(running.values()):
+        return state
+    if s.auto_install:
+        install_system(s)
+    if state is None:
+        state = ServicesState(
+            pg_port=_choose_port(None, s.pg_port),
+            mqtt_port=_choose_port(None, s.mqtt_port),
+            pg_password=secrets.token_urlsafe(18),
+        )
+    if not running["postgres"]:
+        state.pg_port = _choose_port(state.pg_port, s.pg_port)
+        _start_postgres(s, state)
+    if not running["mosquitto"]:
+        state.mqtt_port = _choose_port(state.mqtt_port, s.mqtt_port)
+        _start_mosquitto(s, state)
+    _write_state(s, state)
+    return state
+
+
+def _wait_gone(pid: int, name: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid, name):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def down(s: ServicesSettings) -> list[str]:
+    """Stop the processes this home started; returns what was stopped."""
+    state = read_state(s)
+    stopped: list[str] = []
+    if state is None:
+        return stopped
+    p = _paths(s)
+    pg_pid = _pg_pid(s)
+    if _pid_alive(pg_pid, "postgres"):
+        subprocess.run(
+            _as_pg_user([_pg_bin(s, "pg_ctl"), "-D", str(p["pgdata"]), "-m", "fast", "-w",
+                         "-t", str(int(STOP_TIMEOUT_S)), "stop"]),
+            capture_output=True,
+        )
+        if pg_pid and not _wait_gone(pg_pid, "postgres", STOP_TIMEOUT_S):
+            raise ServiceError(f"PostgreSQL (pid {pg_pid}) did not stop.")
+        stopped.append("postgres")
+    if state.mqtt_pid and _pid_alive(state.mqtt_pid, "mosquitto"):
+        os.kill(state.mqtt_pid, signal.SIGTERM)
+        if not _wait_gone(state.mqtt_pid, "mosquitto", STOP_TIMEOUT_S):
+            os.kill(state.mqtt_pid, signal.SIGKILL)
+            _wait_gone(state.mqtt_pid, "mosquitto", 5.0)
+        stopped.append("mosquitto")
+    state.pg_pid = state.mqtt_pid = None
+    _write_state(s, state)
+    return stopped
+
+
+def status(s: ServicesSettings) -> dict[str, Any]:
+    """What runs where, for `fenlei services status`."""
+    state = read_state(s)
+    if state is None:
+        return {"home": str(s.home_dir), "services": {}}
+    running = is_running(s, state)
+    return {
+        "home": str(s.home_dir),
+        "services": {
+            "postgres": {"running": running["postgres"], "pid": _pg_pid(s),
+                         "url": state.database_url(s).replace(state.pg_password, "***")},
+            "mosquitto": {"running": running["mosquitto"], "pid": state.mqtt_pid,
+                          "url": state.mqtt_url()},
+        },
+    }

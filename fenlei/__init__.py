@@ -1,0 +1,3 @@
+"""fenlei: telemetry for smart garbage-sorting rooms."""
+
+__version__ = "0.1.0"

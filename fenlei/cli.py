@@ -1,0 +1,130 @@
+"""The `fenlei` command: one entry point, one subcommand per job.
+
+Handlers import their package lazily so `fenlei services up` works before the
+heavier dependencies (pandas, plotly) are even imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from fenlei import logs
+from fenlei.env import load_services_env
+from fenlei.errors import FenleiError
+
+log = logging.getLogger("fenlei.cli")
+
+
+def _database_url() -> str:
+    url = os.environ.get("FENLEI_DATABASE_URL")
+    if not url:
+        raise FenleiError(
+            "FENLEI_DATABASE_URL is not set and no services.env was found: "
+            "run 'fenlei services up' or export FENLEI_DATABASE_URL."
+        )
+    return url
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from deploy import services
+    from deploy.settings import ServicesSettings
+
+    settings = ServicesSettings()
+    if args.action == "up":
+        state = services.up(settings)
+        print(f"postgres  {state.database_url(settings)}")
+        print(f"mosquitto {state.mqtt_url()}")
+        print(f"env       {settings.home_dir / 'services.env'}")
+    elif args.action == "down":
+        stopped = services.down(settings)
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        report = services.status(settings)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        elif not report["services"]:
+            print(f"no services in {report['home']} (run 'fenlei services up')")
+        else:
+            for name, info in report["services"].items():
+                state = "running" if info["running"] else "stopped"
+                pid = info["pid"] if info["running"] else "-"
+                print(f"{name:<10}{state:<9}pid {pid!s:<8}{info['url']}")
+            return 0 if all(i["running"] for i in report["services"].values()) else 3
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from deploy.migrate import migrate
+
+    applied = migrate(_database_url())
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        handler: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(module), func
+        )
+        return handler(args)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fenlei", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("services", help="local Mosquitto and PostgreSQL + TimescaleDB")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--json", action="store_true", help="status as JSON")
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("migrate", help="apply the database migrations")
+    p.set_defaults(func=cmd_migrate)
+
+    for name, module, helptext in (
+        ("ingest", "ingest.__main__", "MQTT → TimescaleDB ingester"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        configure = importlib_attr(module, "add_arguments")
+        if configure:
+            configure(p)
+        p.set_defaults(func=_lazy(module, "run"))
+    return parser
+
+
+def importlib_attr(module: str, name: str) -> Callable[[argparse.ArgumentParser], None] | None:
+    """A module's argument hook, when the module is importable (cheap modules only)."""
+    import importlib
+
+    try:
+        attr = getattr(importlib.import_module(module.rsplit(".", 1)[0] + ".cli_args"), name)
+    except (ImportError, AttributeError):
+        return None
+    return attr  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(verbose=args.verbose)
+    load_services_env()
+    try:
+        return int(args.func(args))
+    except FenleiError as exc:
+        print(f"fenlei: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""services.env round-trip (pure)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fenlei.env import load_services_env, read_env_file, write_env_file
+
+
+def test_env_file_round_trips_shell_quoting(tmp_path: Path) -> None:
+    values = {"FENLEI_DATABASE_URL": "postgresql://u:p'w@h:1/d", "FENLEI_MQTT_URL": "mqtt://h:2"}
+    write_env_file(tmp_path / "services.env", values)
+    assert read_env_file(tmp_path / "services.env") == values
+
+
+def test_set_variables_win_over_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_env_file(tmp_path / "services.env", {"FENLEI_MQTT_URL": "mqtt://file:1",
+                                               "FENLEI_DATABASE_URL": "postgresql://file"})
+    monkeypatch.setenv("FENLEI_HOME", str(tmp_path))
+    monkeypatch.setenv("FENLEI_MQTT_URL", "mqtt://env:2")
+    monkeypatch.delenv("FENLEI_DATABASE_URL", raising=False)
+    assert load_services_env() == tmp_path / "services.env"
+    import os
+
+    assert os.environ["FENLEI_MQTT_URL"] == "mqtt://env:2"
+    assert os.environ["FENLEI_DATABASE_URL"] == "postgresql://file"
