@@ -382,22 +382,29 @@ def _wait_gone(pid: int, name: str, timeout: float) -> bool:
     return True
 
 
+def stop_postgres(s: ServicesSettings) -> bool:
+    """Stop this home's PostgreSQL (fast shutdown); False when it was not running."""
+    pg_pid = _pg_pid(s)
+    if not _pid_alive(pg_pid, "postgres"):
+        return False
+    p = _paths(s)
+    subprocess.run(
+        _as_pg_user([_pg_bin(s, "pg_ctl"), "-D", str(p["pgdata"]), "-m", "fast", "-w",
+                     "-t", str(int(STOP_TIMEOUT_S)), "stop"]),
+        capture_output=True,
+    )
+    if pg_pid and not _wait_gone(pg_pid, "postgres", STOP_TIMEOUT_S):
+        raise ServiceError(f"PostgreSQL (pid {pg_pid}) did not stop.")
+    return True
+
+
 def down(s: ServicesSettings) -> list[str]:
     """Stop the processes this home started; returns what was stopped."""
     state = read_state(s)
     stopped: list[str] = []
     if state is None:
         return stopped
-    p = _paths(s)
-    pg_pid = _pg_pid(s)
-    if _pid_alive(pg_pid, "postgres"):
-        subprocess.run(
-            _as_pg_user([_pg_bin(s, "pg_ctl"), "-D", str(p["pgdata"]), "-m", "fast", "-w",
-                         "-t", str(int(STOP_TIMEOUT_S)), "stop"]),
-            capture_output=True,
-        )
-        if pg_pid and not _wait_gone(pg_pid, "postgres", STOP_TIMEOUT_S):
-            raise ServiceError(f"PostgreSQL (pid {pg_pid}) did not stop.")
+    if stop_postgres(s):
         stopped.append("postgres")
     if state.mqtt_pid and _pid_alive(state.mqtt_pid, "mosquitto"):
         os.kill(state.mqtt_pid, signal.SIGTERM)

@@ -91,26 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply the database migrations")
     p.set_defaults(func=cmd_migrate)
 
-    for name, module, helptext in (
-        ("ingest", "ingest.__main__", "MQTT → TimescaleDB ingester"),
-    ):
-        p = sub.add_parser(name, help=helptext)
-        configure = importlib_attr(module, "add_arguments")
-        if configure:
-            configure(p)
-        p.set_defaults(func=_lazy(module, "run"))
+    p = sub.add_parser("ingest", help="MQTT → TimescaleDB ingester (until SIGTERM)")
+    p.set_defaults(func=_lazy("ingest.__main__", "run"))
     return parser
-
-
-def importlib_attr(module: str, name: str) -> Callable[[argparse.ArgumentParser], None] | None:
-    """A module's argument hook, when the module is importable (cheap modules only)."""
-    import importlib
-
-    try:
-        attr = getattr(importlib.import_module(module.rsplit(".", 1)[0] + ".cli_args"), name)
-    except (ImportError, AttributeError):
-        return None
-    return attr  # type: ignore[no-any-return]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

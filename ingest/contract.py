@@ -73,12 +73,11 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 # A rejected payload is kept for operators, but only this much of it: enough to read
 # what went wrong, small enough that a flood of garbage cannot fill the database.
 MAX_STORED_PAYLOAD_BYTES = 4096
-# Nesting depth of a payload's JSON. Valid payloads are 2 deep (array of objects); the
-# bound leaves room for nested extension fields while keeping far below the depth at
-# which a JSON parser without its own limit overflows the C stack (orjson < 3.9.15
-# segfaults near 100k levels, CVE-2024-27454) and below orjson.dumps' own limit, so a
-# rejected array element can always be re-encoded.
-MAX_JSON_DEPTH = 32
+# Nesting depth of a payload's JSON. Valid payloads are 2 deep (an array of objects).
+# The bound is far below the depth at which a parser without a limit of its own
+# overflows the C stack (orjson < 3.9.15 segfaults near 100k levels, CVE-2024-27454),
+# and high enough that counting brackets proves most batches shallow without a scan.
+MAX_JSON_DEPTH = 128
 
 KINDS = ("drop", "fill", "empty", "alarm")
 ALARMS = ("overflow", "odour", "temperature", "tilt", "sensor_fault")

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -35,7 +35,9 @@ class Services:
     mqtt_url: str
     source: str
     home: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    # The launcher's settings when the project started the services itself: tests
+    # that stop and restart the database need them.
+    launcher_settings: object | None = None
 
     @property
     def mqtt_host_port(self) -> tuple[str, int]:
@@ -96,10 +98,12 @@ def _containers() -> Iterator[Services]:
     from testcontainers.core.waiting_utils import wait_for_logs
     from testcontainers.postgres import PostgresContainer
 
+    # The project's broker config: its queue limits are what the no-loss tests test.
+    conf = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto.conf"
     with (
         PostgresContainer(TIMESCALE_IMAGE, driver=None) as pg,
         DockerContainer(MOSQUITTO_IMAGE)
-        .with_command("mosquitto -c /mosquitto-no-auth.conf")
+        .with_volume_mapping(str(conf), "/mosquitto/config/mosquitto.conf")
         .with_exposed_ports(1883) as mq,
     ):
         wait_for_logs(mq, "running")
@@ -127,7 +131,8 @@ def _local_launcher() -> Iterator[Services]:
     try:
         url = state.database_url(settings)
         migrate(url)
-        yield Services(url, state.mqtt_url(), "local launcher", home=home)
+        yield Services(url, state.mqtt_url(), "local launcher", home=home,
+                       launcher_settings=settings)
     finally:
         launcher.down(settings)
         shutil.rmtree(home, ignore_errors=True)

@@ -65,6 +65,9 @@ CREATE TABLE bins (
     last_seen   timestamptz,
     battery_pct real,
     fill_pct    real,
+    -- Device time of the newest event that set fill/battery: late backfills must not
+    -- overwrite a newer reading.
+    state_ts    timestamptz,
     last_alarm  text,
     last_alarm_at timestamptz,
     PRIMARY KEY (estate_id, room_id, id),

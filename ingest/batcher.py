@@ -1,0 +1,59 @@
+"""Messages handed from the MQTT thread to the writer, and batches of them."""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass, field
+
+from ingest.contract import BinAddress, Event, Rejection
+from ingest.payload import Status
+
+
+@dataclass(slots=True)
+class Message:
+    """One received MQTT message, already parsed; acknowledged after its batch commits."""
+
+    mid: int
+    qos: int
+    received: float  # time.monotonic() at arrival
+    events: list[Event] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    status: tuple[BinAddress, Status] | None = None
+
+
+def collect(
+    inbox: queue.SimpleQueue[Message],
+    max_messages: int,
+    max_events: int,
+    max_age_s: float,
+    idle_timeout_s: float = 0.2,
+) -> list[Message]:
+    """Take one batch: wait up to `idle_timeout_s` for a first message, then fill.
+
+    The batch closes at `max_messages` messages, `max_events` events, or when its
+    first message is `max_age_s` old. An empty list means nothing arrived (so the
+    caller can check for shutdown).
+    """
+    try:
+        first = inbox.get(timeout=idle_timeout_s)
+    except queue.Empty:
+        return []
+    batch = [first]
+    events = len(first.events)
+    deadline = time.monotonic() + max_age_s
+    get_nowait = inbox.get_nowait
+    while len(batch) < max_messages and events < max_events:
+        try:
+            msg = get_nowait()
+        except queue.Empty:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                msg = inbox.get(timeout=min(remaining, 0.005))
+            except queue.Empty:
+                continue
+        batch.append(msg)
+        events += len(msg.events)
+    return batch

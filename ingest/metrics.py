@@ -1,0 +1,46 @@
+"""The ingester's counters, exported in Prometheus format."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RECEIVED = Counter("fenlei_ingest_messages_received", "MQTT messages received", registry=REGISTRY)
+EVENTS_STORED = Counter("fenlei_ingest_events_stored", "Events newly stored", registry=REGISTRY)
+EVENTS_DUPLICATE = Counter(
+    "fenlei_ingest_events_duplicate",
+    "Valid events already stored (redeliveries)",
+    registry=REGISTRY,
+)
+REJECTED = Counter(
+    "fenlei_ingest_rejected",
+    "Messages or array items quarantined, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
+STATUS_UPDATES = Counter(
+    "fenlei_ingest_status_updates", "Device status messages applied", registry=REGISTRY
+)
+BATCH_MESSAGES = Histogram(
+    "fenlei_ingest_batch_messages",
+    "Messages per committed batch",
+    buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
+    registry=REGISTRY,
+)
+COMMIT_SECONDS = Histogram(
+    "fenlei_ingest_commit_seconds",
+    "Time to store and commit a batch",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
+LAG_SECONDS = Histogram(
+    "fenlei_ingest_lag_seconds",
+    "From a batch's first message received to its commit",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120),
+    registry=REGISTRY,
+)
+DEGRADED = Gauge("fenlei_ingest_degraded", "1 while the database is unreachable", registry=REGISTRY)
+CONNECTED = Gauge(
+    "fenlei_ingest_broker_connected", "1 while connected to the broker", registry=REGISTRY
+)

@@ -1,0 +1,129 @@
+"""The MQTT side: a persistent-session subscriber whose callbacks only parse and enqueue."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest import metrics
+from ingest.batcher import Message
+from ingest.contract import EVENTS_SUBSCRIPTION, STATUS_SUBSCRIPTION
+from ingest.payload import parse_events, parse_status, parse_topic
+from ingest.settings import IngestSettings
+from ingest.writer import status_rejection
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_DELAY_S = 1
+RECONNECT_MAX_DELAY_S = 30
+
+
+def subscriptions(settings: IngestSettings) -> list[str]:
+    """The topic filters, inside a shared-subscription group when one is set."""
+    topics = [EVENTS_SUBSCRIPTION, STATUS_SUBSCRIPTION]
+    if settings.share_group:
+        return [f"$share/{settings.share_group}/{t}" for t in topics]
+    return topics
+
+
+class Subscriber:
+    """Receives device messages into `inbox`; the writer acknowledges them after commit."""
+
+    def __init__(self, settings: IngestSettings, inbox: queue.SimpleQueue[Message]) -> None:
+        self.settings = settings
+        self.inbox = inbox
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            # Acknowledge only after the batch is committed: at-least-once end to end.
+            manual_ack=True,
+        )
+        if settings.mqtt_username:
+            client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self.client = client
+        # Set at shutdown: messages arriving after it stay unacknowledged, so the
+        # broker redelivers them to the next session instead of us half-handling them.
+        self.draining = False
+
+    def start(self) -> None:
+        """Connect in the background (retrying until the broker answers) and start the loop."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        props.ReceiveMaximum = self.settings.receive_maximum
+        host, port = self.settings.mqtt_host_port
+        # clean_start=False: a restarted ingester resumes its session and gets what
+        # the broker queued meanwhile (paho's default wipes it on every new process).
+        self.client.connect_async(
+            host, port, keepalive=self.settings.keepalive_s, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, batch: list[Message]) -> None:
+        """Acknowledge a committed batch, in arrival order."""
+        ack = self.client.ack
+        for msg in batch:
+            if msg.qos:
+                ack(msg.mid, msg.qos)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+            return
+        metrics.CONNECTED.set(1)
+        log.info("connected (session present: %s)", flags.session_present)
+        # retainHandling=1: retained statuses only when the subscription is new, not
+        # on every reconnect of a resumed session.
+        opts = SubscribeOptions(qos=1, retainHandling=1)
+        client.subscribe([(t, opts) for t in subscriptions(self.settings)])
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        metrics.CONNECTED.set(0)
+        if reason.is_failure:
+            log.warning("disconnected from broker: %s; reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        # Runs on the network thread: parse and hand on, never block or raise.
+        if self.draining:
+            return
+        try:
+            metrics.RECEIVED.inc()
+            item = Message(msg.mid, msg.qos, time.monotonic())
+            topic = msg.topic
+            if topic.endswith("/status"):
+                where = parse_topic(topic)
+                status = parse_status(msg.payload) if where else None
+                if where and status is not None:
+                    item.status = (where[0], status)
+                elif msg.payload:  # an empty payload clears a retained status
+                    item.rejections.append(status_rejection(topic, msg.payload))
+            else:
+                parsed = parse_events(
+                    topic, msg.payload, datetime.now(UTC), self.settings.future_tolerance_s
+                )
+                item.events = parsed.events
+                item.rejections = parsed.rejections
+            self.inbox.put(item)
+        except Exception:
+            log.exception("could not hand on message %s on %s", msg.mid, msg.topic)

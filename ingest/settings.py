@@ -1,0 +1,60 @@
+"""Settings of the ingester (`fenlei ingest`), from FENLEI_* variables."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.contract import FUTURE_TOLERANCE_S_DEFAULT
+
+
+class IngestSettings(BaseSettings):
+    """One ingester process."""
+
+    model_config = SettingsConfigDict(env_prefix="FENLEI_", extra="ignore")
+
+    database_url: str
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    # Fixed, so a restarted ingester resumes the broker session that queued for it.
+    client_id: str = "fenlei-ingest"
+    # With a group, subscribe as $share/<group>/… so several ingesters split the stream.
+    share_group: str | None = None
+    # How long the broker keeps the session (and queues for it) while we are away.
+    session_expiry_s: int = 7 * 24 * 3600
+    # A batch closes at this many messages, events, or this age (whichever first).
+    batch_max_messages: int = Field(default=2_000, ge=1)
+    batch_max_events: int = Field(default=20_000, ge=1)
+    batch_max_age_ms: int = Field(default=100, ge=1)
+    # Unacknowledged messages the broker may send us (MQTT v5 Receive Maximum).
+    # We acknowledge after commit, so it must exceed a batch for the next batch to
+    # fill while the previous one commits.
+    receive_maximum: int = Field(default=6_000, ge=1, le=65_535)
+    future_tolerance_s: float = FUTURE_TOLERANCE_S_DEFAULT
+    # Prometheus metrics on 127.0.0.1:<port>; 0 turns them off.
+    metrics_port: int = 9464
+    metrics_host: str = "127.0.0.1"
+    summary_interval_s: float = 60.0
+    # Backoff while the database or broker is away.
+    retry_min_s: float = 0.5
+    retry_max_s: float = 10.0
+    keepalive_s: int = 30
+
+    @model_validator(mode="after")
+    def _window_fits_batch(self) -> IngestSettings:
+        if self.receive_maximum <= self.batch_max_messages:
+            raise ValueError(
+                "FENLEI_RECEIVE_MAXIMUM must exceed FENLEI_BATCH_MAX_MESSAGES, "
+                "or batches cannot fill while one commits"
+            )
+        return self
+
+    @property
+    def mqtt_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.mqtt_url)
+        if parts.scheme not in ("mqtt", "tcp"):
+            raise ValueError(f"FENLEI_MQTT_URL must be mqtt://host:port, not {self.mqtt_url!r}")
+        return parts.hostname or "127.0.0.1", parts.port or 1883

@@ -1,0 +1,41 @@
+-- Move the staged batch into events, skipping what is already stored (redeliveries,
+-- duplicates inside the batch), and keep each bin's device state current.
+-- Sorted so concurrent ingesters take row locks in one order.
+WITH stored AS (
+    INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind, weight_g,
+                        fill_pct, household, alarm, battery_pct)
+    SELECT ts, bin_key, event_id, estate_id, category, kind, weight_g,
+           fill_pct, household, alarm, battery_pct
+    FROM ingest_staging
+    ORDER BY bin_key, ts
+    ON CONFLICT (bin_key, event_id, ts) DO NOTHING
+    RETURNING bin_key, ts, fill_pct, battery_pct, alarm
+),
+latest AS (
+    SELECT bin_key,
+           max(ts) AS ts,
+           (array_agg(fill_pct ORDER BY ts DESC) FILTER (WHERE fill_pct IS NOT NULL))[1]
+               AS fill_pct,
+           (array_agg(battery_pct ORDER BY ts DESC) FILTER (WHERE battery_pct IS NOT NULL))[1]
+               AS battery_pct,
+           (array_agg(alarm ORDER BY ts DESC) FILTER (WHERE alarm IS NOT NULL))[1] AS alarm,
+           max(ts) FILTER (WHERE alarm IS NOT NULL) AS alarm_ts
+    FROM stored
+    GROUP BY bin_key
+),
+bin_state AS (
+    UPDATE bins b SET
+        online = true,
+        last_seen = now(),
+        fill_pct = CASE WHEN b.state_ts IS NULL OR l.ts >= b.state_ts
+                        THEN coalesce(l.fill_pct, b.fill_pct) ELSE b.fill_pct END,
+        battery_pct = CASE WHEN b.state_ts IS NULL OR l.ts >= b.state_ts
+                           THEN coalesce(l.battery_pct, b.battery_pct) ELSE b.battery_pct END,
+        state_ts = greatest(b.state_ts, l.ts),
+        last_alarm = CASE WHEN l.alarm_ts > coalesce(b.last_alarm_at, '-infinity')
+                          THEN l.alarm ELSE b.last_alarm END,
+        last_alarm_at = greatest(b.last_alarm_at, l.alarm_ts)
+    FROM (SELECT * FROM latest ORDER BY bin_key) l
+    WHERE b.bin_key = l.bin_key
+)
+SELECT count(*) FROM stored

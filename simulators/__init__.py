@@ -1,0 +1,1 @@
+"""Simulated estates, households and bins that publish like real devices."""

@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fix_data", "tests.fix_ingest"]

@@ -1,0 +1,74 @@
+"""The real ingester as a subprocess (`python -m ingest`), started and stopped by tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fix_services import Services
+
+
+class IngestProcess:
+    """One `python -m ingest` with a fixed client id, restartable like a real deployment."""
+
+    def __init__(self, services: Services, log_dir: Path, **env: str) -> None:
+        self.services = services
+        self.client_id = env.pop("FENLEI_CLIENT_ID", f"test-ingest-{uuid.uuid4().hex[:8]}")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+        self.env.update(
+            FENLEI_DATABASE_URL=services.database_url,
+            FENLEI_MQTT_URL=services.mqtt_url,
+            FENLEI_CLIENT_ID=self.client_id,
+            FENLEI_METRICS_PORT="0",
+            FENLEI_LOG_LEVEL="INFO",
+            FENLEI_HOME=str(log_dir),  # no services.env there: nothing is read by accident
+            **env,
+        )
+        self.log_path = log_dir / f"{self.client_id}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> IngestProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ingest"], env=self.env, stdout=log, stderr=log,
+        )
+        log.close()
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def ingest_factory(
+    services: Services, tmp_path: Path
+) -> Iterator[Callable[..., IngestProcess]]:
+    started: list[IngestProcess] = []
+
+    def make(**env: str) -> IngestProcess:
+        proc = IngestProcess(services, tmp_path, **env)
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        if proc.proc is not None:
+            proc.kill()

@@ -1,0 +1,196 @@
+"""The ingester end to end: real Mosquitto, real TimescaleDB, `python -m ingest`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import orjson
+import psycopg
+import pytest
+
+from ingest.contract import events_topic, status_topic
+from simulators.publisher import Publisher
+from tests.fix_data import register, scalar, wait_for
+from tests.fix_ingest import IngestProcess
+
+pytestmark = pytest.mark.integration
+
+TOPIC_DRY = events_topic("jjq", "r1", "b-dry")
+TOPIC_WET = events_topic("jjq", "r1", "b-wet")
+
+
+def drop(event_id: str, ts: str = "2026-03-23T08:00:00+08:00", weight_g: int = 500,
+         **extra: object) -> dict[str, object]:
+    return {"event_id": event_id, "ts": ts, "kind": "drop", "weight_g": weight_g, **extra}
+
+
+def publish(mqtt_url: str, messages: list[tuple[str, object]], raw: bool = False) -> None:
+    with Publisher(mqtt_url, f"test-dev-{uuid.uuid4().hex[:8]}") as pub:
+        for topic, body in messages:
+            pub.publish(topic, body if raw else orjson.dumps(body))  # type: ignore[arg-type]
+        pub.flush()
+
+
+def count(db_url: str, where: str = "true") -> int:
+    return int(scalar(db_url, f"SELECT count(*) FROM events WHERE {where}"))  # type: ignore[arg-type]
+
+
+def wait_stored(db_url: str, n: int, timeout: float = 60.0) -> None:
+    wait_for(lambda: count(db_url), lambda c: c >= n, timeout, what=f"{n} stored events")
+
+
+def canary(db_url: str, mqtt_url: str) -> None:
+    """Publish one event and wait until it is stored: the ingester is subscribed."""
+    key = f"canary-{uuid.uuid4().hex[:8]}"
+
+    def probe() -> int:
+        # Republished until stored: before the ingester's first subscribe, the broker
+        # has no session to queue it in. Redeliveries are deduplicated.
+        publish(mqtt_url, [(TOPIC_DRY, drop(key))])
+        return count(db_url, f"event_id = '{key}'")
+
+    wait_for(probe, lambda c: c == 1, 60, interval=0.5, what="the canary event")
+
+
+@pytest.fixture
+def running(db_url: str, mqtt_url: str,
+            ingest_factory: Callable[..., IngestProcess]) -> IngestProcess:
+    register(db_url)
+    proc = ingest_factory().start()
+    canary(db_url, mqtt_url)
+    return proc
+
+
+def test_object_and_array_payloads_are_stored(running: IngestProcess, db_url: str,
+                                              mqtt_url: str) -> None:
+    publish(mqtt_url, [
+        (TOPIC_DRY, drop("one", household="h-001")),
+        (TOPIC_WET, [drop(f"arr-{i}", weight_g=100 + i) for i in range(50)]),
+    ])
+    wait_stored(db_url, 52)
+    with psycopg.connect(db_url) as conn:
+        one = conn.execute(
+            "SELECT kind, weight_g, household, category, ts = '2026-03-23T00:00:00Z'"
+            " FROM events WHERE event_id = 'one'").fetchone()
+        assert one == ("drop", 500, "h-001", "dry", True)
+        assert conn.execute(
+            "SELECT count(*), sum(weight_g) FROM events WHERE event_id LIKE 'arr-%'"
+            " AND category = 'wet'").fetchone() == (50, sum(100 + i for i in range(50)))
+
+
+def test_redelivered_and_out_of_order_events_are_stored_once(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
+    later = drop("e-2", ts="2026-03-23T09:00:00Z")
+    earlier = drop("e-1", ts="2026-03-20T09:00:00Z")
+    # A device flushing its buffer newest first, then redelivering both (as after a
+    # lost PUBACK), once as an array and once one by one.
+    publish(mqtt_url, [(TOPIC_DRY, later), (TOPIC_DRY, earlier),
+                       (TOPIC_DRY, [later, earlier]), (TOPIC_DRY, later)])
+    canary(db_url, mqtt_url)
+    assert count(db_url, "event_id IN ('e-1', 'e-2')") == 2
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT event_id, ts::text FROM events"
+                            " WHERE event_id IN ('e-1', 'e-2') ORDER BY ts").fetchall()
+    assert rows == [("e-1", "2026-03-20 09:00:00+00"), ("e-2", "2026-03-23 09:00:00+00")]
+
+
+INVALID: list[tuple[str, str, bytes]] = [
+    ("unknown_bin", events_topic("jjq", "r1", "no-such-bin"), orjson.dumps(drop("x1"))),
+    ("unknown_bin", events_topic("other-estate", "r1", "b-dry"), orjson.dumps(drop("x2"))),
+    ("bad_json", TOPIC_DRY, b'{"event_id": "x3", '),
+    ("not_utf8", TOPIC_DRY, b'{"event_id": "\xff\xfe"}'),
+    ("missing_field", TOPIC_DRY, orjson.dumps({"event_id": "x5", "kind": "drop",
+                                               "weight_g": 5})),
+    ("bad_weight", TOPIC_DRY, orjson.dumps(drop("x6", weight_g=-5))),
+    ("bad_weight", TOPIC_DRY, orjson.dumps(drop("x7", weight_g=10_000_000))),
+    ("bad_json", TOPIC_DRY, b'{"event_id": "x8", "ts": "2026-03-23T08:00:00Z", '
+                            b'"kind": "fill", "fill_pct": NaN}'),
+    ("bad_fill", TOPIC_DRY, orjson.dumps({"event_id": "x9", "ts": "2026-03-23T08:00:00Z",
+                                          "kind": "fill", "fill_pct": 140})),
+    ("future_timestamp", TOPIC_DRY, orjson.dumps(drop("x10", ts="2099-01-01T00:00:00Z"))),
+    ("bad_timestamp", TOPIC_DRY, orjson.dumps(drop("x11", ts="2026-03-23 08:00"))),
+    ("bad_kind", TOPIC_DRY, orjson.dumps({**drop("x12"), "kind": "explode"})),
+    ("category_mismatch", TOPIC_DRY, orjson.dumps(drop("x13", category="wet"))),
+    ("bad_id", TOPIC_DRY, orjson.dumps(drop("X 14"))),
+    ("payload_too_large", TOPIC_DRY, b"[" + b" " * (256 * 1024) + b"]"),
+    ("empty_batch", TOPIC_DRY, b"[]"),
+    ("not_object", TOPIC_DRY, b"42"),
+    ("bad_alarm", TOPIC_DRY, orjson.dumps({"event_id": "x18", "ts": "2026-03-23T08:00:00Z",
+                                           "kind": "alarm", "alarm": "fire"})),
+]
+
+
+def test_every_invalid_case_is_quarantined_with_its_reason(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
+    messages: list[tuple[str, object]] = []
+    for i, (_, topic, body) in enumerate(INVALID):
+        messages.append((topic, body))
+        messages.append((TOPIC_WET, orjson.dumps(drop(f"ok-{i}"))))
+    publish(mqtt_url, messages, raw=True)
+    wait_for(lambda: int(scalar(db_url, "SELECT count(*) FROM rejected_messages")),  # type: ignore[arg-type]
+             lambda c: c >= len(INVALID), what="all rejections")
+    wait_stored(db_url, 1 + len(INVALID))
+    assert count(db_url, "event_id LIKE 'ok-%'") == len(INVALID)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT reason, topic, detail, length(payload) FROM rejected_messages"
+                            " ORDER BY id").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(reason for reason, _, _ in INVALID)
+    assert all(r[2] for r in rows), "every rejection says why"
+    assert max(r[3] for r in rows) <= 4096, "stored payloads are bounded"
+
+
+def test_a_bin_registered_while_running_is_accepted_at_once(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
+    topic = events_topic("jjq", "r2", "b-new")
+    publish(mqtt_url, [(topic, drop("before"))])
+    wait_for(lambda: scalar(db_url, "SELECT count(*) FROM rejected_messages"
+                                    " WHERE reason = 'unknown_bin'"), lambda c: c == 1)
+    register(db_url, rooms={"r2": {"b-new": "recyclable"}})
+    publish(mqtt_url, [(topic, drop("after"))])
+    wait_for(lambda: count(db_url, "event_id = 'after' AND category = 'recyclable'"),
+             lambda c: c == 1, what="the newly registered bin's event")
+
+
+def test_status_and_last_will_update_the_bin(running: IngestProcess, db_url: str,
+                                             mqtt_url: str) -> None:
+    topic = status_topic("jjq", "r1", "b-wet")
+    will = orjson.dumps({"online": False})
+    device = Publisher(mqtt_url, "test-device-b-wet", will=(topic, will))
+    device.connect()
+    device.publish(topic, orjson.dumps({"online": True, "battery_pct": 87}), retain=True)
+    device.flush()
+
+    def state() -> tuple[object, ...]:
+        with psycopg.connect(db_url) as conn:
+            row = conn.execute("SELECT online, battery_pct, last_seen IS NOT NULL FROM bins"
+                               " WHERE id = 'b-wet'").fetchone()
+        return tuple(row) if row else ()
+
+    wait_for(state, lambda s: s == (True, 87.0, True), what="online status")
+    # Drop the TCP connection without DISCONNECT: the broker publishes the will.
+    device.client.socket().close()  # type: ignore[union-attr]
+    device.client.loop_stop()
+    wait_for(state, lambda s: s == (False, 87.0, True), what="last will", timeout=90)
+    publish(mqtt_url, [(topic, b"")], raw=True)  # clear the retained status
+
+
+def test_fill_and_alarm_events_update_the_bin(running: IngestProcess, db_url: str,
+                                              mqtt_url: str) -> None:
+    publish(mqtt_url, [(TOPIC_DRY, [
+        {"event_id": "f1", "ts": "2026-03-23T08:00:00Z", "kind": "fill", "fill_pct": 40},
+        {"event_id": "f2", "ts": "2026-03-23T09:00:00Z", "kind": "fill", "fill_pct": 95,
+         "battery_pct": 60},
+        {"event_id": "a1", "ts": "2026-03-23T09:00:01Z", "kind": "alarm", "alarm": "overflow"},
+    ]), (TOPIC_DRY, [
+        # A late backfill of an older reading must not overwrite the newer one.
+        {"event_id": "f0", "ts": "2026-03-22T08:00:00Z", "kind": "fill", "fill_pct": 10},
+    ])])
+    wait_stored(db_url, 5)
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT fill_pct, battery_pct, last_alarm, online FROM bins"
+                           " WHERE id = 'b-dry'").fetchone()
+    assert row == (95.0, 60.0, "overflow", True)
