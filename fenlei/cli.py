@@ -66,19 +66,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        handler: Callable[[argparse.Namespace], int] = getattr(
-            importlib.import_module(module), func
-        )
-        return handler(args)
-
-    return run
+# Subcommands owned by the packages: (name, module, help). Each module is cheap to
+# import and has `add_arguments(name, parser)` and `run(args) -> int`; the heavy
+# imports happen inside `run`.
+PACKAGE_COMMANDS = (
+    ("ingest", "ingest.cli", "MQTT → TimescaleDB ingester (until SIGTERM)"),
+    ("api", "api.cli", "HTTP API and dashboards (uvicorn)"),
+    ("token", "api.cli", "create or revoke API tokens"),
+    ("registry", "api.cli", "import a committee's household sheet (CSV/Excel)"),
+    ("simulate", "simulators.cli", "simulated estates publishing like real bins"),
+    ("demo", "simulators.cli", "everything at once: services, a simulated estate, ingest, API"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     parser = argparse.ArgumentParser(prog="fenlei", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,8 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply the database migrations")
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("ingest", help="MQTT → TimescaleDB ingester (until SIGTERM)")
-    p.set_defaults(func=_lazy("ingest.__main__", "run"))
+    for name, module_name, helptext in PACKAGE_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue  # that package's command is not built yet
+        p = sub.add_parser(name, help=helptext)
+        module.add_arguments(name, p)
+        p.set_defaults(func=module.run)
     return parser
 
 

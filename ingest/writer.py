@@ -10,6 +10,8 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql as pgsql
@@ -41,6 +43,8 @@ STAGING_COLUMNS = (
     "household",
     "alarm",
     "battery_pct",
+    "day",
+    "in_window",
 )
 STAGING_TYPES = (
     "timestamptz",
@@ -54,6 +58,8 @@ STAGING_TYPES = (
     "text",
     "text",
     "float4",
+    "date",
+    "bool",
 )
 REJECTED_COLUMNS = ("topic", "estate_id", "reason", "detail", "payload", "item_index")
 # Registry lookups are cached; a full refresh this often picks up deleted bins and
@@ -65,6 +71,24 @@ BIN_CACHE_REFRESH_S = 60.0
 class BinInfo:
     bin_key: int
     category: str
+    tz: ZoneInfo
+    # Drop-off windows as [start, end) minutes of the local day.
+    windows: tuple[tuple[int, int], ...]
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _minutes(hhmm: str) -> int:
+    hours, _, minutes = hhmm.partition(":")
+    return int(hours) * 60 + int(minutes or 0)
+
+
+def windows_in_minutes(drop_windows: Sequence[Sequence[str]]) -> tuple[tuple[int, int], ...]:
+    """[["07:00", "09:00"], …] → ((420, 540), …)."""
+    return tuple((_minutes(w[0]), _minutes(w[1])) for w in drop_windows)
 
 
 @dataclass(slots=True)
@@ -103,12 +127,21 @@ class BinCache:
                     "bins": [a.bin for a in missing],
                 },
             ).fetchall()
-            for estate, room, bin_id, bin_key, category in rows:
-                self._bins[BinAddress(estate, room, bin_id)] = BinInfo(bin_key, category)
+            for estate, room, bin_id, bin_key, category, tz, windows in rows:
+                self._bins[BinAddress(estate, room, bin_id)] = BinInfo(
+                    bin_key, category, _zone(tz), windows_in_minutes(windows)
+                )
         return self._bins
 
 
 def _event_row(event: Event, info: BinInfo) -> tuple[object, ...]:
+    local = event.ts.astimezone(info.tz)
+    minute = local.hour * 60 + local.minute
+    in_window = False
+    for start, end in info.windows:
+        if start <= minute < end:
+            in_window = True
+            break
     return (
         event.ts,
         info.bin_key,
@@ -121,6 +154,8 @@ def _event_row(event: Event, info: BinInfo) -> tuple[object, ...]:
         event.household,
         event.alarm,
         event.battery_pct,
+        local.date(),
+        in_window,
     )
 
 

@@ -1,6 +1,7 @@
 -- Move the staged batch into events, skipping what is already stored (redeliveries,
--- duplicates inside the batch), and keep each bin's device state current.
--- Sorted so concurrent ingesters take row locks in one order.
+-- duplicates inside the batch); update the rollups and each bin's device state from
+-- the rows actually inserted, so nothing is counted twice. Inputs are sorted so
+-- concurrent ingesters take row locks in one order.
 WITH stored AS (
     INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind, weight_g,
                         fill_pct, household, alarm, battery_pct)
@@ -9,7 +10,51 @@ WITH stored AS (
     FROM ingest_staging
     ORDER BY bin_key, ts
     ON CONFLICT (bin_key, event_id, ts) DO NOTHING
-    RETURNING bin_key, ts, fill_pct, battery_pct, alarm
+    RETURNING bin_key, event_id, ts, estate_id, category, kind, weight_g, household,
+              fill_pct, battery_pct, alarm
+),
+drops AS (
+    SELECT st.estate_id, st.category, st.weight_g, st.household, st.day, st.in_window
+    FROM stored s
+    -- The staging table may hold a redelivery twice; stored has each row once.
+    JOIN (SELECT DISTINCT ON (bin_key, event_id, ts) * FROM ingest_staging
+          ORDER BY bin_key, event_id, ts) st USING (bin_key, event_id, ts)
+    WHERE s.kind = 'drop'
+),
+daily AS (
+    INSERT INTO daily_category AS d (estate_id, day, category, drops, weight_g,
+                                     identified_drops, in_window_drops)
+    SELECT estate_id, day, category, count(*), sum(weight_g),
+           count(household), count(*) FILTER (WHERE in_window)
+    FROM drops
+    GROUP BY estate_id, day, category
+    ORDER BY estate_id, day, category
+    ON CONFLICT (estate_id, day, category) DO UPDATE SET
+        drops = d.drops + excluded.drops,
+        weight_g = d.weight_g + excluded.weight_g,
+        identified_drops = d.identified_drops + excluded.identified_drops,
+        in_window_drops = d.in_window_drops + excluded.in_window_drops
+),
+households AS (
+    INSERT INTO household_days AS h (estate_id, day, household, drops, dry_g, wet_g,
+                                     recyclable_g, hazardous_g, construction_g)
+    SELECT estate_id, day, household, count(*),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'dry'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'wet'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'recyclable'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'hazardous'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'construction'), 0)
+    FROM drops
+    WHERE household IS NOT NULL
+    GROUP BY estate_id, day, household
+    ORDER BY estate_id, day, household
+    ON CONFLICT (estate_id, day, household) DO UPDATE SET
+        drops = h.drops + excluded.drops,
+        dry_g = h.dry_g + excluded.dry_g,
+        wet_g = h.wet_g + excluded.wet_g,
+        recyclable_g = h.recyclable_g + excluded.recyclable_g,
+        hazardous_g = h.hazardous_g + excluded.hazardous_g,
+        construction_g = h.construction_g + excluded.construction_g
 ),
 latest AS (
     SELECT bin_key,

@@ -194,3 +194,39 @@ def test_fill_and_alarm_events_update_the_bin(running: IngestProcess, db_url: st
         row = conn.execute("SELECT fill_pct, battery_pct, last_alarm, online FROM bins"
                            " WHERE id = 'b-dry'").fetchone()
     assert row == (95.0, 60.0, "overflow", True)
+
+
+def test_rollups_count_each_stored_drop_once_on_its_local_day(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
+    # Asia/Shanghai is UTC+8; windows 07:00-09:00 and 18:00-20:00 local.
+    sent = [
+        drop("m1", ts="2026-03-23T23:59:59+08:00", weight_g=100, household="h1"),
+        drop("m2", ts="2026-03-23T16:00:00Z", weight_g=200, household="h1"),  # 24th 00:00
+        drop("m3", ts="2026-03-24T07:00:00+08:00", weight_g=300, household="h2"),
+        drop("m4", ts="2026-03-24T00:59:59Z", weight_g=400),  # 08:59:59 local, anonymous
+        drop("m5", ts="2026-03-24T09:00:00+08:00", weight_g=500, household="h2"),
+    ]
+    publish(mqtt_url, [(TOPIC_WET, sent), (TOPIC_WET, sent[1:3]),  # a redelivery
+                       (TOPIC_DRY, drop("m6", ts="2026-03-24T19:59:00+08:00", weight_g=600,
+                                        household="h1"))])
+    canary(db_url, mqtt_url)
+    with psycopg.connect(db_url) as conn:
+        daily = conn.execute(
+            "SELECT day::text, category, drops, weight_g, identified_drops, in_window_drops"
+            " FROM daily_category WHERE day >= '2026-03-23' AND day <= '2026-03-24'"
+            " ORDER BY 1, 2").fetchall()
+        households = conn.execute(
+            "SELECT day::text, household, drops, dry_g, wet_g FROM household_days"
+            " WHERE day IN ('2026-03-23', '2026-03-24') ORDER BY 1, 2").fetchall()
+    assert daily == [
+        ("2026-03-23", "dry", 2, 1000, 0, 2),  # the two canaries, each stored once
+        ("2026-03-23", "wet", 1, 100, 1, 0),
+        ("2026-03-24", "dry", 1, 600, 1, 1),
+        ("2026-03-24", "wet", 4, 1400, 3, 2),
+    ]
+    assert households == [
+        ("2026-03-23", "h1", 1, 0, 100),
+        ("2026-03-24", "h1", 2, 600, 200),
+        ("2026-03-24", "h2", 2, 0, 800),
+    ]
