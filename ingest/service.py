@@ -106,7 +106,12 @@ class Ingester:
         t["rejected"] += sum(result.rejected.values())
 
     def _summary(self) -> None:
-        summary.info("ingest totals", extra={"component": "ingest", **self.totals})
+        t = self.totals
+        summary.info(
+            "ingest totals: messages=%d stored=%d duplicates=%d rejected=%d",
+            t["messages"], t["stored"], t["duplicates"], t["rejected"],
+            extra={"component": "ingest", **t},
+        )
 
 
 def install_signal_handlers(ingester: Ingester) -> None:

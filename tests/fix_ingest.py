@@ -22,15 +22,15 @@ class IngestProcess:
         self.services = services
         self.client_id = env.pop("FENLEI_CLIENT_ID", f"test-ingest-{uuid.uuid4().hex[:8]}")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-        self.env.update(
-            FENLEI_DATABASE_URL=services.database_url,
-            FENLEI_MQTT_URL=services.mqtt_url,
-            FENLEI_CLIENT_ID=self.client_id,
-            FENLEI_METRICS_PORT="0",
-            FENLEI_LOG_LEVEL="INFO",
-            FENLEI_HOME=str(log_dir),  # no services.env there: nothing is read by accident
+        self.env.update({
+            "FENLEI_DATABASE_URL": services.database_url,
+            "FENLEI_MQTT_URL": services.mqtt_url,
+            "FENLEI_CLIENT_ID": self.client_id,
+            "FENLEI_METRICS_PORT": "0",
+            "FENLEI_LOG_LEVEL": "INFO",
+            "FENLEI_HOME": str(log_dir),  # no services.env there: nothing read by accident
             **env,
-        )
+        })
         self.log_path = log_dir / f"{self.client_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

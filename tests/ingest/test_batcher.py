@@ -1,0 +1,69 @@
+"""Batch closing rules and the writer's pure helpers."""
+
+from __future__ import annotations
+
+import queue
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from ingest.batcher import Message, collect
+from ingest.contract import BinAddress, Event
+from ingest.settings import IngestSettings
+from ingest.writer import BinInfo, _event_row, windows_in_minutes
+
+
+def _msg(events: int = 1) -> Message:
+    ev = Event(BinAddress("e", "r", "b"), "x", datetime(2026, 1, 1, tzinfo=UTC), "drop", 1,
+               None, None, None, None, None)
+    return Message(1, 1, time.monotonic(), [ev] * events)
+
+
+def test_batch_closes_at_max_messages() -> None:
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    for _ in range(7):
+        inbox.put(_msg())
+    assert len(collect(inbox, 5, 1000, 1.0)) == 5
+    assert len(collect(inbox, 5, 1000, 0.01)) == 2
+
+
+def test_batch_closes_at_max_events() -> None:
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    for _ in range(4):
+        inbox.put(_msg(events=300))
+    assert len(collect(inbox, 100, 500, 1.0)) == 2
+
+
+def test_empty_inbox_gives_an_empty_batch() -> None:
+    assert collect(queue.SimpleQueue(), 5, 5, 0.01, idle_timeout_s=0.01) == []
+
+
+def test_windows_and_local_day() -> None:
+    windows = windows_in_minutes([["07:00", "09:00"], ["18:30", "20:00"]])
+    assert windows == ((420, 540), (1110, 1200))
+    info = BinInfo(1, "wet", ZoneInfo("Asia/Shanghai"), windows)
+
+    def row(ts: str) -> tuple[object, ...]:
+        ev = Event(BinAddress("e", "r", "b"), "x", datetime.fromisoformat(ts), "drop", 1,
+                   None, None, None, None, None)
+        return _event_row(ev, info)[-2:]
+
+    assert row("2026-03-23T22:59:59+00:00") == (datetime(2026, 3, 24).date(), False)
+    assert row("2026-03-23T23:00:00+00:00") == (datetime(2026, 3, 24).date(), True)
+    assert row("2026-03-24T00:59:59+00:00") == (datetime(2026, 3, 24).date(), True)
+    assert row("2026-03-24T01:00:00+00:00") == (datetime(2026, 3, 24).date(), False)
+    assert row("2026-03-24T10:29:59+00:00") == (datetime(2026, 3, 24).date(), False)
+    assert row("2026-03-24T10:30:00+00:00") == (datetime(2026, 3, 24).date(), True)
+    assert row("2026-03-24T15:59:59+00:00") == (datetime(2026, 3, 24).date(), False)
+    assert row("2026-03-24T16:00:00+00:00") == (datetime(2026, 3, 25).date(), False)
+
+
+def test_window_must_exceed_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FENLEI_DATABASE_URL", "postgresql://x")
+    monkeypatch.setenv("FENLEI_BATCH_MAX_MESSAGES", "5000")
+    monkeypatch.setenv("FENLEI_RECEIVE_MAXIMUM", "5000")
+    with pytest.raises(ValidationError, match="RECEIVE_MAXIMUM"):
+        IngestSettings()  # type: ignore[call-arg]

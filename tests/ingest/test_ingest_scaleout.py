@@ -1,0 +1,74 @@
+"""Several ingesters sharing one stream, and what an operator sees of them."""
+
+from __future__ import annotations
+
+import re
+import socket
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+from tests.fix_data import register, wait_for
+from tests.fix_ingest import IngestProcess
+from tests.ingest.test_ingest_chaos import assert_exactly_once, events_payloads, \
+    publish_in_background
+from tests.ingest.test_ingest_service import canary, count, drop, publish, TOPIC_DRY
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_ingesters_in_a_share_group_split_the_stream_exactly_once(
+    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+) -> None:
+    register(db_url)
+    group = {"FENLEI_SHARE_GROUP": "fenlei-test"}
+    first, second = ingest_factory(**group).start(), ingest_factory(**group).start()
+    canary(db_url, mqtt_url)
+    canary(db_url, mqtt_url)
+    n = 10_000
+    publish_in_background(mqtt_url, events_payloads("share", n)).join(300)
+    wait_for(lambda: count(db_url, "event_id LIKE 'share-%'"), lambda c: c >= n, timeout=120,
+             what="the shared stream")
+    assert_exactly_once(db_url, "share", n)
+    first.stop()
+    second.stop()
+    # Both took part: each logged a non-zero share in its final summary line.
+    shares = []
+    for proc in (first, second):
+        last = [ln for ln in proc.log().splitlines() if "ingest totals" in ln][-1]
+        shares.append(int(re.search(r"messages=(\d+)", last).group(1)))  # type: ignore[union-attr]
+    assert min(shares) > 0 and sum(shares) >= n, shares
+
+
+def test_metrics_endpoint_counts_stored_duplicates_and_rejections(
+    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+) -> None:
+    register(db_url)
+    port = _free_port()
+    ingest_factory(FENLEI_METRICS_PORT=str(port)).start()
+    canary(db_url, mqtt_url)
+    publish(mqtt_url, [(TOPIC_DRY, drop("m-1")), (TOPIC_DRY, drop("m-1"))])
+    publish(mqtt_url, [(TOPIC_DRY, b"42")], raw=True)
+
+    def scrape() -> dict[str, float]:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        values: dict[str, float] = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    m = wait_for(scrape, lambda v: v.get("fenlei_ingest_events_duplicate_total", 0) >= 1,
+                 what="a duplicate counted")
+    assert m["fenlei_ingest_events_stored_total"] == 2  # the canary and m-1
+    assert m['fenlei_ingest_rejected_total{reason="not_object"}'] == 1
+    assert m["fenlei_ingest_broker_connected"] == 1
+    assert m["fenlei_ingest_degraded"] == 0
