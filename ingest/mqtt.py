@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import struct
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 30
+_PUBACK = struct.Struct("!BBH")
 
 
 def subscriptions(settings: IngestSettings) -> list[str]:
@@ -77,11 +80,25 @@ class Subscriber:
         self.client.loop_stop()
 
     def ack(self, batch: list[Message]) -> None:
-        """Acknowledge a committed batch, in arrival order."""
-        ack = self.client.ack
+        """Acknowledge a committed batch, in arrival order.
+
+        paho writes each PUBACK with its own send() and wakes its loop once per ack;
+        for thousands of acks a batch that is a large share of the CPU. All QoS-1
+        acks of the batch therefore go out as one write of concatenated PUBACK
+        packets (the same bytes paho's `ack` would send, in the same order).
+        """
+        mids = [msg.mid for msg in batch if msg.qos == 1]
+        queue_packet = getattr(self.client, "_packet_queue", None)
+        if mids and queue_packet is not None:
+            # MQTT 5 PUBACK with reason Success and no properties: 0x40, length 2, mid.
+            blob = b"".join(_PUBACK.pack(0x40, 2, mid) for mid in mids)
+            queue_packet(PUBACK, blob, 0, 0)
+        else:
+            for mid in mids:
+                self.client.ack(mid, 1)
         for msg in batch:
-            if msg.qos:
-                ack(msg.mid, msg.qos)
+            if msg.qos == 2:
+                self.client.ack(msg.mid, 2)
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any

@@ -176,6 +176,8 @@ def parse_events(
 
     parsed = Parsed()
     rejections = parsed.rejections
+    if type(payload) is not bytes:
+        payload = _as_bytes(payload)
     where = parse_topic(topic)
     if where is None or where[1] != "events":
         detail = f"topic {_show(topic)} {_BAD_TOPIC_DETAIL}"
@@ -252,14 +254,20 @@ def parse_status(payload: bytes) -> Status | None:
 # -- internals ----------------------------------------------------------------------------
 
 
+def _as_bytes(payload: object) -> bytes:
+    """Return a bytes-like payload as bytes; anything else (a caller's bug) as no bytes."""
+    if isinstance(payload, bytes | bytearray | memoryview):
+        try:
+            return bytes(payload)
+        except (TypeError, ValueError):  # a released memoryview
+            return b""
+    return b""
+
+
 def _decode(payload: bytes) -> object:
     """Return the payload's JSON value, or a _Failure saying why there is none."""
-    if not isinstance(payload, bytes):
-        # bytearray/memoryview from a caller; anything else is not a payload.
-        try:
-            payload = bytes(payload)
-        except (TypeError, ValueError):
-            return _Failure(Reason.bad_json, "the payload is not bytes")
+    if type(payload) is not bytes:
+        payload = _as_bytes(payload)
     size = len(payload)
     if size > MAX_PAYLOAD_BYTES:
         return _Failure(
