@@ -11,7 +11,7 @@ setup: system python
 
 # System services from Debian packages; TimescaleDB built from Debian's source package.
 system:
-	$(SUDO) bash deploy/local/install-system.sh
+	$(SUDO) bash deploy/local/install-system.sh $(SYSTEM_FLAGS)
 
 # A virtualenv with fenlei and its test/dev extras; redone when pyproject.toml changes.
 python: $(VENV)/.installed
@@ -25,7 +25,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(FENLEI) demo
 
-# The whole test suite against real Mosquitto and PostgreSQL + TimescaleDB.
+# The whole test suite against real Mosquitto and PostgreSQL + TimescaleDB
+# (and Debian's Chromium for the browser tests).
+test: SYSTEM_FLAGS = --with-browser
 test: setup
 	$(PY) -m pytest
 

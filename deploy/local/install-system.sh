@@ -15,7 +15,16 @@ WORK="${FENLEI_BUILD_DIR:-/var/tmp/fenlei-build}"
 say() { echo "fenlei-install: $*" >&2; }
 die() { say "$*"; exit 1; }
 
+WITH_BROWSER=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser) WITH_BROWSER=1 ;;  # Chromium for the browser tests
+    *) die "unknown option $arg (known: --with-browser)" ;;
+  esac
+done
+
 need_pkgs=()
+if [ "$WITH_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then need_pkgs+=(chromium); fi
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 [ -x "/usr/lib/postgresql/${PG_MAJOR}/bin/postgres" ] || need_pkgs+=("postgresql-${PG_MAJOR}")
