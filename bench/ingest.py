@@ -51,14 +51,16 @@ def scratch_database(url: str) -> str:
     bench_url = make_conninfo(**params)  # type: ignore[arg-type]
     migrate(bench_url)
     with psycopg.connect(bench_url) as conn:
-        conn.execute("INSERT INTO estates (id, name, households_total) VALUES (%s, 'bench', 5000)",
-                     (ESTATE,))
+        conn.execute(
+            "INSERT INTO estates (id, name, households_total) VALUES (%s, 'bench', 5000)", (ESTATE,)
+        )
         for r in range(ROOMS):
             conn.execute("INSERT INTO rooms (estate_id, id) VALUES (%s, %s)", (ESTATE, f"r{r}"))
             for b in range(BINS_PER_ROOM):
                 conn.execute(
                     "INSERT INTO bins (estate_id, room_id, id, category) VALUES (%s, %s, %s, %s)",
-                    (ESTATE, f"r{r}", f"b{b}", CATEGORIES[b % 5]))
+                    (ESTATE, f"r{r}", f"b{b}", CATEGORIES[b % 5]),
+                )
     return bench_url
 
 
@@ -68,13 +70,18 @@ def messages(run: str, n: int) -> list[tuple[str, bytes]]:
     out = []
     for i in range(n):
         r, b = (i // BINS_PER_ROOM) % ROOMS, i % BINS_PER_ROOM
-        body = orjson.dumps({
-            "event_id": f"{run}-{i:08d}",
-            "ts": (start + timedelta(seconds=i)).isoformat(),
-            "kind": "drop", "weight_g": 200 + i % 3000, "household": f"h-{i % 1200:05d}",
-            "fill_pct": round((i % 1000) / 10, 1), "battery_pct": 88.5,
-            "firmware": "jjq-2.4.1",
-        })
+        body = orjson.dumps(
+            {
+                "event_id": f"{run}-{i:08d}",
+                "ts": (start + timedelta(seconds=i)).isoformat(),
+                "kind": "drop",
+                "weight_g": 200 + i % 3000,
+                "household": f"h-{i % 1200:05d}",
+                "fill_pct": round((i % 1000) / 10, 1),
+                "battery_pct": 88.5,
+                "firmware": "jjq-2.4.1",
+            }
+        )
         out.append((events_topic(ESTATE, f"r{r}", f"b{b}"), body))
     return out
 
@@ -118,27 +125,48 @@ def stored_span(url: str) -> tuple[int, int, float]:
     return int(n), int(distinct), float(span or 0)
 
 
-def contender(mode: str, mqtt_url: str, db_url: str, n: int, msgs: list[tuple[str, bytes]],
-              pub_rates: list[float]) -> dict[str, float]:
+def contender(
+    mode: str,
+    mqtt_url: str,
+    db_url: str,
+    n: int,
+    msgs: list[tuple[str, bytes]],
+    pub_rates: list[float],
+) -> dict[str, float]:
     cid = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
-    base = [sys.executable, "-m", "bench.ingest_contenders", mode, "--mqtt-url", mqtt_url,
-            "--database-url", db_url, "--client-id", cid]
+    base = [
+        sys.executable,
+        "-m",
+        "bench.ingest_contenders",
+        mode,
+        "--mqtt-url",
+        mqtt_url,
+        "--database-url",
+        db_url,
+        "--client-id",
+        cid,
+    ]
     subprocess.run([*base, "--prepare"], check=True)
     pub_rates.append(publish_backlog(mqtt_url, msgs))
     out = subprocess.run([*base, "--expect", str(n)], check=True, capture_output=True, text=True)
     result: dict[str, float] = json.loads(out.stdout)
     if mode == "naive":
-        rows, distinct, span = stored_span(db_url)
+        rows, distinct, _ = stored_span(db_url)
         result.update(stored=rows, distinct=distinct)
     return result
 
 
-def fenlei_ingest(mqtt_url: str, db_url: str, n: int, msgs: list[tuple[str, bytes]],
-                  pub_rates: list[float]) -> dict[str, float]:
+def fenlei_ingest(
+    mqtt_url: str, db_url: str, n: int, msgs: list[tuple[str, bytes]], pub_rates: list[float]
+) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_MQTT_URL=mqtt_url, FENLEI_METRICS_PORT="0",
-               FENLEI_CLIENT_ID=f"bench-fenlei-{uuid.uuid4().hex[:6]}",
-               FENLEI_HOME="/nonexistent")
+    env.update(
+        FENLEI_DATABASE_URL=db_url,
+        FENLEI_MQTT_URL=mqtt_url,
+        FENLEI_METRICS_PORT="0",
+        FENLEI_CLIENT_ID=f"bench-fenlei-{uuid.uuid4().hex[:6]}",
+        FENLEI_HOME="/nonexistent",
+    )
     warm = messages("warmup", 1)
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     while count_events(db_url) < 1:  # subscribed once: the session now exists
@@ -158,15 +186,25 @@ def fenlei_ingest(mqtt_url: str, db_url: str, n: int, msgs: list[tuple[str, byte
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     rows, distinct, span = stored_span(db_url)
-    return {"messages": n, "seconds": span, "rate": rows / span if span else 0.0,
-            "stored": rows, "distinct": distinct, "peak_rss_mb": hwm / 1024}
+    return {
+        "messages": n,
+        "seconds": span,
+        "rate": rows / span if span else 0.0,
+        "stored": rows,
+        "distinct": distinct,
+        "peak_rss_mb": hwm / 1024,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=300_000)
-    ap.add_argument("--naive-events", type=int, default=None,
-                    help="messages for the naive baseline (default: same as --events)")
+    ap.add_argument(
+        "--naive-events",
+        type=int,
+        default=None,
+        help="messages for the naive baseline (default: same as --events)",
+    )
     args = ap.parse_args()
     from fenlei.env import load_services_env
 
@@ -198,8 +236,14 @@ def main() -> int:
     return 0
 
 
-def write_results(n: int, n_naive: int, a: dict[str, float], b: dict[str, float],
-                  c: dict[str, float], pub_rates: list[float]) -> None:
+def write_results(
+    n: int,
+    n_naive: int,
+    a: dict[str, float],
+    b: dict[str, float],
+    c: dict[str, float],
+    pub_rates: list[float],
+) -> None:
     ca, cb = c["rate"] / a["rate"], c["rate"] / b["rate"]
     lost, dup = n - c["distinct"], c["stored"] - c["distinct"]
     ok = lambda good: "met" if good else "NOT met"  # noqa: E731

@@ -76,24 +76,38 @@ def main() -> int:
             for ev in parsed.events:
                 a = ev.address
                 key, cat = bins[(a.estate, a.room, a.bin)]
-                conn.execute(NAIVE_INSERT, (ev.ts, key, ev.event_id, a.estate, cat, ev.kind,
-                                            ev.weight_g, ev.fill_pct, ev.household,
-                                            ev.battery_pct))
+                conn.execute(
+                    NAIVE_INSERT,
+                    (
+                        ev.ts,
+                        key,
+                        ev.event_id,
+                        a.estate,
+                        cat,
+                        ev.kind,
+                        ev.weight_g,
+                        ev.fill_pct,
+                        ev.household,
+                        ev.battery_pct,
+                    ),
+                )
         state["n"] += 1
         state["last"] = time.perf_counter()
         if args.expect and state["n"] >= args.expect:
             done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=args.client_id,
-                         protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=args.client_id, protocol=mqtt.MQTTv5
+    )
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     parts = urlsplit(args.mqtt_url)
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=False,
-                   properties=props)
+    client.connect(
+        parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=False, properties=props
+    )
     client.loop_start()
     if args.prepare:
         subscribed.wait(30)
@@ -104,10 +118,15 @@ def main() -> int:
     client.disconnect()
     client.loop_stop()
     elapsed = (state["last"] or 0) - (state["first"] or 0)
-    json.dump({"messages": state["n"], "seconds": elapsed,
-               "rate": state["n"] / elapsed if elapsed else 0.0,
-               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
-              sys.stdout)
+    json.dump(
+        {
+            "messages": state["n"],
+            "seconds": elapsed,
+            "rate": state["n"] / elapsed if elapsed else 0.0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        },
+        sys.stdout,
+    )
     return 0
 
 

@@ -69,13 +69,11 @@ def migrate(
     """Bring the database to the latest version; returns the versions applied now."""
     migrations = load_migrations(migrations_dir)
     applied_now: list[str] = []
-    with psycopg.connect(
-        database_url, application_name="fenlei-migrate", autocommit=True
-    ) as conn:
+    with psycopg.connect(database_url, application_name="fenlei-migrate", autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
         try:
             conn.execute(CREATE_LEDGER)
-            recorded = dict(
+            recorded: dict[str, str] = dict(
                 conn.execute("SELECT version, sha256 FROM fenlei_migrations").fetchall()
             )
             for m in migrations:

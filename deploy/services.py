@@ -49,7 +49,9 @@ class ServicesState:
     mqtt_pid: int | None = None
 
     def database_url(self, s: ServicesSettings) -> str:
-        return f"postgresql://{s.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{s.pg_database}"
+        return (
+            f"postgresql://{s.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{s.pg_database}"
+        )
 
     def mqtt_url(self) -> str:
         return f"mqtt://127.0.0.1:{self.mqtt_port}"
@@ -221,11 +223,21 @@ def _init_postgres(s: ServicesSettings, state: ServicesState) -> None:
         for path in (p["pg"], pwfile):
             os.chown(path, pw.pw_uid, pw.pw_gid)
     _run(
-        _as_pg_user([
-            _pg_bin(s, "initdb"), "-D", str(p["pgdata"]), "-U", s.pg_user,
-            f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=trust",
-            "-E", "UTF8", "--no-locale",
-        ]),
+        _as_pg_user(
+            [
+                _pg_bin(s, "initdb"),
+                "-D",
+                str(p["pgdata"]),
+                "-U",
+                s.pg_user,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ]
+        ),
         "initdb",
     )
     pwfile.unlink()
@@ -233,22 +245,24 @@ def _init_postgres(s: ServicesSettings, state: ServicesState) -> None:
 
 def _postgres_conf(s: ServicesSettings, state: ServicesState) -> str:
     p = _paths(s)
-    return "\n".join([
-        "# Written by `fenlei services up` on every start.",
-        f"port = {state.pg_port}",
-        "listen_addresses = '127.0.0.1'",
-        f"unix_socket_directories = '{p['pgrun']}'",
-        "shared_preload_libraries = 'timescaledb'",
-        "timescaledb.telemetry_level = off",
-        "max_connections = 200",
-        "shared_buffers = 512MB",
-        "work_mem = 32MB",
-        "maintenance_work_mem = 256MB",
-        # Bulk ingest writes a lot of WAL; fewer forced checkpoints keep COPY fast.
-        "max_wal_size = 4GB",
-        "log_min_messages = warning",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Written by `fenlei services up` on every start.",
+            f"port = {state.pg_port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{p['pgrun']}'",
+            "shared_preload_libraries = 'timescaledb'",
+            "timescaledb.telemetry_level = off",
+            "max_connections = 200",
+            "shared_buffers = 512MB",
+            "work_mem = 32MB",
+            "maintenance_work_mem = 256MB",
+            # Bulk ingest writes a lot of WAL; fewer forced checkpoints keep COPY fast.
+            "max_wal_size = 4GB",
+            "log_min_messages = warning",
+            "",
+        ]
+    )
 
 
 def _start_postgres(s: ServicesSettings, state: ServicesState) -> None:
@@ -269,15 +283,27 @@ def _start_postgres(s: ServicesSettings, state: ServicesState) -> None:
         if p["pglog"].exists():
             os.chown(p["pglog"], pw.pw_uid, pw.pw_gid)
     _run(
-        _as_pg_user([
-            _pg_bin(s, "pg_ctl"), "-D", str(p["pgdata"]), "-l", str(p["pglog"]),
-            "-w", "-t", str(int(START_TIMEOUT_S)), "start",
-        ]),
+        _as_pg_user(
+            [
+                _pg_bin(s, "pg_ctl"),
+                "-D",
+                str(p["pgdata"]),
+                "-l",
+                str(p["pglog"]),
+                "-w",
+                "-t",
+                str(int(START_TIMEOUT_S)),
+                "start",
+            ]
+        ),
         f"starting PostgreSQL (log: {p['pglog']})",
     )
     state.pg_pid = _pg_pid(s)
     with psycopg.connect(
-        host=str(p["pgrun"]), port=state.pg_port, user=s.pg_user, dbname="postgres",
+        host=str(p["pgrun"]),
+        port=state.pg_port,
+        user=s.pg_user,
+        dbname="postgres",
         autocommit=True,
     ) as conn:
         exists = conn.execute(
@@ -289,25 +315,27 @@ def _start_postgres(s: ServicesSettings, state: ServicesState) -> None:
 
 def _mosquitto_conf(s: ServicesSettings, state: ServicesState) -> str:
     p = _paths(s)
-    return "\n".join([
-        "# Written by `fenlei services up` on every start.",
-        f"listener {state.mqtt_port} 127.0.0.1",
-        # Device credentials arrive with device auth; until then loopback only.
-        "allow_anonymous true",
-        "persistence true",
-        f"persistence_location {p['mqdata']}/",
-        f"autosave_interval {s.mqtt_autosave_interval_s}",
-        f"max_queued_messages {s.mqtt_max_queued_messages}",
-        f"max_queued_bytes {s.mqtt_max_queued_bytes}",
-        f"max_inflight_messages {s.mqtt_max_inflight_messages}",
-        # Sessions of MQTT 3.1.1 clients (v5 clients set their own expiry).
-        "persistent_client_expiration 14d",
-        "log_dest stderr",
-        "log_type error",
-        "log_type warning",
-        "connection_messages false",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Written by `fenlei services up` on every start.",
+            f"listener {state.mqtt_port} 127.0.0.1",
+            # Device credentials arrive with device auth; until then loopback only.
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {p['mqdata']}/",
+            f"autosave_interval {s.mqtt_autosave_interval_s}",
+            f"max_queued_messages {s.mqtt_max_queued_messages}",
+            f"max_queued_bytes {s.mqtt_max_queued_bytes}",
+            f"max_inflight_messages {s.mqtt_max_inflight_messages}",
+            # Sessions of MQTT 3.1.1 clients (v5 clients set their own expiry).
+            "persistent_client_expiration 14d",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "connection_messages false",
+            "",
+        ]
+    )
 
 
 def _mosquitto_bin() -> str:
@@ -332,9 +360,17 @@ def _start_mosquitto(s: ServicesSettings, state: ServicesState) -> None:
     # Started through a shell that exits at once, so mosquitto is re-parented to
     # init and outlives this command without being our zombie-to-be.
     launched = subprocess.run(
-        ["sh", "-c", 'setsid "$0" -c "$1" </dev/null >>"$2" 2>&1 & echo $!',
-         _mosquitto_bin(), str(p["mqconf"]), str(p["mqlog"])],
-        capture_output=True, text=True, check=True,
+        [
+            "sh",
+            "-c",
+            'setsid "$0" -c "$1" </dev/null >>"$2" 2>&1 & echo $!',
+            _mosquitto_bin(),
+            str(p["mqconf"]),
+            str(p["mqlog"]),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     state.mqtt_pid = int(launched.stdout.strip())
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -389,8 +425,19 @@ def stop_postgres(s: ServicesSettings) -> bool:
         return False
     p = _paths(s)
     subprocess.run(
-        _as_pg_user([_pg_bin(s, "pg_ctl"), "-D", str(p["pgdata"]), "-m", "fast", "-w",
-                     "-t", str(int(STOP_TIMEOUT_S)), "stop"]),
+        _as_pg_user(
+            [
+                _pg_bin(s, "pg_ctl"),
+                "-D",
+                str(p["pgdata"]),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                str(int(STOP_TIMEOUT_S)),
+                "stop",
+            ]
+        ),
         capture_output=True,
     )
     if pg_pid and not _wait_gone(pg_pid, "postgres", STOP_TIMEOUT_S):
@@ -426,9 +473,15 @@ def status(s: ServicesSettings) -> dict[str, Any]:
     return {
         "home": str(s.home_dir),
         "services": {
-            "postgres": {"running": running["postgres"], "pid": _pg_pid(s),
-                         "url": state.database_url(s).replace(state.pg_password, "***")},
-            "mosquitto": {"running": running["mosquitto"], "pid": state.mqtt_pid,
-                          "url": state.mqtt_url()},
+            "postgres": {
+                "running": running["postgres"],
+                "pid": _pg_pid(s),
+                "url": state.database_url(s).replace(state.pg_password, "***"),
+            },
+            "mosquitto": {
+                "running": running["mosquitto"],
+                "pid": state.mqtt_pid,
+                "url": state.mqtt_url(),
+            },
         },
     }

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from fenlei import logs
 from fenlei.env import load_services_env
@@ -51,9 +51,9 @@ def cmd_services(args: argparse.Namespace) -> int:
             print(f"no services in {report['home']} (run 'fenlei services up')")
         else:
             for name, info in report["services"].items():
-                state = "running" if info["running"] else "stopped"
+                state_word = "running" if info["running"] else "stopped"
                 pid = info["pid"] if info["running"] else "-"
-                print(f"{name:<10}{state:<9}pid {pid!s:<8}{info['url']}")
+                print(f"{name:<10}{state_word:<9}pid {pid!s:<8}{info['url']}")
             return 0 if all(i["running"] for i in report["services"].values()) else 3
     return 0
 

@@ -7,7 +7,7 @@ import queue
 import struct
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK
@@ -57,6 +57,7 @@ class Subscriber:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.client = client
         # Set at shutdown: messages arriving after it stay unacknowledged, so the
         # broker redelivers them to the next session instead of us half-handling them.
@@ -64,7 +65,7 @@ class Subscriber:
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start the loop."""
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry_s
         props.ReceiveMaximum = self.settings.receive_maximum
         host, port = self.settings.mqtt_host_port
@@ -113,6 +114,15 @@ class Subscriber:
         opts = SubscribeOptions(qos=1, retainHandling=1)
         client.subscribe([(t, opts) for t in subscriptions(self.settings)])
 
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            log.error("broker refused the subscription: %s", ", ".join(failed))
+        else:
+            log.info("subscribed to %s", ", ".join(subscriptions(self.settings)))
+
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
@@ -128,16 +138,17 @@ class Subscriber:
             metrics.RECEIVED.inc()
             item = Message(msg.mid, msg.qos, time.monotonic())
             topic = msg.topic
+            payload = cast(bytes, msg.payload)  # paho hands over bytes for received packets
             if topic.endswith("/status"):
                 where = parse_topic(topic)
-                status = parse_status(msg.payload) if where else None
+                status = parse_status(payload) if where else None
                 if where and status is not None:
                     item.status = (where[0], status)
-                elif msg.payload:  # an empty payload clears a retained status
-                    item.rejections.append(status_rejection(topic, msg.payload))
+                elif payload:  # an empty payload clears a retained status
+                    item.rejections.append(status_rejection(topic, payload))
             else:
                 parsed = parse_events(
-                    topic, msg.payload, datetime.now(UTC), self.settings.future_tolerance_s
+                    topic, payload, datetime.now(UTC), self.settings.future_tolerance_s
                 )
                 item.events = parsed.events
                 item.rejections = parsed.rejections

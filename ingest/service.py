@@ -109,7 +109,10 @@ class Ingester:
         t = self.totals
         summary.info(
             "ingest totals: messages=%d stored=%d duplicates=%d rejected=%d",
-            t["messages"], t["stored"], t["duplicates"], t["rejected"],
+            t["messages"],
+            t["stored"],
+            t["duplicates"],
+            t["rejected"],
             extra={"component": "ingest", **t},
         )
 

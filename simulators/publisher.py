@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 CONNECT_TIMEOUT_S = 15.0
 # paho keeps at most this many QoS>0 messages unacknowledged; more are queued locally.
@@ -66,12 +68,12 @@ class Publisher:
             raise TimeoutError(f"no CONNACK from {self._host}:{self._port}")
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
-                    reason: mqtt.ReasonCode, props: object) -> None:
+                    reason: ReasonCode, props: object) -> None:
         if not reason.is_failure:
             self._connected.set()
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
-                    reason: mqtt.ReasonCode, props: object) -> None:
+                    reason: ReasonCode, props: object) -> None:
         with self._lock:
             self._unacked -= 1
             if self._unacked == 0:
@@ -96,6 +98,12 @@ class Publisher:
                     raise TimeoutError(f"{self._unacked} messages still unacknowledged")
                 self._all_acked.wait(left)
 
-    def close(self) -> None:
-        self.client.disconnect()
+    def close(self, *, with_will: bool = False) -> None:
+        """Disconnect; ``with_will`` asks the broker to publish the last will anyway,
+        as when a device dies (MQTT v5 reason 0x04, "Disconnect with Will Message")."""
+        if with_will:
+            self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT,
+                                                         "Disconnect with will message"))
+        else:
+            self.client.disconnect()
         self.client.loop_stop()

@@ -27,8 +27,10 @@ def register(
             (estate, estate.upper(), timezone, households_total),
         )
         for room, bins in rooms.items():
-            conn.execute("INSERT INTO rooms (estate_id, id) VALUES (%s, %s)"
-                         " ON CONFLICT DO NOTHING", (estate, room))
+            conn.execute(
+                "INSERT INTO rooms (estate_id, id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (estate, room),
+            )
             for bin_id, category in bins.items():
                 conn.execute(
                     "INSERT INTO bins (estate_id, room_id, id, category) VALUES (%s, %s, %s, %s)",
@@ -43,8 +45,11 @@ def scalar(db_url: str, query: str, params: tuple[object, ...] = ()) -> object:
 
 
 def wait_for(
-    probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 60.0,
-    interval: float = 0.1, what: str = "condition",
+    probe: Callable[[], T],
+    done: Callable[[T], bool],
+    timeout: float = 60.0,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> T:
     """Poll `probe` until `done(value)`; on timeout fail with the last value seen."""
     deadline = time.monotonic() + timeout

@@ -22,22 +22,27 @@ class IngestProcess:
         self.services = services
         self.client_id = env.pop("FENLEI_CLIENT_ID", f"test-ingest-{uuid.uuid4().hex[:8]}")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-        self.env.update({
-            "FENLEI_DATABASE_URL": services.database_url,
-            "FENLEI_MQTT_URL": services.mqtt_url,
-            "FENLEI_CLIENT_ID": self.client_id,
-            "FENLEI_METRICS_PORT": "0",
-            "FENLEI_LOG_LEVEL": "INFO",
-            "FENLEI_HOME": str(log_dir),  # no services.env there: nothing read by accident
-            **env,
-        })
+        self.env.update(
+            {
+                "FENLEI_DATABASE_URL": services.database_url,
+                "FENLEI_MQTT_URL": services.mqtt_url,
+                "FENLEI_CLIENT_ID": self.client_id,
+                "FENLEI_METRICS_PORT": "0",
+                "FENLEI_LOG_LEVEL": "INFO",
+                "FENLEI_HOME": str(log_dir),  # no services.env there: nothing read by accident
+                **env,
+            }
+        )
         self.log_path = log_dir / f"{self.client_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> IngestProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest"], env=self.env, stdout=log, stderr=log,
+            [sys.executable, "-m", "ingest"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
         )
         log.close()
         return self
@@ -58,9 +63,7 @@ class IngestProcess:
 
 
 @pytest.fixture
-def ingest_factory(
-    services: Services, tmp_path: Path
-) -> Iterator[Callable[..., IngestProcess]]:
+def ingest_factory(services: Services, tmp_path: Path) -> Iterator[Callable[..., IngestProcess]]:
     started: list[IngestProcess] = []
 
     def make(**env: str) -> IngestProcess:

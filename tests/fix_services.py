@@ -131,8 +131,9 @@ def _local_launcher() -> Iterator[Services]:
     try:
         url = state.database_url(settings)
         migrate(url)
-        yield Services(url, state.mqtt_url(), "local launcher", home=home,
-                       launcher_settings=settings)
+        yield Services(
+            url, state.mqtt_url(), "local launcher", home=home, launcher_settings=settings
+        )
     finally:
         launcher.down(settings)
         shutil.rmtree(home, ignore_errors=True)

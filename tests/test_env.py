@@ -16,8 +16,10 @@ def test_env_file_round_trips_shell_quoting(tmp_path: Path) -> None:
 
 
 def test_set_variables_win_over_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_env_file(tmp_path / "services.env", {"FENLEI_MQTT_URL": "mqtt://file:1",
-                                               "FENLEI_DATABASE_URL": "postgresql://file"})
+    write_env_file(
+        tmp_path / "services.env",
+        {"FENLEI_MQTT_URL": "mqtt://file:1", "FENLEI_DATABASE_URL": "postgresql://file"},
+    )
     monkeypatch.setenv("FENLEI_HOME", str(tmp_path))
     monkeypatch.setenv("FENLEI_MQTT_URL", "mqtt://env:2")
     monkeypatch.delenv("FENLEI_DATABASE_URL", raising=False)

@@ -49,8 +49,9 @@ def home() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="fenlei-svc-", dir="/tmp"))
     path.chmod(0o755)
     yield path
-    subprocess.run([sys.executable, "-m", "fenlei", "services", "down"],
-                   env=_env(path), capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "fenlei", "services", "down"], env=_env(path), capture_output=True
+    )
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -61,7 +62,10 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 def _fenlei(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fenlei", *args], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "fenlei", *args],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 

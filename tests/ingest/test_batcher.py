@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,8 +17,18 @@ from ingest.writer import BinInfo, _event_row, windows_in_minutes
 
 
 def _msg(events: int = 1) -> Message:
-    ev = Event(BinAddress("e", "r", "b"), "x", datetime(2026, 1, 1, tzinfo=UTC), "drop", 1,
-               None, None, None, None, None)
+    ev = Event(
+        BinAddress("e", "r", "b"),
+        "x",
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "drop",
+        1,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     return Message(1, 1, time.monotonic(), [ev] * events)
 
 
@@ -47,18 +57,28 @@ def test_windows_and_local_day() -> None:
     info = BinInfo(1, "wet", ZoneInfo("Asia/Shanghai"), windows)
 
     def row(ts: str) -> tuple[object, ...]:
-        ev = Event(BinAddress("e", "r", "b"), "x", datetime.fromisoformat(ts), "drop", 1,
-                   None, None, None, None, None)
+        ev = Event(
+            BinAddress("e", "r", "b"),
+            "x",
+            datetime.fromisoformat(ts),
+            "drop",
+            1,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
         return _event_row(ev, info)[-2:]
 
-    assert row("2026-03-23T22:59:59+00:00") == (datetime(2026, 3, 24).date(), False)
-    assert row("2026-03-23T23:00:00+00:00") == (datetime(2026, 3, 24).date(), True)
-    assert row("2026-03-24T00:59:59+00:00") == (datetime(2026, 3, 24).date(), True)
-    assert row("2026-03-24T01:00:00+00:00") == (datetime(2026, 3, 24).date(), False)
-    assert row("2026-03-24T10:29:59+00:00") == (datetime(2026, 3, 24).date(), False)
-    assert row("2026-03-24T10:30:00+00:00") == (datetime(2026, 3, 24).date(), True)
-    assert row("2026-03-24T15:59:59+00:00") == (datetime(2026, 3, 24).date(), False)
-    assert row("2026-03-24T16:00:00+00:00") == (datetime(2026, 3, 25).date(), False)
+    assert row("2026-03-23T22:59:59+00:00") == (date(2026, 3, 24), False)
+    assert row("2026-03-23T23:00:00+00:00") == (date(2026, 3, 24), True)
+    assert row("2026-03-24T00:59:59+00:00") == (date(2026, 3, 24), True)
+    assert row("2026-03-24T01:00:00+00:00") == (date(2026, 3, 24), False)
+    assert row("2026-03-24T10:29:59+00:00") == (date(2026, 3, 24), False)
+    assert row("2026-03-24T10:30:00+00:00") == (date(2026, 3, 24), True)
+    assert row("2026-03-24T15:59:59+00:00") == (date(2026, 3, 24), False)
+    assert row("2026-03-24T16:00:00+00:00") == (date(2026, 3, 25), False)
 
 
 def test_window_must_exceed_batch(monkeypatch: pytest.MonkeyPatch) -> None:

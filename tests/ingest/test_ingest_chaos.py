@@ -30,9 +30,14 @@ TOPIC = events_topic("jjq", "r1", "b-dry")
 def events_payloads(prefix: str, n: int) -> list[bytes]:
     base = 1_774_224_000  # 2026-03-23T00:00:00Z
     return [
-        orjson.dumps({"event_id": f"{prefix}-{i}",
-                      "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + i)),
-                      "kind": "drop", "weight_g": 100 + i % 900})
+        orjson.dumps(
+            {
+                "event_id": f"{prefix}-{i}",
+                "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + i)),
+                "kind": "drop",
+                "weight_g": 100 + i % 900,
+            }
+        )
         for i in range(n)
     ]
 
@@ -41,12 +46,14 @@ def assert_exactly_once(db_url: str, prefix: str, n: int) -> None:
     with psycopg.connect(db_url) as conn:
         total, distinct = conn.execute(
             "SELECT count(*), count(DISTINCT event_id) FROM events WHERE event_id LIKE %s",
-            (f"{prefix}-%",)).fetchone()  # type: ignore[misc]
+            (f"{prefix}-%",),
+        ).fetchone()  # type: ignore[misc]
     assert (total, distinct) == (n, n), f"lost {n - distinct}, duplicated {total - distinct}"
 
 
-def publish_in_background(mqtt_url: str, payloads: list[bytes],
-                          rate_per_s: float | None = None) -> threading.Thread:
+def publish_in_background(
+    mqtt_url: str, payloads: list[bytes], rate_per_s: float | None = None
+) -> threading.Thread:
     def run() -> None:
         with Publisher(mqtt_url, f"chaos-dev-{uuid.uuid4().hex[:8]}") as pub:
             start = time.monotonic()
@@ -64,8 +71,9 @@ def publish_in_background(mqtt_url: str, payloads: list[bytes],
 
 
 @pytest.fixture
-def ready(db_url: str, mqtt_url: str,
-          ingest_factory: Callable[..., IngestProcess]) -> IngestProcess:
+def ready(
+    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+) -> IngestProcess:
     register(db_url)
     proc = ingest_factory().start()
     canary(db_url, mqtt_url)
@@ -77,15 +85,22 @@ def test_sigkill_while_messages_are_queued_loses_and_duplicates_nothing(
 ) -> None:
     n = 20_000
     sender = publish_in_background(mqtt_url, events_payloads("kill", n))
-    wait_for(lambda: count(db_url, "event_id LIKE 'kill-%'"), lambda c: c >= 3_000,
-             what="part of the stream stored")
+    wait_for(
+        lambda: count(db_url, "event_id LIKE 'kill-%'"),
+        lambda c: c >= 3_000,
+        what="part of the stream stored",
+    )
     ready.kill()
     stored_at_kill = count(db_url, "event_id LIKE 'kill-%'")
     time.sleep(1.0)  # the stream keeps arriving at the broker meanwhile
     ready.start()
     sender.join(300)
-    wait_for(lambda: count(db_url, "event_id LIKE 'kill-%'"), lambda c: c >= n, timeout=180,
-             what="the whole stream after the restart")
+    wait_for(
+        lambda: count(db_url, "event_id LIKE 'kill-%'"),
+        lambda c: c >= n,
+        timeout=180,
+        what="the whole stream after the restart",
+    )
     time.sleep(1.0)  # let any redelivery land, to be sure it is not stored twice
     assert stored_at_kill < n, "the kill happened mid-stream"
     assert_exactly_once(db_url, "kill", n)
@@ -98,14 +113,21 @@ def test_database_outage_of_20_s_loses_nothing(
         pytest.skip("needs the project's own launcher to stop and start PostgreSQL")
     n = 8_000
     sender = publish_in_background(mqtt_url, events_payloads("outage", n), rate_per_s=250)
-    wait_for(lambda: count(db_url, "event_id LIKE 'outage-%'"), lambda c: c >= 500,
-             what="the stream flowing")
+    wait_for(
+        lambda: count(db_url, "event_id LIKE 'outage-%'"),
+        lambda c: c >= 500,
+        what="the stream flowing",
+    )
     launcher.stop_postgres(services.launcher_settings)
     time.sleep(20)
     launcher.up(services.launcher_settings)
     sender.join(300)
-    wait_for(lambda: count(db_url, "event_id LIKE 'outage-%'"), lambda c: c >= n, timeout=180,
-             what="the whole stream after the database returned")
+    wait_for(
+        lambda: count(db_url, "event_id LIKE 'outage-%'"),
+        lambda c: c >= n,
+        timeout=180,
+        what="the whole stream after the database returned",
+    )
     assert_exactly_once(db_url, "outage", n)
     assert "database unavailable" in ready.log()
     assert "database back" in ready.log()
@@ -119,8 +141,12 @@ def test_burst_of_50k_while_the_ingester_is_down_is_not_dropped_by_the_broker(
     n = 50_000
     publish_in_background(mqtt_url, events_payloads("burst", n)).join(300)
     ready.start()
-    wait_for(lambda: count(db_url, "event_id LIKE 'burst-%'"), lambda c: c >= n, timeout=240,
-             what="the whole burst")
+    wait_for(
+        lambda: count(db_url, "event_id LIKE 'burst-%'"),
+        lambda c: c >= n,
+        timeout=240,
+        what="the whole burst",
+    )
     assert_exactly_once(db_url, "burst", n)
     # Every message was acknowledged: a restart gets no redelivery of the burst.
     assert ready.stop(signal.SIGTERM) == 0
@@ -137,12 +163,19 @@ def test_sigterm_mid_stream_flushes_and_exits_cleanly(
 ) -> None:
     n = 15_000
     sender = publish_in_background(mqtt_url, events_payloads("term", n))
-    wait_for(lambda: count(db_url, "event_id LIKE 'term-%'"), lambda c: c >= 2_000,
-             what="part of the stream stored")
+    wait_for(
+        lambda: count(db_url, "event_id LIKE 'term-%'"),
+        lambda c: c >= 2_000,
+        what="part of the stream stored",
+    )
     assert ready.stop(signal.SIGTERM) == 0
     ready.start()
     sender.join(300)
-    wait_for(lambda: count(db_url, "event_id LIKE 'term-%'"), lambda c: c >= n, timeout=180,
-             what="the whole stream")
+    wait_for(
+        lambda: count(db_url, "event_id LIKE 'term-%'"),
+        lambda c: c >= n,
+        timeout=180,
+        what="the whole stream",
+    )
     assert_exactly_once(db_url, "term", n)
     assert scalar(db_url, "SELECT count(*) FROM rejected_messages") == 0

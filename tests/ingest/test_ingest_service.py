@@ -20,8 +20,9 @@ TOPIC_DRY = events_topic("jjq", "r1", "b-dry")
 TOPIC_WET = events_topic("jjq", "r1", "b-wet")
 
 
-def drop(event_id: str, ts: str = "2026-03-23T08:00:00+08:00", weight_g: int = 500,
-         **extra: object) -> dict[str, object]:
+def drop(
+    event_id: str, ts: str = "2026-03-23T08:00:00+08:00", weight_g: int = 500, **extra: object
+) -> dict[str, object]:
     return {"event_id": event_id, "ts": ts, "kind": "drop", "weight_g": weight_g, **extra}
 
 
@@ -54,29 +55,36 @@ def canary(db_url: str, mqtt_url: str) -> None:
 
 
 @pytest.fixture
-def running(db_url: str, mqtt_url: str,
-            ingest_factory: Callable[..., IngestProcess]) -> IngestProcess:
+def running(
+    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+) -> IngestProcess:
     register(db_url)
     proc = ingest_factory().start()
     canary(db_url, mqtt_url)
     return proc
 
 
-def test_object_and_array_payloads_are_stored(running: IngestProcess, db_url: str,
-                                              mqtt_url: str) -> None:
-    publish(mqtt_url, [
-        (TOPIC_DRY, drop("one", household="h-001")),
-        (TOPIC_WET, [drop(f"arr-{i}", weight_g=100 + i) for i in range(50)]),
-    ])
+def test_object_and_array_payloads_are_stored(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
+    publish(
+        mqtt_url,
+        [
+            (TOPIC_DRY, drop("one", household="h-001")),
+            (TOPIC_WET, [drop(f"arr-{i}", weight_g=100 + i) for i in range(50)]),
+        ],
+    )
     wait_stored(db_url, 52)
     with psycopg.connect(db_url) as conn:
         one = conn.execute(
             "SELECT kind, weight_g, household, category, ts = '2026-03-23T00:00:00Z'"
-            " FROM events WHERE event_id = 'one'").fetchone()
+            " FROM events WHERE event_id = 'one'"
+        ).fetchone()
         assert one == ("drop", 500, "h-001", "dry", True)
         assert conn.execute(
             "SELECT count(*), sum(weight_g) FROM events WHERE event_id LIKE 'arr-%'"
-            " AND category = 'wet'").fetchone() == (50, sum(100 + i for i in range(50)))
+            " AND category = 'wet'"
+        ).fetchone() == (50, sum(100 + i for i in range(50)))
 
 
 def test_redelivered_and_out_of_order_events_are_stored_once(
@@ -86,13 +94,21 @@ def test_redelivered_and_out_of_order_events_are_stored_once(
     earlier = drop("e-1", ts="2026-03-20T09:00:00Z")
     # A device flushing its buffer newest first, then redelivering both (as after a
     # lost PUBACK), once as an array and once one by one.
-    publish(mqtt_url, [(TOPIC_DRY, later), (TOPIC_DRY, earlier),
-                       (TOPIC_DRY, [later, earlier]), (TOPIC_DRY, later)])
+    publish(
+        mqtt_url,
+        [
+            (TOPIC_DRY, later),
+            (TOPIC_DRY, earlier),
+            (TOPIC_DRY, [later, earlier]),
+            (TOPIC_DRY, later),
+        ],
+    )
     canary(db_url, mqtt_url)
     assert count(db_url, "event_id IN ('e-1', 'e-2')") == 2
     with psycopg.connect(db_url) as conn:
-        rows = conn.execute("SELECT event_id, ts::text FROM events"
-                            " WHERE event_id IN ('e-1', 'e-2') ORDER BY ts").fetchall()
+        rows = conn.execute(
+            "SELECT event_id, ts::text FROM events WHERE event_id IN ('e-1', 'e-2') ORDER BY ts"
+        ).fetchall()
     assert rows == [("e-1", "2026-03-20 09:00:00+00"), ("e-2", "2026-03-23 09:00:00+00")]
 
 
@@ -101,14 +117,21 @@ INVALID: list[tuple[str, str, bytes]] = [
     ("unknown_bin", events_topic("other-estate", "r1", "b-dry"), orjson.dumps(drop("x2"))),
     ("bad_json", TOPIC_DRY, b'{"event_id": "x3", '),
     ("not_utf8", TOPIC_DRY, b'{"event_id": "\xff\xfe"}'),
-    ("missing_field", TOPIC_DRY, orjson.dumps({"event_id": "x5", "kind": "drop",
-                                               "weight_g": 5})),
+    ("missing_field", TOPIC_DRY, orjson.dumps({"event_id": "x5", "kind": "drop", "weight_g": 5})),
     ("bad_weight", TOPIC_DRY, orjson.dumps(drop("x6", weight_g=-5))),
     ("bad_weight", TOPIC_DRY, orjson.dumps(drop("x7", weight_g=10_000_000))),
-    ("bad_json", TOPIC_DRY, b'{"event_id": "x8", "ts": "2026-03-23T08:00:00Z", '
-                            b'"kind": "fill", "fill_pct": NaN}'),
-    ("bad_fill", TOPIC_DRY, orjson.dumps({"event_id": "x9", "ts": "2026-03-23T08:00:00Z",
-                                          "kind": "fill", "fill_pct": 140})),
+    (
+        "bad_json",
+        TOPIC_DRY,
+        b'{"event_id": "x8", "ts": "2026-03-23T08:00:00Z", "kind": "fill", "fill_pct": NaN}',
+    ),
+    (
+        "bad_fill",
+        TOPIC_DRY,
+        orjson.dumps(
+            {"event_id": "x9", "ts": "2026-03-23T08:00:00Z", "kind": "fill", "fill_pct": 140}
+        ),
+    ),
     ("future_timestamp", TOPIC_DRY, orjson.dumps(drop("x10", ts="2099-01-01T00:00:00Z"))),
     ("bad_timestamp", TOPIC_DRY, orjson.dumps(drop("x11", ts="2026-03-23 08:00"))),
     ("bad_kind", TOPIC_DRY, orjson.dumps({**drop("x12"), "kind": "explode"})),
@@ -117,8 +140,13 @@ INVALID: list[tuple[str, str, bytes]] = [
     ("payload_too_large", TOPIC_DRY, b"[" + b" " * (256 * 1024) + b"]"),
     ("empty_batch", TOPIC_DRY, b"[]"),
     ("not_object", TOPIC_DRY, b"42"),
-    ("bad_alarm", TOPIC_DRY, orjson.dumps({"event_id": "x18", "ts": "2026-03-23T08:00:00Z",
-                                           "kind": "alarm", "alarm": "fire"})),
+    (
+        "bad_alarm",
+        TOPIC_DRY,
+        orjson.dumps(
+            {"event_id": "x18", "ts": "2026-03-23T08:00:00Z", "kind": "alarm", "alarm": "fire"}
+        ),
+    ),
 ]
 
 
@@ -130,13 +158,17 @@ def test_every_invalid_case_is_quarantined_with_its_reason(
         messages.append((topic, body))
         messages.append((TOPIC_WET, orjson.dumps(drop(f"ok-{i}"))))
     publish(mqtt_url, messages, raw=True)
-    wait_for(lambda: int(scalar(db_url, "SELECT count(*) FROM rejected_messages")),  # type: ignore[arg-type]
-             lambda c: c >= len(INVALID), what="all rejections")
+    wait_for(
+        lambda: int(scalar(db_url, "SELECT count(*) FROM rejected_messages")),  # type: ignore[arg-type]
+        lambda c: c >= len(INVALID),
+        what="all rejections",
+    )
     wait_stored(db_url, 1 + len(INVALID))
     assert count(db_url, "event_id LIKE 'ok-%'") == len(INVALID)
     with psycopg.connect(db_url) as conn:
-        rows = conn.execute("SELECT reason, topic, detail, length(payload) FROM rejected_messages"
-                            " ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT reason, topic, detail, length(payload) FROM rejected_messages ORDER BY id"
+        ).fetchall()
     assert sorted(r[0] for r in rows) == sorted(reason for reason, _, _ in INVALID)
     assert all(r[2] for r in rows), "every rejection says why"
     assert max(r[3] for r in rows) <= 4096, "stored payloads are bounded"
@@ -147,16 +179,24 @@ def test_a_bin_registered_while_running_is_accepted_at_once(
 ) -> None:
     topic = events_topic("jjq", "r2", "b-new")
     publish(mqtt_url, [(topic, drop("before"))])
-    wait_for(lambda: scalar(db_url, "SELECT count(*) FROM rejected_messages"
-                                    " WHERE reason = 'unknown_bin'"), lambda c: c == 1)
+    wait_for(
+        lambda: scalar(
+            db_url, "SELECT count(*) FROM rejected_messages WHERE reason = 'unknown_bin'"
+        ),
+        lambda c: c == 1,
+    )
     register(db_url, rooms={"r2": {"b-new": "recyclable"}})
     publish(mqtt_url, [(topic, drop("after"))])
-    wait_for(lambda: count(db_url, "event_id = 'after' AND category = 'recyclable'"),
-             lambda c: c == 1, what="the newly registered bin's event")
+    wait_for(
+        lambda: count(db_url, "event_id = 'after' AND category = 'recyclable'"),
+        lambda c: c == 1,
+        what="the newly registered bin's event",
+    )
 
 
-def test_status_and_last_will_update_the_bin(running: IngestProcess, db_url: str,
-                                             mqtt_url: str) -> None:
+def test_status_and_last_will_update_the_bin(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
     topic = status_topic("jjq", "r1", "b-wet")
     will = orjson.dumps({"online": False})
     device = Publisher(mqtt_url, "test-device-b-wet", will=(topic, will))
@@ -166,8 +206,9 @@ def test_status_and_last_will_update_the_bin(running: IngestProcess, db_url: str
 
     def state() -> tuple[object, ...]:
         with psycopg.connect(db_url) as conn:
-            row = conn.execute("SELECT online, battery_pct, last_seen IS NOT NULL FROM bins"
-                               " WHERE id = 'b-wet'").fetchone()
+            row = conn.execute(
+                "SELECT online, battery_pct, last_seen IS NOT NULL FROM bins WHERE id = 'b-wet'"
+            ).fetchone()
         return tuple(row) if row else ()
 
     wait_for(state, lambda s: s == (True, 87.0, True), what="online status")
@@ -178,21 +219,55 @@ def test_status_and_last_will_update_the_bin(running: IngestProcess, db_url: str
     publish(mqtt_url, [(topic, b"")], raw=True)  # clear the retained status
 
 
-def test_fill_and_alarm_events_update_the_bin(running: IngestProcess, db_url: str,
-                                              mqtt_url: str) -> None:
-    publish(mqtt_url, [(TOPIC_DRY, [
-        {"event_id": "f1", "ts": "2026-03-23T08:00:00Z", "kind": "fill", "fill_pct": 40},
-        {"event_id": "f2", "ts": "2026-03-23T09:00:00Z", "kind": "fill", "fill_pct": 95,
-         "battery_pct": 60},
-        {"event_id": "a1", "ts": "2026-03-23T09:00:01Z", "kind": "alarm", "alarm": "overflow"},
-    ]), (TOPIC_DRY, [
-        # A late backfill of an older reading must not overwrite the newer one.
-        {"event_id": "f0", "ts": "2026-03-22T08:00:00Z", "kind": "fill", "fill_pct": 10},
-    ])])
+def test_fill_and_alarm_events_update_the_bin(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
+    publish(
+        mqtt_url,
+        [
+            (
+                TOPIC_DRY,
+                [
+                    {
+                        "event_id": "f1",
+                        "ts": "2026-03-23T08:00:00Z",
+                        "kind": "fill",
+                        "fill_pct": 40,
+                    },
+                    {
+                        "event_id": "f2",
+                        "ts": "2026-03-23T09:00:00Z",
+                        "kind": "fill",
+                        "fill_pct": 95,
+                        "battery_pct": 60,
+                    },
+                    {
+                        "event_id": "a1",
+                        "ts": "2026-03-23T09:00:01Z",
+                        "kind": "alarm",
+                        "alarm": "overflow",
+                    },
+                ],
+            ),
+            (
+                TOPIC_DRY,
+                [
+                    # A late backfill of an older reading must not overwrite the newer one.
+                    {
+                        "event_id": "f0",
+                        "ts": "2026-03-22T08:00:00Z",
+                        "kind": "fill",
+                        "fill_pct": 10,
+                    },
+                ],
+            ),
+        ],
+    )
     wait_stored(db_url, 5)
     with psycopg.connect(db_url) as conn:
-        row = conn.execute("SELECT fill_pct, battery_pct, last_alarm, online FROM bins"
-                           " WHERE id = 'b-dry'").fetchone()
+        row = conn.execute(
+            "SELECT fill_pct, battery_pct, last_alarm, online FROM bins WHERE id = 'b-dry'"
+        ).fetchone()
     assert row == (95.0, 60.0, "overflow", True)
 
 
@@ -207,18 +282,25 @@ def test_rollups_count_each_stored_drop_once_on_its_local_day(
         drop("m4", ts="2026-03-24T00:59:59Z", weight_g=400),  # 08:59:59 local, anonymous
         drop("m5", ts="2026-03-24T09:00:00+08:00", weight_g=500, household="h2"),
     ]
-    publish(mqtt_url, [(TOPIC_WET, sent), (TOPIC_WET, sent[1:3]),  # a redelivery
-                       (TOPIC_DRY, drop("m6", ts="2026-03-24T19:59:00+08:00", weight_g=600,
-                                        household="h1"))])
+    publish(
+        mqtt_url,
+        [
+            (TOPIC_WET, sent),
+            (TOPIC_WET, sent[1:3]),  # a redelivery
+            (TOPIC_DRY, drop("m6", ts="2026-03-24T19:59:00+08:00", weight_g=600, household="h1")),
+        ],
+    )
     canary(db_url, mqtt_url)
     with psycopg.connect(db_url) as conn:
         daily = conn.execute(
             "SELECT day::text, category, drops, weight_g, identified_drops, in_window_drops"
             " FROM daily_category WHERE day >= '2026-03-23' AND day <= '2026-03-24'"
-            " ORDER BY 1, 2").fetchall()
+            " ORDER BY 1, 2"
+        ).fetchall()
         households = conn.execute(
             "SELECT day::text, household, drops, dry_g, wet_g FROM household_days"
-            " WHERE day IN ('2026-03-23', '2026-03-24') ORDER BY 1, 2").fetchall()
+            " WHERE day IN ('2026-03-23', '2026-03-24') ORDER BY 1, 2"
+        ).fetchall()
     assert daily == [
         ("2026-03-23", "dry", 2, 1000, 0, 2),  # the two canaries, each stored once
         ("2026-03-23", "wet", 1, 100, 1, 0),
