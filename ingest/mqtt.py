@@ -19,6 +19,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from ingest import metrics
 from ingest.batcher import Message
 from ingest.contract import EVENTS_SUBSCRIPTION, STATUS_SUBSCRIPTION
+from ingest.fastclient import BufferedClient
 from ingest.payload import parse_events, parse_status, parse_topic
 from ingest.settings import IngestSettings
 from ingest.writer import status_rejection
@@ -44,7 +45,7 @@ class Subscriber:
     def __init__(self, settings: IngestSettings, inbox: queue.SimpleQueue[Message]) -> None:
         self.settings = settings
         self.inbox = inbox
-        client = mqtt.Client(
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,

@@ -1,0 +1,136 @@
+"""`fenlei api`, `fenlei token` and `fenlei registry`: arguments (cheap to import) and runs.
+
+Only argparse is imported at module level; each `run` imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+
+ROLES = ("admin", "volunteer", "viewer")
+# Households per upsert statement while importing a sheet: big enough to be fast, small
+# enough that the progress bar moves.
+IMPORT_CHUNK_ROWS = 1_000
+
+
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of subcommand `name` (api, token or registry)."""
+    if name == "api":
+        parser.description = "Serve the HTTP API with uvicorn (settings: FENLEI_* variables)."
+        parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, help="port to bind (default 8000)")
+    elif name == "token":
+        actions = parser.add_subparsers(dest="action", required=True)
+        create = actions.add_parser("create", help="create a token; printed on the last line")
+        create.add_argument("--role", choices=ROLES, required=True)
+        create.add_argument("--estate", action="append", default=[], metavar="ESTATE",
+                            help="limit the token to this estate (repeatable; default: all)")
+        create.add_argument("--name", default="", help="who or what the token is for")
+        actions.add_parser("list", help="list tokens (never the tokens themselves)")
+        revoke = actions.add_parser("revoke", help="revoke a token by id")
+        revoke.add_argument("id", type=int)
+    elif name == "registry":
+        actions = parser.add_subparsers(dest="action", required=True)
+        imp = actions.add_parser(
+            "import", help="import a household sheet (CSV or .xlsx); all rows or none",
+            description="Columns: id, building, building_group, enrolled_on, left_on "
+                        "(dates YYYY-MM-DD). Any invalid row: nothing is imported.")
+        imp.add_argument("file", help="the sheet (.csv UTF-8 or .xlsx)")
+        imp.add_argument("--estate", required=True)
+    else:
+        raise ValueError(f"api.cli does not provide {name!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the subcommand parsed into `args`."""
+    if args.command == "api":
+        return _serve(args)
+    if args.command == "token":
+        return _token(args)
+    return _import(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.main import create_app
+    from api.settings import ApiSettings
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = ApiSettings(**overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_config=None, proxy_headers=True)
+    return 0
+
+
+def _connect() -> psycopg.Connection[Any]:
+    import psycopg
+
+    from api.settings import ApiSettings
+
+    settings = ApiSettings()  # type: ignore[call-arg]  # database_url comes from the env
+    return psycopg.connect(settings.database_url, application_name="fenlei-cli",
+                           autocommit=True)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.auth import repository
+    from api.auth.tokens import Role
+
+    with _connect() as conn:
+        if args.action == "create":
+            token_id, token = repository.create_token(conn, Role(args.role), args.estate,
+                                                      args.name)
+            scope = ", ".join(args.estate) if args.estate else "every estate"
+            print(f"token {token_id}: role {args.role}, {scope}. Shown once; store it now:")
+            print(token)
+        elif args.action == "list":
+            for row in repository.list_tokens(conn):
+                print(repository.describe(row))
+        else:
+            repository.revoke_token(conn, args.id)
+            print(f"revoked token {args.id}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from api.errors import Invalid, NotFound
+    from api.registry import repository
+    from api.registry.sheet import read_sheet
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise Invalid(f"no such file: {path}")
+    sheet = read_sheet(path)
+    if sheet.rejected:
+        print(f"{len(sheet.rejected)} row(s) rejected; nothing was imported:", file=sys.stderr)
+        for row in sheet.rejected:
+            print(f"  line {row.line}: {row.reason}", file=sys.stderr)
+        raise Invalid(f"{path.name}: fix the {len(sheet.rejected)} rejected row(s) and re-run")
+    created = 0
+    with _connect() as conn, conn.transaction():
+        if conn.execute("SELECT 1 FROM estates WHERE id = %s", (args.estate,)).fetchone() is None:
+            raise NotFound(f"no estate {args.estate!r}; create it first "
+                           f"(PUT /api/v1/estates/{args.estate})")
+        rows = sheet.households
+        with tqdm(total=len(rows), unit="household", desc=path.name) as bar:
+            for i in range(0, len(rows), IMPORT_CHUNK_ROWS):
+                chunk = rows[i:i + IMPORT_CHUNK_ROWS]
+                params = repository.household_params(args.estate, chunk)
+                conn.execute(repository.UPSERT_BUILDINGS, params)
+                conn.execute(repository.UPSERT_GROUPS, params)
+                created += sum(bool(r[0]) for r in conn.execute(
+                    repository.UPSERT_HOUSEHOLDS, params).fetchall())
+                bar.update(len(chunk))
+    print(f"imported {len(sheet.households)} households into {args.estate} "
+          f"({created} new, {len(sheet.households) - created} updated)")
+    return 0

@@ -1,0 +1,29 @@
+"""Figures as CSV (`?format=csv`): one flat row per record, a header from the first row."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from fastapi import Query
+from fastapi.responses import Response
+
+Format = Literal["json", "csv"]
+FORMAT_QUERY = Query(description="`csv` for a spreadsheet-ready answer")
+
+
+def csv_response(rows: Iterable[Mapping[str, Any]], filename: str) -> Response:
+    """A text/csv attachment; None is written as an empty cell."""
+    rows = list(rows)
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return Response(
+        out.getvalue(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,98 @@
+"""FastAPI dependencies as `Annotated` aliases: a pooled connection and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from api.auth.repository import find_principal
+from api.auth.tokens import Principal, Role
+from api.errors import Forbidden, NotAuthenticated
+from api.settings import ApiSettings
+
+ID_PATTERN = r"^[a-z0-9-]{1,64}$"
+_bearer = HTTPBearer(auto_error=False, description="A token from `fenlei token create`.")
+
+
+def get_settings(request: Request) -> ApiSettings:
+    """The settings the app was created with."""
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def get_pool(request: Request) -> AsyncConnectionPool[psycopg.AsyncConnection[object]]:
+    """The process's connection pool (opened in the lifespan)."""
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[object]] = request.app.state.pool
+    return pool
+
+
+PoolDep = Annotated[AsyncConnectionPool[psycopg.AsyncConnection[object]], Depends(get_pool)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+async def get_connection(pool: PoolDep) -> AsyncIterator[psycopg.AsyncConnection[object]]:
+    """One autocommit connection for the whole request (auth and the route share it)."""
+    async with pool.connection() as conn:
+        yield conn
+
+
+ConnDep = Annotated[psycopg.AsyncConnection[object], Depends(get_connection)]
+
+
+async def get_principal(
+    conn: ConnDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller of a bearer token; 401 without one or with an unknown or revoked one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated("send 'Authorization: Bearer <token>' (see `fenlei token create`)")
+    principal = await find_principal(conn, credentials.credentials)
+    if principal is None:
+        raise NotAuthenticated("the bearer token is unknown or revoked")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _check_role(principal: Principal, needed: Role) -> None:
+    if not principal.has_role(needed):
+        raise Forbidden(f"this needs the {needed.value} role; the token has {principal.role.value}")
+
+
+def require(needed: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency: the caller has at least `needed` (any estate it is limited to)."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        _check_role(principal, needed)
+        return principal
+
+    return dependency
+
+
+def require_estate(needed: Role) -> Callable[[str, Principal], Awaitable[Principal]]:
+    """A dependency: the caller has at least `needed` and may see the path's `{estate}`."""
+
+    async def dependency(
+        estate: Annotated[str, Path(pattern=ID_PATTERN, description="Estate id.",
+                                    examples=["jjq"])],
+        principal: PrincipalDep,
+    ) -> Principal:
+        _check_role(principal, needed)
+        if not principal.may_see(estate):
+            raise Forbidden(f"the token is not allowed to see estate {estate!r}")
+        return principal
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Role.viewer))]
+Admin = Annotated[Principal, Depends(require(Role.admin))]
+EstateViewer = Annotated[Principal, Depends(require_estate(Role.viewer))]
+EstateAdmin = Annotated[Principal, Depends(require_estate(Role.admin))]
+EstatePath = Annotated[str, Path(pattern=ID_PATTERN, description="Estate id.", examples=["jjq"])]

@@ -1,0 +1,38 @@
+"""SQL of the operators' views: the quarantine of rejected device messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+_FILTER = """
+WHERE (%(estates)s::text[] IS NULL OR estate_id = ANY(%(estates)s))
+  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
+"""
+REJECTED_SQL = f"""
+SELECT id, received_at, topic, estate_id AS estate, reason, detail, item_index,
+       payload
+FROM rejected_messages {_FILTER}
+ORDER BY received_at DESC, id DESC
+LIMIT %(limit)s
+"""
+COUNTS_SQL = f"""
+SELECT reason, count(*) AS n FROM rejected_messages {_FILTER} GROUP BY reason ORDER BY reason
+"""
+
+
+async def rejected(
+    conn: psycopg.AsyncConnection[Any], estates: list[str] | None, since: datetime | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The newest rejections (up to `limit`) and the count of all matching, by reason."""
+    params = {"estates": estates, "since": since, "limit": limit}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(COUNTS_SQL, params)
+        counts = {r["reason"]: int(r["n"]) for r in await cur.fetchall()}
+        await cur.execute(REJECTED_SQL, params)
+        rows = await cur.fetchall()
+    return rows, counts

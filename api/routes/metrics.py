@@ -1,0 +1,130 @@
+"""Figures (viewer role and up): one estate, its days, its buildings, several estates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import StringConstraints
+
+from api.csv import FORMAT_QUERY, Format, csv_response
+from api.deps import ID_PATTERN, ConnDep, EstatePath, EstateViewer, Viewer
+from api.errors import Forbidden, Invalid, NotFound
+from api.metrics import repository, service
+from api.metrics.schemas import EstateBuildings, EstateDaily, EstateMetrics, MultiMetrics
+from api.registry import repository as registry_repository
+
+router = APIRouter(prefix="/api/v1", tags=["figures"])
+
+# Days; ten years of daily rows is still a small answer, anything longer is a mistake.
+MAX_PERIOD_DAYS = 3_700
+
+From = Annotated[date, Query(alias="from", description="first local day (inclusive)",
+                             examples=["2019-03-23"])]
+To = Annotated[date, Query(alias="to", description="last local day (inclusive)",
+                           examples=["2019-09-11"])]
+FormatQ = Annotated[Format, FORMAT_QUERY]
+
+
+def _check_period(start: date, end: date) -> None:
+    if end < start:
+        raise Invalid(f"'to' ({end}) is before 'from' ({start})")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise Invalid(f"the period is longer than {MAX_PERIOD_DAYS} days")
+
+
+async def _one_estate(conn: ConnDep, estate: str, start: date, end: date) -> dict[str, Any]:
+    rows = await repository.estates_rows(conn, [estate], start, end)
+    if not rows:
+        raise NotFound(f"no estate {estate!r}")
+    return rows[0]
+
+
+@router.get("/estates/{estate}/metrics", response_model=EstateMetrics,
+            response_model_by_alias=True,
+            responses={200: {"content": {"text/csv": {}}}})
+async def estate_metrics(
+    estate: EstatePath, start: From, end: To, conn: ConnDep, _: EstateViewer,
+    format: FormatQ = "json",
+) -> Any:
+    """Coverage, participation rate and wet-waste share of one estate for [from, to]."""
+    _check_period(start, end)
+    body = service.estate_metrics(await _one_estate(conn, estate, start, end), start, end)
+    if format == "csv":
+        return csv_response([service.flatten(body)], f"{estate}-metrics-{start}-{end}.csv")
+    return body
+
+
+@router.get("/estates/{estate}/daily", response_model=EstateDaily,
+            responses={200: {"content": {"text/csv": {}}}})
+async def estate_daily(
+    estate: EstatePath, start: From, end: To, conn: ConnDep, _: EstateViewer,
+    format: FormatQ = "json",
+) -> Any:
+    """One row per local day: kg per category, drops, active households, participation."""
+    _check_period(start, end)
+    await _one_estate(conn, estate, end, end)
+    body = service.daily(estate, await repository.daily_rows(conn, estate, start, end),
+                         start, end)
+    if format == "csv":
+        return csv_response(({"estate": estate, **service.flatten(d)} for d in body["days"]),
+                            f"{estate}-daily-{start}-{end}.csv")
+    return body
+
+
+@router.get("/estates/{estate}/buildings/metrics", response_model=EstateBuildings,
+            responses={200: {"content": {"text/csv": {}}}})
+async def building_metrics(
+    estate: EstatePath, start: From, end: To, conn: ConnDep, _: EstateViewer,
+    format: FormatQ = "json",
+) -> Any:
+    """Participation, kg and wet share per building and per building group (楼组)."""
+    _check_period(start, end)
+    await _one_estate(conn, estate, end, end)
+    body = service.buildings(estate, await repository.building_rows(conn, estate, start, end),
+                             start, end)
+    if format == "csv":
+        rows: list[dict[str, Any]] = []
+        for b in body["buildings"]:
+            rows.append({"building": b["building"], "building_group": None,
+                         **service.flatten(b)})
+            rows += [{"building": b["building"], **service.flatten(g)} for g in b["groups"]]
+        return csv_response(rows, f"{estate}-buildings-{start}-{end}.csv")
+    return body
+
+
+@router.get("/metrics", response_model=MultiMetrics,
+            responses={200: {"content": {"text/csv": {}}}})
+async def multi_metrics(
+    start: From, end: To, conn: ConnDep, principal: Viewer,
+    estate: Annotated[list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] | None, Query(
+        description="repeat for each estate; default: every estate "
+        "the token may see", examples=[["jjq", "oyl"]])] = None,
+    format: FormatQ = "json",
+) -> Any:
+    """Several estates side by side, with totals (ratios of the summed counts)."""
+    _check_period(start, end)
+    if estate:
+        wanted = sorted(set(estate))
+        denied = [e for e in wanted if not principal.may_see(e)]
+        if denied:
+            raise Forbidden(f"the token is not allowed to see estate(s) {', '.join(denied)}")
+        rows = await repository.estates_rows(conn, wanted, start, end)
+        missing = sorted(set(wanted) - {r["estate"] for r in rows})
+        if missing:
+            raise NotFound(f"no estate(s) {', '.join(missing)}")
+    else:
+        visible = sorted(principal.estates) if principal.estates is not None else None
+        if visible is None:
+            visible = await registry_repository.estate_ids(conn)
+        rows = await repository.estates_rows(conn, visible, start, end)
+    body = service.multi_metrics(rows, start, end)
+    if format == "csv":
+        flat = [service.flatten(e) for e in body["estates"]]
+        flat.append({"estate": "(total)", "from": start, "to": end,
+                     **service.flatten(body["totals"]),
+                     "definitions_version": body["definitions_version"]})
+        return csv_response(flat, f"metrics-{start}-{end}.csv")
+    return body
+

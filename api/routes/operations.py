@@ -1,0 +1,85 @@
+"""Operators' routes: the quarantine, bins' state, liveness and readiness."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.deps import ID_PATTERN, Admin, ConnDep, EstatePath, EstateViewer, PoolDep
+from api.errors import Forbidden
+from api.operations import repository
+from api.registry import repository as registry
+from api.registry.schemas import Bin
+
+router = APIRouter(prefix="/api/v1", tags=["operations"])
+health = APIRouter(tags=["health"])
+# Seconds /readyz waits for a connection: a probe must answer quickly either way.
+READY_TIMEOUT_S = 2.0
+
+
+class Rejected(BaseModel):
+    """One device message (or array element) the ingester refused, with why."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    estate: str | None
+    reason: str
+    detail: str
+    item_index: int | None
+    payload: str
+
+
+class RejectedPage(BaseModel):
+    """The newest rejections and the count of every matching one by reason."""
+
+    total: int
+    counts_by_reason: dict[str, int]
+    items: list[Rejected]
+
+
+@router.get("/rejected", response_model=RejectedPage)
+async def rejected(
+    conn: ConnDep, principal: Admin,
+    estate: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    since: Annotated[datetime | None, Query(description="RFC 3339, with offset")] = None,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+) -> Any:
+    """The quarantine: what devices sent that was not stored, newest first."""
+    if estate is not None and not principal.may_see(estate):
+        raise Forbidden(f"the token is not allowed to see estate {estate!r}")
+    estates = [estate] if estate else (sorted(principal.estates)
+                                       if principal.estates is not None else None)
+    rows, counts = await repository.rejected(conn, estates, since, limit)
+    # Payloads failed validation and may not even be UTF-8: decode leniently.
+    items = [{**r, "payload": bytes(r["payload"]).decode("utf-8", errors="replace")}
+             for r in rows]
+    return {"total": sum(counts.values()), "counts_by_reason": counts, "items": items}
+
+
+@router.get("/estates/{estate}/bins", response_model=list[Bin])
+async def bins(estate: EstatePath, conn: ConnDep, _: EstateViewer) -> Any:
+    """Every bin: category, last seen, online, fill, battery and last alarm."""
+    return await registry.list_bins(conn, estate)
+
+
+@health.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process answers (no database involved)."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz", responses={503: {"description": "the database is not reachable"}})
+async def readyz(pool: PoolDep) -> Any:
+    """The database answers a query."""
+    try:
+        async with pool.connection(timeout=READY_TIMEOUT_S) as conn:
+            await conn.execute("SELECT 1")
+    except Exception as exc:  # any failure means not ready; say which
+        return JSONResponse({"status": "unavailable", "detail": type(exc).__name__},
+                            status_code=503)
+    return {"status": "ok"}

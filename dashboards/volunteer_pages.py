@@ -1,0 +1,456 @@
+"""Volunteer pages for a phone: next shifts, who is on duty, one-tap check-in, an
+inspection in a few taps, swaps; and the committee's roster with uncovered watches.
+
+Server-rendered HTML with plain forms and no JavaScript. Signing in stores the bearer
+token in an HttpOnly, SameSite=Strict cookie (`fenlei_token`, path /volunteer): the
+pages call the same service functions as the JSON API with the same rules, and a
+cross-site form cannot post with the cookie. `?lang=en` switches to English (kept in
+a `fenlei_lang` cookie); zh-CN is the default.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from html import escape
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.auth.repository import find_principal
+from api.auth.tokens import Principal, Role
+from api.deps import ConnDep
+from api.errors import ApiError, Forbidden
+from api.metrics.definitions import CATEGORIES
+from api.registry import repository as registry
+from api.volunteers import repository as repo
+from api.volunteers import service
+from api.volunteers.router import Now, calendar_url
+from api.volunteers.schemas import InspectionIn
+from dashboards.volunteer_html import CATEGORY_NAMES, Lang, button, page, t, when
+
+pages_router = APIRouter(prefix="/volunteer", include_in_schema=False)
+
+TOKEN_COOKIE = "fenlei_token"
+LANG_COOKIE = "fenlei_lang"
+# A phone stays signed in for a season of watches; the token itself can be revoked.
+COOKIE_MAX_AGE_S = 180 * 24 * 3600
+SHOW_DAYS = 14
+SHOW_SHIFTS = 10
+
+
+def _lang(request: Request) -> Lang:
+    wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return "en" if wanted == "en" else "zh"
+
+
+def _html(request: Request, text: str, status: int = 200) -> HTMLResponse:
+    response = HTMLResponse(text, status_code=status)
+    if "lang" in request.query_params:
+        response.set_cookie(
+            LANG_COOKIE,
+            _lang(request),
+            max_age=COOKIE_MAX_AGE_S,
+            samesite="strict",
+            path="/volunteer",
+        )
+    return response
+
+
+def _back(message: str, to: str = "/volunteer") -> RedirectResponse:
+    return RedirectResponse(f"{to}?msg={quote(message)}", status_code=303)
+
+
+async def _principal(request: Request, conn: ConnDep) -> Principal | None:
+    token = request.cookies.get(TOKEN_COOKIE)
+    return await find_principal(conn, token) if token else None
+
+
+CookiePrincipal = Annotated[Principal | None, Depends(_principal)]
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form body (no multipart dependency for a handful of fields)."""
+    fields = parse_qs((await request.body()).decode(), keep_blank_values=True)
+    return {k: v[-1].strip() for k, v in fields.items()}
+
+
+# --- signing in ---------------------------------------------------------------------
+
+
+@pages_router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, msg: str | None = None) -> HTMLResponse:
+    """The sign-in form: paste the token the committee handed out."""
+    lang = _lang(request)
+    body = (
+        f'<div class="card"><form method="post" action="/volunteer/login">'
+        f'<label for="token">{t(lang, "token")}</label>'
+        '<input id="token" name="token" autocomplete="off" required>'
+        f'<p><button data-test="login">{t(lang, "login")}</button></p></form></div>'
+    )
+    return _html(request, page(lang, t(lang, "title"), body, message=msg))
+
+
+@pages_router.post("/login")
+async def login(request: Request, conn: ConnDep) -> Response:
+    """Check the token and keep it in the HttpOnly cookie."""
+    token = (await _form(request)).get("token", "")
+    if not token or await find_principal(conn, token) is None:
+        return _back("令牌无效 / unknown token", "/volunteer/login")
+    response = RedirectResponse("/volunteer", status_code=303)
+    response.set_cookie(
+        TOKEN_COOKIE,
+        token,
+        max_age=COOKIE_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/volunteer",
+    )
+    return response
+
+
+@pages_router.post("/logout")
+async def logout() -> Response:
+    """Forget the token on this phone."""
+    response = RedirectResponse("/volunteer/login", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE, path="/volunteer")
+    return response
+
+
+# --- the volunteer's home -------------------------------------------------------------
+
+
+def _shift_card(lang: Lang, s: dict[str, Any], me: int, now: datetime, offered: set[int]) -> str:
+    mine = next(a for a in s["assignees"] if a["volunteer_id"] == me)
+    aid = mine["assignment_id"]
+    others = ", ".join(escape(a["name"]) for a in s["assignees"] if a["volunteer_id"] != me)
+    actions = []
+    near = s["starts_at"] - service.CHECK_IN_EARLY <= now <= s["ends_at"]
+    if mine["checked_in_at"] is None and near:
+        actions.append(
+            button(
+                f"/volunteer/assignments/{aid}/check-in",
+                t(lang, "check_in"),
+                name=f"check-in-{aid}",
+            )
+        )
+    elif mine["checked_in_at"] is not None and mine["checked_out_at"] is None:
+        actions.append(
+            button(
+                f"/volunteer/assignments/{aid}/check-out",
+                t(lang, "check_out"),
+                alt=True,
+                name=f"check-out-{aid}",
+            )
+        )
+    if mine["checked_in_at"] is not None or near:
+        actions.append(
+            f'<a class="btn alt" data-test="inspect-{aid}" '
+            f'href="/volunteer/inspect/{aid}">{t(lang, "inspect")}</a>'
+        )
+    if s["starts_at"] > now:
+        actions.append(
+            f'<span class="muted">{t(lang, "offered")}</span>'
+            if aid in offered
+            else button(
+                f"/volunteer/assignments/{aid}/swap",
+                t(lang, "offer"),
+                alt=True,
+                name=f"offer-{aid}",
+            )
+        )
+    state = ""
+    if mine["checked_out_at"] is not None:
+        state = f"{t(lang, 'checked_out')} {mine['checked_out_at']:%H:%M}"
+    elif mine["checked_in_at"] is not None:
+        state = f"{t(lang, 'checked_in')}"
+    return (
+        f'<div class="card" data-test="shift-{s["id"]}"><b>'
+        f"{when(lang, s['day'], s['local_start'], s['local_end'])}</b> · "
+        f'{escape(s["room_name"] or s["room"])}<div class="muted">{escape(state)}'
+        f"{' · ' + others if others else ''}</div>"
+        f'<div class="row">{"".join(actions)}</div></div>'
+    )
+
+
+@pages_router.get("", response_class=HTMLResponse, response_model=None)
+async def home(
+    request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now, msg: str | None = None
+) -> Response:
+    """My next shifts, who is on duty at each room now, and offers I can take."""
+    lang = _lang(request)
+    if principal is None:
+        return RedirectResponse("/volunteer/login", status_code=303)
+    me = await repo.volunteer_of_token(conn, principal.token_id)
+    if me is None:
+        if principal.role is not Role.volunteer:
+            return RedirectResponse("/volunteer/roster", status_code=303)
+        return _html(
+            request,
+            page(
+                lang,
+                t(lang, "title"),
+                "",
+                signed_in=True,
+                message=("此令牌未关联志愿者 / this token is not linked to a volunteer"),
+            ),
+            403,
+        )
+    estate = me["estate"]
+    shifts = (await repo.volunteer_shifts(conn, me["id"], now, now + timedelta(days=SHOW_DAYS)))[
+        :SHOW_SHIFTS
+    ]
+    swaps = await repo.list_swaps(conn, estate, "open", now)
+    offered = {w["assignment_id"] for w in swaps if w["offered_by"] == me["id"]}
+    cards = "".join(_shift_card(lang, s, me["id"], now, offered) for s in shifts)
+    parts = [
+        f"<p>{t(lang, 'hello')}，{escape(me['name'])}</p>",
+        f"<h2>{t(lang, 'my_shifts')}</h2>",
+        cards or f'<p class="muted">{t(lang, "no_shifts")}</p>',
+        f"<h2>{t(lang, 'on_duty')}</h2>",
+    ]
+    for room in await registry.list_rooms(conn, estate):
+        names = [
+            a["name"] + (" ✓" if a["checked_in_at"] else "")
+            for s in await repo.shifts_at(conn, estate, room["id"], now)
+            for a in s["assignees"]
+        ]
+        parts.append(
+            f'<div class="card" data-test="room-{escape(room["id"])}">'
+            f"<b>{escape(room['name'] or room['id'])}</b>: "
+            + (
+                escape(", ".join(names))
+                if names
+                else f'<span class="muted">{t(lang, "nobody")}</span>'
+            )
+            + "</div>"
+        )
+    parts.append(f"<h2>{t(lang, 'swaps')}</h2>")
+    takeable = [w for w in swaps if w["offered_by"] != me["id"]]
+    for w in takeable:
+        shift = await repo.get_shift(conn, w["shift_id"])
+        assert shift is not None
+        slot = when(lang, shift["day"], shift["local_start"], shift["local_end"])
+        parts.append(
+            f'<div class="card"><b>{slot}'
+            f'</b> · {escape(shift["room_name"] or shift["room"])}<div class="muted">'
+            f"{t(lang, 'from')}: {escape(w['offered_by_name'])} {escape(w['note'] or '')}</div>"
+            + button(f"/volunteer/swaps/{w['id']}/accept", t(lang, "take"), name=f"take-{w['id']}")
+            + "</div>"
+        )
+    if not takeable:
+        parts.append(f'<p class="muted">{t(lang, "no_swaps")}</p>')
+    parts.append(
+        f'<p><a href="{escape(calendar_url(request, me["calendar_key"]))}">'
+        f"📅 {t(lang, 'calendar')}</a></p>"
+    )
+    return _html(request, page(lang, t(lang, "title"), "".join(parts), signed_in=True, message=msg))
+
+
+async def _act(
+    request: Request, conn: ConnDep, principal: Principal | None, action: Any
+) -> Response:
+    lang = _lang(request)
+    if principal is None:
+        return RedirectResponse("/volunteer/login", status_code=303)
+    try:
+        await action
+    except ApiError as exc:
+        return _back(str(exc))
+    return _back(t(lang, "saved"))
+
+
+@pages_router.post("/assignments/{assignment}/check-in")
+async def check_in(
+    assignment: int, request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now
+) -> Response:
+    """One tap: check in to my watch."""
+    return await _act(
+        request,
+        conn,
+        principal,
+        principal and service.check(conn, principal, assignment, "in", now),
+    )
+
+
+@pages_router.post("/assignments/{assignment}/check-out")
+async def check_out(
+    assignment: int, request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now
+) -> Response:
+    """One tap: check out of my watch."""
+    return await _act(
+        request,
+        conn,
+        principal,
+        principal and service.check(conn, principal, assignment, "out", now),
+    )
+
+
+@pages_router.post("/assignments/{assignment}/swap")
+async def offer_swap(
+    assignment: int, request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now
+) -> Response:
+    """Offer my watch to the others."""
+    return await _act(
+        request,
+        conn,
+        principal,
+        principal and service.offer_swap(conn, principal, assignment, None, now),
+    )
+
+
+@pages_router.post("/swaps/{swap}/accept")
+async def accept_swap(
+    swap: int, request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now
+) -> Response:
+    """Take someone's offered watch."""
+    return await _act(
+        request, conn, principal, principal and service.accept_swap(conn, principal, swap, now)
+    )
+
+
+# --- recording an inspection ------------------------------------------------------------
+
+
+@pages_router.get("/inspect/{assignment}", response_class=HTMLResponse, response_model=None)
+async def inspect_page(
+    assignment: int,
+    request: Request,
+    conn: ConnDep,
+    principal: CookiePrincipal,
+    msg: str | None = None,
+) -> Response:
+    """Per category: drops checked, mis-sorted, re-sorted; building, notes, photo."""
+    lang = _lang(request)
+    if principal is None:
+        return RedirectResponse("/volunteer/login", status_code=303)
+    me = await repo.volunteer_of_token(conn, principal.token_id)
+    rows = "".join(
+        f"<tr><th>{CATEGORY_NAMES[lang][c]}</th>"
+        + "".join(
+            f'<td><input type="number" inputmode="numeric" min="0" value="0" '
+            f'name="{c}_{k}" aria-label="{c} {k}"></td>'
+            for k in ("checked", "mis_sorted", "re_sorted")
+        )
+        + "</tr>"
+        for c in CATEGORIES
+    )
+    building = escape((me or {}).get("building") or "")
+    body = (
+        f'<form class="card" method="post" action="/volunteer/inspect/{assignment}">'
+        f"<table><tr><th></th><th>{t(lang, 'checked')}</th><th>{t(lang, 'mis_sorted')}"
+        f"</th><th>{t(lang, 're_sorted')}</th></tr>{rows}</table>"
+        f'<label>{t(lang, "building")}<input name="building" value="{building}"></label>'
+        f'<label>{t(lang, "notes")}<textarea name="notes" rows="2"></textarea></label>'
+        f'<label>{t(lang, "photo")}<input name="photo_ref"></label>'
+        f'<p class="row"><button data-test="save">{t(lang, "save")}</button>'
+        f'<a class="btn alt" href="/volunteer">{t(lang, "back")}</a></p></form>'
+    )
+    return _html(request, page(lang, t(lang, "inspect"), body, signed_in=True, message=msg))
+
+
+def _inspection_from_form(form: dict[str, str]) -> InspectionIn:
+    def number(key: str) -> int:
+        value = form.get(key) or "0"
+        return int(value) if value.isdigit() else -1  # -1: refused by the schema
+
+    lines = [
+        {
+            "category": c,
+            "checked": number(f"{c}_checked"),
+            "mis_sorted": number(f"{c}_mis_sorted"),
+            "re_sorted": number(f"{c}_re_sorted"),
+        }
+        for c in CATEGORIES
+    ]
+    return InspectionIn.model_validate(
+        {
+            "building": form.get("building") or None,
+            "notes": form.get("notes") or None,
+            "photo_ref": form.get("photo_ref") or None,
+            "lines": [x for x in lines if x["checked"] or x["mis_sorted"] or x["re_sorted"]],
+        }
+    )
+
+
+@pages_router.post("/inspect/{assignment}")
+async def inspect(
+    assignment: int, request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now
+) -> Response:
+    """Save the inspection and go back to my shifts."""
+    if principal is None:
+        return RedirectResponse("/volunteer/login", status_code=303)
+    try:
+        body = _inspection_from_form(await _form(request))
+    except ValidationError as exc:
+        return _back(
+            f"输入有误 / check the numbers: {exc.errors()[0]['msg']}",
+            f"/volunteer/inspect/{assignment}",
+        )
+    return await _act(
+        request, conn, principal, service.record_inspection(conn, principal, assignment, body, now)
+    )
+
+
+# --- the committee's roster ---------------------------------------------------------------
+
+
+@pages_router.get("/roster", response_class=HTMLResponse, response_model=None)
+async def roster_page(
+    request: Request,
+    conn: ConnDep,
+    principal: CookiePrincipal,
+    now: Now,
+    estate: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,64}$")] = None,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+) -> Response:
+    """A month's watches with uncovered ones flagged, accuracy and suggestions (viewer+)."""
+    lang = _lang(request)
+    if principal is None:
+        return RedirectResponse("/volunteer/login", status_code=303)
+    if estate is None:
+        me = await repo.volunteer_of_token(conn, principal.token_id)
+        visible = (
+            sorted(principal.estates) if principal.estates else await registry.estate_ids(conn)
+        )
+        estate = me["estate"] if me else (visible[0] if visible else None)
+    if estate is None or not principal.may_see(estate):
+        raise Forbidden(f"the token is not allowed to see estate {estate!r}")
+    found = await registry.get_estate(conn, estate)
+    local_today = now.astimezone(ZoneInfo(found["timezone"])).date()
+    first, last = service.month_bounds(month or f"{local_today:%Y-%m}")
+    cov = await service.coverage(conn, estate, first, last, now)
+    acc = await service.accuracy(conn, estate, first, last)
+    shifts = await repo.shifts_between(conn, estate, first, last)
+    pct = "—" if acc["accuracy"] is None else f"{acc['accuracy']:.1%}"
+    parts = [
+        f'<div class="card"><b>{t(lang, "accuracy")}: {pct}</b> '
+        f'<span class="muted">({acc["inspected"]} {t(lang, "inspected")})</span><br>'
+        f'<span class="bad">{t(lang, "uncovered")}: {len(cov["uncovered"])}</span>'
+        f" / {cov['shifts']}</div>"
+    ]
+    if cov["suggestions"]:
+        parts.append(f"<h2>{t(lang, 'suggest')}</h2>")
+        parts += [
+            f'<div class="card">{escape(s["room"])} · {s["day_type"]} '
+            f"{s['start']:%H:%M}–{s['end']:%H:%M}: {s['avg_drops']} / "
+            f"{s['avg_volunteers']} → {s['suggested_volunteers']}</div>"
+            for s in cov["suggestions"]
+        ]
+    rows = "".join(
+        f'<tr{" class=bad" if s["uncovered"] else ""} data-test="roster-{s["id"]}"><td>'
+        f"{when(lang, s['day'], s['local_start'], s['local_end'])}</td>"
+        f"<td>{escape(s['room_name'] or s['room'])}</td><td>"
+        + (escape(", ".join(a["name"] for a in s["assignees"])) or t(lang, "uncovered"))
+        + "</td></tr>"
+        for s in shifts
+    )
+    parts.append(f"<h2>{t(lang, 'roster')} {first:%Y-%m}</h2><table>{rows}</table>")
+    return _html(
+        request,
+        page(lang, f"{t(lang, 'roster')} · {found['name']}", "".join(parts), signed_in=True),
+    )

@@ -1,0 +1,79 @@
+"""The API with the volunteer routers on the real database, a settable clock, an estate
+with two rooms, and volunteer tokens."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():
+    # See tests/api/conftest.py: Starlette's TestClient warns when driven by httpx.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+from api.auth.tokens import Role
+from api.main import create_app
+from api.settings import ApiSettings
+from api.volunteers.router import get_now, router
+from dashboards.volunteer_pages import pages_router
+from tests.api.conftest import make_token
+from tests.fix_data import register
+
+
+@dataclass
+class Clock:
+    """The instant the app believes it is; tests move it to a watch's time."""
+
+    now: datetime
+
+
+@pytest.fixture
+def clock() -> Clock:
+    # Wednesday 1 April 2026, 12:00 in Shanghai.
+    return Clock(datetime(2026, 4, 1, 4, tzinfo=UTC))
+
+
+def build_app(db_url: str, clock: Clock) -> Any:
+    """create_app() with the volunteer routers the lead mounts in api.main."""
+    app = create_app(ApiSettings(database_url=db_url, pool_min_size=1, pool_max_size=4))
+    app.include_router(router)
+    app.include_router(pages_router)
+    app.dependency_overrides[get_now] = lambda: clock.now
+    return app
+
+
+@pytest.fixture
+def client(db_url: str, clock: Clock) -> Iterator[TestClient]:
+    with TestClient(build_app(db_url, clock)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin(db_url: str) -> dict[str, str]:
+    return make_token(db_url, Role.admin)
+
+
+@pytest.fixture
+def estate(db_url: str) -> str:
+    """Estate jjq (Asia/Shanghai) with rooms r1 (dry, wet bins) and r2; and estate 'other'."""
+    register(db_url, "jjq", {"r1": {"b-dry": "dry", "b-wet": "wet"}, "r2": {"b2": "dry"}})
+    register(db_url, "other", {"o1": {"ob": "dry"}})
+    return "jjq"
+
+
+def add_volunteer(
+    client: TestClient, admin: dict[str, str], name: str, estate: str = "jjq", **extra: Any
+) -> dict[str, Any]:
+    """POST a volunteer; the answer carries its token and a ready `headers` entry."""
+    r = client.post(
+        f"/api/v1/estates/{estate}/volunteers", headers=admin, json={"name": name, **extra}
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    body["headers"] = {"Authorization": f"Bearer {body['token']}"}
+    return body
