@@ -15,6 +15,7 @@ from api.errors import ApiError, Invalid
 from api.routes import metrics, operations, registry
 from api.settings import ApiSettings
 from api.volunteers.router import router as volunteers_router
+from dashboards.router import router as dashboards_router
 from dashboards.volunteer_pages import pages_router as volunteer_pages_router
 
 log = logging.getLogger(__name__)
@@ -93,4 +94,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(volunteers_router)
     app.include_router(volunteer_pages_router)
+    app.include_router(dashboards_router)
     return app

@@ -24,7 +24,11 @@ for arg in "$@"; do
 done
 
 need_pkgs=()
-if [ "$WITH_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then need_pkgs+=(chromium); fi
+if [ "$WITH_BROWSER" = 1 ]; then
+  [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+  # Without a CJK font headless Chromium draws the Chinese pages as empty boxes.
+  [ -d /usr/share/fonts/truetype/wqy ] || need_pkgs+=(fonts-wqy-microhei)
+fi
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 [ -x "/usr/lib/postgresql/${PG_MAJOR}/bin/postgres" ] || need_pkgs+=("postgresql-${PG_MAJOR}")

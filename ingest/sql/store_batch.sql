@@ -56,6 +56,29 @@ households AS (
         hazardous_g = h.hazardous_g + excluded.hazardous_g,
         construction_g = h.construction_g + excluded.construction_g
 ),
+months AS (
+    INSERT INTO household_months AS m (estate_id, month, household, days, drops, dry_g,
+                                       wet_g, recyclable_g, hazardous_g, construction_g)
+    SELECT estate_id, date_trunc('month', day)::date, household,
+           bit_or(1 << (extract(day FROM day)::int - 1)), count(*),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'dry'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'wet'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'recyclable'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'hazardous'), 0),
+           coalesce(sum(weight_g) FILTER (WHERE category = 'construction'), 0)
+    FROM drops
+    WHERE household IS NOT NULL
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (estate_id, month, household) DO UPDATE SET
+        days = m.days | excluded.days,
+        drops = m.drops + excluded.drops,
+        dry_g = m.dry_g + excluded.dry_g,
+        wet_g = m.wet_g + excluded.wet_g,
+        recyclable_g = m.recyclable_g + excluded.recyclable_g,
+        hazardous_g = m.hazardous_g + excluded.hazardous_g,
+        construction_g = m.construction_g + excluded.construction_g
+),
 latest AS (
     SELECT bin_key,
            max(ts) AS ts,

@@ -312,3 +312,21 @@ def test_rollups_count_each_stored_drop_once_on_its_local_day(
         ("2026-03-24", "h1", 2, 600, 200),
         ("2026-03-24", "h2", 2, 0, 800),
     ]
+
+
+def test_household_months_hold_each_drop_day_as_a_bit(
+    running: IngestProcess, db_url: str, mqtt_url: str
+) -> None:
+    sent = [
+        drop("b1", ts="2026-03-01T08:00:00+08:00", weight_g=100, household="h1"),
+        drop("b2", ts="2026-03-31T23:30:00+08:00", weight_g=200, household="h1"),
+        drop("b3", ts="2026-03-31T16:00:00Z", weight_g=300, household="h1"),  # April 1st
+        drop("b4", ts="2026-03-01T09:00:00+08:00", weight_g=400, household="h1"),
+    ]
+    publish(mqtt_url, [(TOPIC_WET, sent), (TOPIC_WET, sent)])  # the second is a redelivery
+    canary(db_url, mqtt_url)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT month::text, household, days, drops, wet_g FROM household_months"
+            " ORDER BY 1").fetchall()
+    assert rows == [("2026-03-01", "h1", 1 | 1 << 30, 3, 700), ("2026-04-01", "h1", 1, 1, 300)]

@@ -1,0 +1,194 @@
+"""Estate overview for one estate-year: time to a fully drawn page and bytes downloaded.
+
+    python -m bench.dashboards       # FENLEI_DATABASE_URL names the server (services.env)
+
+Loads the API benchmark's estate-year (`bench.api.load_estate`: ~1,200 households,
+~700k drops of 2025) into a scratch database `fenlei_bench_dashboards`, serves the API
+with the dashboards under uvicorn, and opens `/dashboards/estates/bench-000` for the
+whole year in Debian's headless Chromium (Playwright). "Fully drawn" is the moment the
+page's script has drawn every plotly figure (`body[data-charts-ready]`), read as
+`performance.now()` (milliseconds since navigation start). Cold = first visit (plotly.js
+not yet cached), warm = later visits. Writes bench/results/dashboards.md and drops the
+scratch database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from api.auth.repository import create_token
+from api.auth.tokens import Role
+from api.main import create_app
+from api.settings import ApiSettings
+from bench.api import YEAR, _free_port, _with_db, load_estate, pct
+from dashboards import session
+from dashboards.router import router
+from dashboards.settings import DashboardSettings
+from deploy.migrate import migrate
+
+RESULTS = Path(__file__).parent / "results" / "dashboards.md"
+BENCH_DB = "fenlei_bench_dashboards"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+GOAL_MS = 1_000
+MEASURE = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const res = performance.getEntriesByType('resource');
+  return {drawn: window.__drawn, html_ms: nav.responseEnd - nav.requestStart,
+          bytes: nav.transferSize + res.reduce((n, r) => n + r.transferSize, 0),
+          decoded: nav.decodedBodySize + res.reduce((n, r) => n + r.decodedBodySize, 0)};
+}"""
+
+
+def serve(url: str, settings: DashboardSettings) -> tuple[uvicorn.Server, str]:
+    """The API with the dashboards under uvicorn in a thread; the server and its URL."""
+    port = _free_port()
+    app = create_app(ApiSettings(database_url=url, port=port, pool_min_size=2,
+                                 pool_max_size=4))
+    app.include_router(router)
+    app.state.dashboard_settings = settings
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the API did not become ready")
+
+
+def visit(page: Page, url: str) -> dict[str, Any]:
+    """Open `url`, wait until every chart is drawn, return timings and sizes."""
+    page.goto(url)
+    page.wait_for_selector("body[data-charts-ready]", timeout=30_000)
+    page.evaluate("() => { window.__drawn = window.__drawn ?? performance.now(); }")
+    result: dict[str, Any] = page.evaluate(MEASURE)
+    return result
+
+
+def measure(base: str, token_id_cookie: str, runs: int) -> list[dict[str, Any]]:
+    """One cold and `runs` warm visits in one browser profile."""
+    url = f"{base}/dashboards/estates/bench-000?from={YEAR[0]}&to={YEAR[1]}"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                     headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        # The moment drawing finished, recorded by the page itself.
+        context.add_init_script("""new MutationObserver((_, obs) => {
+            if (document.body && document.body.dataset.chartsReady !== undefined) {
+              window.__drawn = performance.now(); obs.disconnect(); } })
+            .observe(document, {attributes: true, subtree: true,
+                                attributeFilter: ['data-charts-ready']});""")
+        context.add_cookies([{"name": "fenlei_session", "value": token_id_cookie,
+                              "url": f"{base}/dashboards"}])
+        page = context.new_page()
+        samples = [visit(page, url) for _ in range(runs + 1)]
+        browser.close()
+    return samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20, help="warm page loads")
+    args = parser.parse_args()
+    from fenlei.env import load_services_env
+
+    load_services_env()
+    server_url = os.environ["FENLEI_DATABASE_URL"]
+    started = time.monotonic()
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {BENCH_DB}")
+    url = _with_db(server_url, BENCH_DB)
+    try:
+        migrate(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            t = time.monotonic()
+            drops = load_estate(conn, "bench-000", YEAR)
+            conn.execute("VACUUM ANALYZE")
+            load_s = time.monotonic() - t
+            token_id, _ = create_token(conn, Role.viewer, ["bench-000"], name="bench")
+        print(f"loaded {drops:,} drops in {load_s:.0f} s", flush=True)
+        settings = DashboardSettings(session_secret="bench")
+        server, base = serve(url, settings)
+        cookie = session.encode(settings.secret(), token_id, int(time.time()) + 3600)
+        samples = measure(base, cookie, args.n)
+        server.should_exit = True
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    write_results(samples, drops, time.monotonic() - started)
+    warm = [s["drawn"] for s in samples[1:]]
+    return 0 if pct(warm, 0.95) <= GOAL_MS else 1
+
+
+def write_results(samples: list[dict[str, Any]], drops: int, total_s: float) -> None:
+    cold, warm = samples[0], samples[1:]
+    drawn = [s["drawn"] for s in warm]
+    html = [s["html_ms"] for s in warm]
+    p95 = pct(drawn, 0.95)
+
+    def verdict(ms: float) -> str:
+        return "met" if ms <= GOAL_MS else "NOT met"
+
+    goals = [f"| fully drawn <= {GOAL_MS} ms (warm, p95 of {len(warm)}) | {p95:.0f} ms | "
+             f"{verdict(p95)} |",
+             f"| first visit (cold: plotly.js not cached) | {cold['drawn']:.0f} ms | "
+             f"{verdict(cold['drawn'])} |"]
+    median_bytes = int(statistics.median(s["bytes"] for s in warm))
+    median_decoded = int(statistics.median(s["decoded"] for s in warm))
+    rows = [f"| cold (first visit) | {cold['drawn']:.0f} | {cold['html_ms']:.0f} | "
+            f"{cold['bytes']:,} | {cold['decoded']:,} |",
+            f"| warm p50 | {pct(drawn, .5):.0f} | {pct(html, .5):.0f} | {median_bytes:,} | "
+            f"{median_decoded:,} |",
+            f"| warm p95 | {p95:.0f} | {pct(html, .95):.0f} | | |"]
+    text = f"""# Dashboards benchmark: estate overview, one estate-year
+
+`python -m bench.dashboards` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
+{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, Python
+{platform.python_version()}, Debian Chromium headless via Playwright; the whole run took
+{total_s:.0f} s).
+
+Data: the API benchmark's estate-year (`bench.api.load_estate`): 1,200 households,
+{drops:,} drops in 2025. Page: `/dashboards/estates/bench-000?from={YEAR[0]}&to={YEAR[1]}`
+(4 cards, 6 plotly charts, 5 tables incl. 365 daily rows), served by uvicorn on loopback.
+"Fully drawn" = every chart drawn (`body[data-charts-ready]`), in ms since navigation
+start. Bytes = transfer sizes (gzip) of the page and everything it loads.
+
+## Goal
+
+| goal | measured | |
+| --- | --- | --- |
+{chr(10).join(goals)}
+
+## Measurements
+
+| case | fully drawn ms | HTML response ms | bytes transferred | bytes decoded |
+| --- | ---: | ---: | ---: | ---: |
+{chr(10).join(rows)}
+"""
+    RESULTS.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

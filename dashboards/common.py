@@ -1,0 +1,76 @@
+"""What every page handler does first: locale, session, estate access, and exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.auth.tokens import Principal, Role
+from api.registry import repository as registry
+from dashboards import i18n, layout, session, tables
+from dashboards.i18n import Locale
+from dashboards.settings import get_dashboard_settings
+
+ExportFormat = Literal["csv", "xlsx"]
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def locale_of(request: Request) -> Locale:
+    """`?lang=` first, then the language cookie, then zh-CN."""
+    return i18n.parse_locale(request.query_params.get("lang")
+                             or request.cookies.get(session.LANG_COOKIE))
+
+
+@dataclass(slots=True)
+class Visitor:
+    """A signed-in viewer (or higher) and the estate row when the page has one."""
+
+    principal: Principal
+    estate: dict[str, Any] | None = None
+
+
+def to_signin(request: Request) -> RedirectResponse:
+    """Redirect to sign-in, coming back here afterwards."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/dashboards/signin?{urlencode({'next': here})}", status_code=303)
+
+
+def error_page(request: Request, key: str, status_code: int) -> HTMLResponse:
+    """A short page saying why the dashboard cannot be shown."""
+    ctx = layout.Context(request, locale_of(request))
+    return layout.page(ctx, ctx.t("error.title"), f'<p class="error">{ctx.t(key)}</p>',
+                       status_code=status_code)
+
+
+async def visitor(request: Request, conn: Any,
+                  estate: str | None = None) -> Visitor | Response:
+    """The signed-in visitor allowed to see `estate`, or the response to send instead."""
+    principal = await session.principal(request, conn, get_dashboard_settings(request))
+    if principal is None:
+        return to_signin(request)
+    if not principal.has_role(Role.viewer):
+        return error_page(request, "error.forbidden", 403)
+    if estate is None:
+        return Visitor(principal)
+    if not principal.may_see(estate):
+        return error_page(request, "error.forbidden", 403)
+    rows = await registry.list_estates(conn, [estate])
+    if not rows:
+        return error_page(request, "error.not_found", 404)
+    return Visitor(principal, dict(rows[0]))
+
+
+def export(table: tables.Table, locale: Locale, fmt: str, filename: str) -> Response:
+    """A table as a CSV or Excel download."""
+    if fmt == "xlsx":
+        body, media, ext = tables.to_xlsx(table, locale), XLSX_TYPE, "xlsx"
+    else:
+        body, media, ext = tables.to_csv(table, locale), "text/csv; charset=utf-8", "csv"
+    name = f"{filename}.{ext}"
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "no-store"})

@@ -1,0 +1,282 @@
+"""Labels of the dashboards in zh-CN (the default) and English, and locale formatting.
+
+Every key exists in both locales (a test checks it). Numbers keep `,` thousands
+separators in both (Chinese statistical reports use them too); dates differ.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+Locale = Literal["zh", "en"]
+LOCALES: tuple[Locale, ...] = ("zh", "en")
+DEFAULT_LOCALE: Locale = "zh"
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+
+ZH: dict[str, str] = {
+    "app": "分类 · 垃圾分类数据看板",
+    "signin.title": "登录",
+    "signin.token": "访问令牌",
+    "signin.submit": "登录",
+    "signin.help": "请输入居委会或街道发放的令牌（fenlei token create --role viewer）。",
+    "signin.bad": "令牌无效或已撤销。",
+    "signout": "退出",
+    "nav.estates": "小区列表",
+    "nav.overview": "小区概览",
+    "nav.district": "街道汇总",
+    "nav.disclosure": "公示栏",
+    "lang.switch": "English",
+    "period": "统计期间",
+    "period.from": "起",
+    "period.to": "止",
+    "period.apply": "查询",
+    "period.last7": "近7天",
+    "period.last30": "近30天",
+    "period.year": "今年",
+    "period.previous": "上期",
+    "estates.title": "可查看的小区",
+    "overview.title": "小区概览",
+    "figure.coverage": "覆盖率",
+    "figure.participation_rate": "参与率",
+    "figure.wet_share": "湿垃圾占比",
+    "figure.in_window_share": "定时定点投放占比",
+    "target": "目标",
+    "target.met": "达标",
+    "target.missed": "未达标",
+    "change": "较上期",
+    "pp": "个百分点",
+    "no_data": "无数据",
+    "cat.dry": "干垃圾",
+    "cat.wet": "湿垃圾",
+    "cat.recyclable": "可回收物",
+    "cat.hazardous": "有害垃圾",
+    "cat.construction": "建筑垃圾",
+    "chart.daily_kg": "每日投放量（按类别）",
+    "chart.daily_participation": "每日参与率",
+    "chart.wet_share": "湿垃圾占比趋势",
+    "chart.in_window": "定时定点投放占比趋势",
+    "chart.buildings": "各楼参与率",
+    "chart.rejected": "数据质量：每日被拒消息（按原因）",
+    "chart.district": "各小区参与率",
+    "axis.day": "日期",
+    "axis.kg": "公斤",
+    "axis.share": "占比",
+    "axis.messages": "条数",
+    "table.daily": "每日明细",
+    "table.buildings": "楼栋排名",
+    "table.groups": "楼组排名",
+    "table.bins": "设备现状",
+    "table.rejected": "被拒消息",
+    "table.estates": "各小区对比",
+    "table.stars": "明星家庭",
+    "col.day": "日期",
+    "col.rank": "名次",
+    "col.estate": "小区",
+    "col.name": "名称",
+    "col.building": "楼",
+    "col.building_group": "楼组",
+    "col.households_total": "总户数",
+    "col.households_registered": "登记户数",
+    "col.households_enrolled": "参与分类户数",
+    "col.households_active": "投放户数",
+    "col.participation_rate": "参与率",
+    "col.coverage": "覆盖率",
+    "col.wet_share": "湿垃圾占比",
+    "col.in_window_share": "定时定点占比",
+    "col.drops": "投放次数",
+    "col.kg_total": "总量（公斤）",
+    "col.kg_dry": "干垃圾（公斤）",
+    "col.kg_wet": "湿垃圾（公斤）",
+    "col.kg_recyclable": "可回收物（公斤）",
+    "col.kg_hazardous": "有害垃圾（公斤）",
+    "col.kg_construction": "建筑垃圾（公斤）",
+    "col.room": "垃圾厢房",
+    "col.bin": "设备",
+    "col.category": "类别",
+    "col.fill_pct": "满溢度",
+    "col.online": "在线",
+    "col.last_seen": "最后上报",
+    "col.battery_pct": "电量",
+    "col.last_alarm": "最近告警",
+    "col.last_alarm_at": "告警时间",
+    "col.reason": "原因",
+    "col.count": "条数",
+    "col.household": "家庭编号",
+    "col.active_days": "投放天数",
+    "yes": "是",
+    "no": "否",
+    "export.csv": "导出 CSV",
+    "export.xlsx": "导出 Excel",
+    "district.title": "街道汇总",
+    "district.total": "合计",
+    "disclosure.title": "垃圾分类公示栏",
+    "disclosure.intro": "以下为本期各楼组垃圾分类参与情况。家庭编号已作匿名处理。",
+    "disclosure.hidden": "户数少于 {n} 户的楼组不予公示（本期 {m} 个）。",
+    "disclosure.print": "打印",
+    "disclosure.none": "（未分楼组）",
+    "error.forbidden": "您的令牌无权查看该小区。",
+    "error.not_found": "没有这个小区。",
+    "error.title": "无法显示",
+    "rejected.none": "本期无被拒消息。",
+    "updated": "生成时间",
+}
+
+EN: dict[str, str] = {
+    "app": "fenlei · garbage sorting dashboards",
+    "signin.title": "Sign in",
+    "signin.token": "Access token",
+    "signin.submit": "Sign in",
+    "signin.help": "Enter the token your committee or subdistrict gave you "
+                   "(fenlei token create --role viewer).",
+    "signin.bad": "The token is unknown or revoked.",
+    "signout": "Sign out",
+    "nav.estates": "Estates",
+    "nav.overview": "Estate overview",
+    "nav.district": "District",
+    "nav.disclosure": "Disclosure board",
+    "lang.switch": "中文",
+    "period": "Period",
+    "period.from": "From",
+    "period.to": "To",
+    "period.apply": "Apply",
+    "period.last7": "Last 7 days",
+    "period.last30": "Last 30 days",
+    "period.year": "This year",
+    "period.previous": "Previous period",
+    "estates.title": "Estates you can see",
+    "overview.title": "Estate overview",
+    "figure.coverage": "Coverage",
+    "figure.participation_rate": "Participation rate",
+    "figure.wet_share": "Wet-waste share",
+    "figure.in_window_share": "Drops inside drop-off windows",
+    "target": "Target",
+    "target.met": "met",
+    "target.missed": "missed",
+    "change": "vs previous period",
+    "pp": "pp",
+    "no_data": "no data",
+    "cat.dry": "Dry",
+    "cat.wet": "Wet",
+    "cat.recyclable": "Recyclable",
+    "cat.hazardous": "Hazardous",
+    "cat.construction": "Construction",
+    "chart.daily_kg": "Daily weight by category",
+    "chart.daily_participation": "Daily participation",
+    "chart.wet_share": "Wet-waste share trend",
+    "chart.in_window": "Share of drops inside the windows",
+    "chart.buildings": "Participation by building",
+    "chart.rejected": "Data quality: rejected messages per day by reason",
+    "chart.district": "Participation by estate",
+    "axis.day": "Day",
+    "axis.kg": "kg",
+    "axis.share": "Share",
+    "axis.messages": "Messages",
+    "table.daily": "Days",
+    "table.buildings": "Buildings ranked",
+    "table.groups": "Building groups ranked",
+    "table.bins": "Bins now",
+    "table.rejected": "Rejected messages",
+    "table.estates": "Estates side by side",
+    "table.stars": "Star families",
+    "col.day": "Day",
+    "col.rank": "Rank",
+    "col.estate": "Estate",
+    "col.name": "Name",
+    "col.building": "Building",
+    "col.building_group": "Building group",
+    "col.households_total": "Households",
+    "col.households_registered": "Registered",
+    "col.households_enrolled": "Enrolled",
+    "col.households_active": "Active",
+    "col.participation_rate": "Participation",
+    "col.coverage": "Coverage",
+    "col.wet_share": "Wet share",
+    "col.in_window_share": "In-window share",
+    "col.drops": "Drops",
+    "col.kg_total": "Total (kg)",
+    "col.kg_dry": "Dry (kg)",
+    "col.kg_wet": "Wet (kg)",
+    "col.kg_recyclable": "Recyclable (kg)",
+    "col.kg_hazardous": "Hazardous (kg)",
+    "col.kg_construction": "Construction (kg)",
+    "col.room": "Refuse room",
+    "col.bin": "Bin",
+    "col.category": "Category",
+    "col.fill_pct": "Fill",
+    "col.online": "Online",
+    "col.last_seen": "Last seen",
+    "col.battery_pct": "Battery",
+    "col.last_alarm": "Last alarm",
+    "col.last_alarm_at": "Alarm at",
+    "col.reason": "Reason",
+    "col.count": "Count",
+    "col.household": "Household code",
+    "col.active_days": "Days with a drop",
+    "yes": "yes",
+    "no": "no",
+    "export.csv": "CSV",
+    "export.xlsx": "Excel",
+    "district.title": "District",
+    "district.total": "Total",
+    "disclosure.title": "Garbage sorting disclosure board",
+    "disclosure.intro": "How each building group took part in sorting this period. "
+                        "Household codes are pseudonymous.",
+    "disclosure.hidden": "Building groups with fewer than {n} households are not shown "
+                         "({m} this period).",
+    "disclosure.print": "Print",
+    "disclosure.none": "(no group)",
+    "error.forbidden": "Your token may not see this estate.",
+    "error.not_found": "There is no such estate.",
+    "error.title": "Cannot show this page",
+    "rejected.none": "No rejected messages in this period.",
+    "updated": "Generated",
+}
+
+CATALOGUES: dict[Locale, dict[str, str]] = {"zh": ZH, "en": EN}
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
+
+
+def parse_locale(value: str | None) -> Locale:
+    """A supported locale from a cookie or query value; zh-CN when unknown."""
+    return "en" if value and value.lower().startswith("en") else DEFAULT_LOCALE
+
+
+def t(locale: Locale, key: str, **values: object) -> str:
+    """The label `key` in `locale` (KeyError on a missing key: tests catch it)."""
+    text = CATALOGUES[locale][key]
+    return text.format(**values) if values else text
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    """1234.5 → '1,235' (digits=0) or '1,234.50'; None → '–'."""
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    """0.9426 → '94.26%'; None → '–'."""
+    return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def points(locale: Locale, delta: float | None) -> str:
+    """A change of a ratio in percentage points, signed: '+1.20 个百分点' / '+1.20 pp'."""
+    if delta is None:
+        return "–"
+    return f"{delta * 100:+.2f} {t(locale, 'pp')}"
+
+
+def day(locale: Locale, value: date) -> str:
+    """2026-03-23 → '2026年3月23日' / '23 Mar 2026'."""
+    if locale == "zh":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {_EN_MONTHS[value.month - 1]} {value.year}"
+
+
+def moment(locale: Locale, value: datetime | None) -> str:
+    """A timestamp (already in the estate's zone) with minutes; None → '–'."""
+    if value is None:
+        return "–"
+    return f"{day(locale, value.date())} {value:%H:%M}"

@@ -1,0 +1,169 @@
+"""The page shell every dashboard shares: header, navigation, period picker, language.
+
+Server-rendered HTML from plain strings; every interpolated value goes through
+`html.escape`. Pages are gzipped here when the browser accepts it (the app has no
+compression middleware).
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from dashboards import i18n
+from dashboards.i18n import Locale
+from dashboards.period import Period, presets
+from dashboards.static import PLOTLY_PATH
+
+# Bytes below which gzip costs more than it saves.
+GZIP_MIN_BYTES = 1_024
+
+CSS = """
+*{box-sizing:border-box}body{margin:0;font:14px/1.5 system-ui,'PingFang SC','Noto Sans CJK SC',
+'Microsoft YaHei',sans-serif;color:#111827;background:#f3f4f6}
+header{display:flex;flex-wrap:wrap;gap:12px;align-items:center;padding:10px 20px;
+background:#0f766e;color:#fff}header a{color:#fff;text-decoration:none;margin-right:12px}
+header .brand{font-weight:600;margin-right:24px}header .right{margin-left:auto}
+header form{display:inline}header button{background:none;border:1px solid #fff;color:#fff;
+border-radius:4px;cursor:pointer}
+main{padding:16px 20px;max-width:1400px;margin:auto}h1{font-size:22px;margin:4px 0 12px}
+h2{font-size:15px;margin:0 0 8px;display:flex;gap:12px;align-items:baseline}
+.picker{background:#fff;padding:10px 12px;border-radius:8px;margin-bottom:14px;display:flex;
+flex-wrap:wrap;gap:10px;align-items:center}.picker a{color:#0f766e}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:12px;
+margin-bottom:14px}.card{background:#fff;border-radius:8px;padding:12px 14px;
+border-left:6px solid #9ca3af}.card.met{border-color:#16a34a}.card.missed{border-color:#dc2626}
+.card .label{color:#4b5563}.card .value{font-size:30px;font-weight:600}
+.card .meta{color:#6b7280;font-size:12px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:12px}
+.chart,.table{background:#fff;border-radius:8px;padding:12px 14px;margin-bottom:12px}
+.scroll{max-height:420px;overflow:auto}table{border-collapse:collapse;width:100%}
+th,td{padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left;white-space:nowrap}
+th{cursor:pointer;background:#f9fafb;position:sticky;top:0}td.num{text-align:right}
+.exports{font-weight:normal;font-size:12px}.exports a{color:#0f766e}
+.note{color:#6b7280}.error{color:#b91c1c}
+@media print{header,.picker,.exports,.noprint{display:none}body{background:#fff}
+.scroll{max-height:none;overflow:visible}.table,.chart{break-inside:avoid}}
+"""
+
+# Sorting by header click, and drawing every figure; `data-charts-ready` tells tests
+# and the benchmark that the page is fully drawn.
+SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventListener('click',
+ () => {const body = th.closest('table').tBodies[0]; const dir = th.dataset.dir === 'asc' ? -1 : 1;
+  th.dataset.dir = dir === 1 ? 'asc' : 'desc'; const text = !['int', 'kg', 'pct']
+   .includes(th.dataset.kind);
+  const key = r => r.cells[i].dataset.sort; [...body.rows].sort((a, b) => { const x = key(a),
+   y = key(b); if (x === y) return 0; if (x === '') return 1; if (y === '') return -1;
+   return dir * (text ? x.localeCompare(y) : Number(x) - Number(y)); })
+  .forEach(r => body.appendChild(r)); }));
+const figures = [...document.querySelectorAll('script.figure')];
+if (window.Plotly && document.documentElement.lang === 'zh-CN') {
+ Plotly.register({moduleType: 'locale', name: 'zh-CN', dictionary: {
+  'Download plot as a png': '下载为 PNG 图片', 'Zoom': '缩放', 'Pan': '平移',
+  'Reset axes': '重置坐标轴', 'Autoscale': '自动缩放', 'Zoom in': '放大', 'Zoom out': '缩小'},
+  format: {decimal: '.', thousands: ','}});
+}
+Promise.all(figures.map(s => { const f = JSON.parse(s.textContent);
+ return Plotly.newPlot(document.getElementById(s.dataset.target), f.data, f.layout,
+  {responsive: true, displaylogo: false, locale: document.documentElement.lang,
+   modeBarButtonsToRemove: ['select2d', 'lasso2d'],
+   toImageButtonOptions: {format: 'png', filename: s.dataset.filename, scale: 2}}); }))
+ .then(() => { document.body.dataset.chartsReady = String(figures.length); });
+"""
+
+
+@dataclass(slots=True)
+class Context:
+    """What every page knows: the request, locale, period, estate and kept query values."""
+
+    request: Request
+    locale: Locale
+    period: Period | None = None
+    estate: str | None = None
+    timezone: str = "Asia/Shanghai"
+    keep: list[tuple[str, str]] = field(default_factory=list)
+
+    def t(self, key: str, **values: object) -> str:
+        """A label in this page's locale."""
+        return i18n.t(self.locale, key, **values)
+
+    def href(self, path: str, period: Period | None = None, **extra: str) -> str:
+        """A dashboards URL carrying the period and kept query values."""
+        params: list[tuple[str, str]] = list(self.keep)
+        chosen = period or self.period
+        if chosen is not None:
+            params += list(chosen.query().items())
+        params += list(extra.items())
+        return f"{path}?{urlencode(params)}" if params else path
+
+
+def _picker(ctx: Context) -> str:
+    if ctx.period is None:
+        return ""
+    path = ctx.request.url.path
+    hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+                     for k, v in ctx.keep)
+    shortcuts = " ".join(f'<a class="preset" href="{escape(ctx.href(path, p))}">{ctx.t(k)}</a>'
+                         for k, p in presets(ctx.timezone).items())
+    return (f'<form class="picker" method="get" action="{escape(path)}">{hidden}'
+            f'<strong>{ctx.t("period")}</strong>'
+            f'<label>{ctx.t("period.from")} <input type="date" name="from" '
+            f'value="{ctx.period.start.isoformat()}"></label>'
+            f'<label>{ctx.t("period.to")} <input type="date" name="to" '
+            f'value="{ctx.period.end.isoformat()}"></label>'
+            f'<button type="submit" id="period-apply">{ctx.t("period.apply")}</button>'
+            f'{shortcuts}<span class="note" id="period-label">'
+            f'{i18n.day(ctx.locale, ctx.period.start)} – {i18n.day(ctx.locale, ctx.period.end)}'
+            f'</span></form>')
+
+
+def _header(ctx: Context, signed_in: bool) -> str:
+    other: Locale = "en" if ctx.locale == "zh" else "zh"
+    here = ctx.request.url.path + (f"?{ctx.request.url.query}" if ctx.request.url.query else "")
+    switch = f'/dashboards/lang/{other}?{urlencode({"next": here})}'
+    nav = ""
+    if signed_in:
+        nav = f'<a href="/dashboards/">{ctx.t("nav.estates")}</a>'
+        if ctx.estate:
+            base = f"/dashboards/estates/{ctx.estate}"
+            nav += (f'<a href="{escape(ctx.href(base))}">{ctx.t("nav.overview")}</a>'
+                    f'<a href="{escape(ctx.href(base + "/disclosure"))}">'
+                    f'{ctx.t("nav.disclosure")}</a>')
+        nav += f'<a href="{escape(ctx.href("/dashboards/district"))}">{ctx.t("nav.district")}</a>'
+    signout = (f'<form method="post" action="/dashboards/signout"><button type="submit">'
+               f'{ctx.t("signout")}</button></form>') if signed_in else ""
+    return (f'<header><span class="brand">{ctx.t("app")}</span><nav>{nav}</nav>'
+            f'<span class="right"><a id="lang-switch" href="{escape(switch)}">'
+            f'{ctx.t("lang.switch")}</a>{signout}</span></header>')
+
+
+def page(ctx: Context, title: str, body: str, charts: bool = False, signed_in: bool = True,
+         status_code: int = 200) -> HTMLResponse:
+    """A complete HTML page; plotly.js and the drawing script only when there are charts."""
+    scripts = (f'<script src="{PLOTLY_PATH}"></script><script>{SCRIPT}</script>' if charts
+               else f"<script>{SCRIPT.split('const figures')[0]}</script>")
+    stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    html = (f'<!doctype html><html lang="{i18n.HTML_LANG[ctx.locale]}"><head>'
+            f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+            f'<link rel="icon" href="data:,"><title>{escape(title)} · fenlei</title>'
+            f"<style>{CSS}</style></head><body>{_header(ctx, signed_in)}<main>"
+            f"<h1>{escape(title)}</h1>{_picker(ctx)}{body}"
+            f'<p class="note">{ctx.t("updated")} {stamp}</p></main>{scripts}</body></html>')
+    return compressed(ctx.request, html, status_code)
+
+
+def compressed(request: Request, html: str, status_code: int = 200) -> HTMLResponse:
+    """An HTML response, gzipped when accepted and worth it."""
+    data = html.encode()
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if len(data) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        data = gzip.compress(data, compresslevel=5)
+    return HTMLResponse(data, status_code=status_code, headers=headers)

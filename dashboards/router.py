@@ -1,0 +1,11 @@
+"""The dashboards' routes, one module per page; mount with `app.include_router(router)`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from dashboards import disclosure, district, overview, signin, static
+
+router = APIRouter(tags=["dashboards"])
+for _page in (static, signin, overview, district, disclosure):
+    router.include_router(_page.router)

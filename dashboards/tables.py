@@ -1,0 +1,127 @@
+"""A table once, three ways: HTML (locale-formatted), CSV and Excel (raw values)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from html import escape
+from typing import Any, Literal
+
+from openpyxl import Workbook
+
+from dashboards import i18n
+from dashboards.i18n import Locale
+
+Kind = Literal["text", "int", "kg", "pct", "date", "datetime", "bool", "category"]
+_XLSX_FORMATS: dict[str, str] = {"int": "#,##0", "kg": "#,##0.0", "pct": "0.00%",
+                                 "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm"}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: its key in the rows, its label key and how its values are shown."""
+
+    key: str
+    label: str
+    kind: Kind = "text"
+
+
+@dataclass(slots=True)
+class Table:
+    """Named rows with typed columns; `name` is its export name."""
+
+    name: str
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def cell(locale: Locale, kind: Kind, value: Any) -> str:
+    """One value formatted for a person reading `locale`."""
+    if value is None:
+        return "–"
+    formatters: dict[str, Callable[[Any], str]] = {
+        "int": lambda v: i18n.number(v),
+        "kg": lambda v: i18n.number(v, 1),
+        "pct": lambda v: i18n.percent(v),
+        "date": lambda v: i18n.day(locale, v),
+        "datetime": lambda v: i18n.moment(locale, v),
+        "bool": lambda v: i18n.t(locale, "yes" if v else "no"),
+        "category": lambda v: i18n.t(locale, f"cat.{v}"),
+    }
+    return formatters.get(kind, str)(value)
+
+
+def _sort_key(kind: Kind, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def to_html(table: Table, locale: Locale, export_href: str | None = None) -> str:
+    """A sortable <table> (click a header) with its export links."""
+    head = "".join(
+        f'<th data-kind="{c.kind}" scope="col">{escape(i18n.t(locale, c.label))}</th>'
+        for c in table.columns)
+    body = []
+    for row in table.rows:
+        cells = "".join(
+            f'<td data-sort="{escape(_sort_key(c.kind, row.get(c.key)))}"'
+            f'{" class=num" if c.kind in ("int", "kg", "pct") else ""}>'
+            f"{escape(cell(locale, c.kind, row.get(c.key)))}</td>"
+            for c in table.columns)
+        body.append(f"<tr>{cells}</tr>")
+    links = ""
+    if export_href is not None:
+        sep = "&" if "?" in export_href else "?"
+        links = (f'<span class="exports"><a class="export" data-format="csv" '
+                 f'href="{escape(export_href)}{sep}format=csv">{i18n.t(locale, "export.csv")}</a>'
+                 f' <a class="export" data-format="xlsx" href="{escape(export_href)}{sep}'
+                 f'format=xlsx">{i18n.t(locale, "export.xlsx")}</a></span>')
+    return (f'<section class="table" id="table-{table.name}"><h2>{escape(table.title)}{links}'
+            f'</h2><div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div></section>')
+
+
+def _export_value(column: Column, value: Any, locale: Locale) -> Any:
+    if column.kind == "category" and value is not None:
+        return i18n.t(locale, f"cat.{value}")
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)  # Excel has no time zones; shown in local time
+    return value
+
+
+def to_csv(table: Table, locale: Locale) -> bytes:
+    """UTF-8 CSV with a BOM (so Excel opens Chinese headers correctly), raw values."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([i18n.t(locale, c.label) for c in table.columns])
+    for row in table.rows:
+        writer.writerow(["" if (v := _export_value(c, row.get(c.key), locale)) is None else v
+                         for c in table.columns])
+    return b"\xef\xbb\xbf" + out.getvalue().encode()
+
+
+def to_xlsx(table: Table, locale: Locale) -> bytes:
+    """One worksheet with typed cells and number formats (percent, kg, dates)."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = table.name[:31]
+    sheet.append([i18n.t(locale, c.label) for c in table.columns])
+    for row in table.rows:
+        sheet.append([_export_value(c, row.get(c.key), locale) for c in table.columns])
+    for index, column in enumerate(table.columns, start=1):
+        number_format = _XLSX_FORMATS.get(column.kind)
+        if number_format:
+            for (xl_cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                xl_cell.number_format = number_format
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
