@@ -161,6 +161,9 @@ def run_demo(args: argparse.Namespace) -> int:
         figures = sim.ground_truth()["figures"]
         assert isinstance(figures, dict)
         print()
+        print(f"dashboard  {base}/dashboards/estates/{spec.id}?from={start}&to={end}"
+              "  (sign in with the token)")
+        print(f"volunteers {base}/volunteer")
         print(f"API        {base}/docs")
         print(f"metrics    {base}/api/v1/estates/{spec.id}/metrics"
               f"?from={start}&to={end}")
