@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import queue
 import time
-from dataclasses import dataclass, field
 
 from ingest.contract import BinAddress, Event, Rejection
 from ingest.payload import Status
 
 
-@dataclass(slots=True)
 class Message:
     """One received MQTT message, already parsed; acknowledged after its batch commits."""
 
-    mid: int
-    qos: int
-    received: float  # time.monotonic() at arrival
-    events: list[Event] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    status: tuple[BinAddress, Status] | None = None
+    # A plain slotted class: one is built per message on the network thread, where
+    # a dataclass's default factories cost measurably more.
+    __slots__ = ("events", "mid", "qos", "received", "rejections", "status")
+
+    def __init__(
+        self,
+        mid: int,
+        qos: int,
+        received: float,  # time.monotonic() at arrival
+        events: list[Event] | None = None,
+        rejections: list[Rejection] | None = None,
+        status: tuple[BinAddress, Status] | None = None,
+    ) -> None:
+        self.mid = mid
+        self.qos = qos
+        self.received = received
+        self.events: list[Event] = events if events is not None else []
+        self.rejections: list[Rejection] = rejections if rejections is not None else []
+        self.status = status
 
 
 def collect(

@@ -136,11 +136,10 @@ class Subscriber:
         if self.draining:
             return
         try:
-            metrics.RECEIVED.inc()
-            item = Message(msg.mid, msg.qos, time.monotonic())
             topic = msg.topic
             payload = cast(bytes, msg.payload)  # paho hands over bytes for received packets
             if topic.endswith("/status"):
+                item = Message(msg.mid, msg.qos, time.monotonic())
                 where = parse_topic(topic)
                 status = parse_status(payload) if where else None
                 if where and status is not None:
@@ -151,8 +150,9 @@ class Subscriber:
                 parsed = parse_events(
                     topic, payload, datetime.now(UTC), self.settings.future_tolerance_s
                 )
-                item.events = parsed.events
-                item.rejections = parsed.rejections
+                item = Message(
+                    msg.mid, msg.qos, time.monotonic(), parsed.events, parsed.rejections
+                )
             self.inbox.put(item)
         except Exception:
             log.exception("could not hand on message %s on %s", msg.mid, msg.topic)

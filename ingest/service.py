@@ -52,6 +52,9 @@ class Ingester:
                     self.inbox, s.batch_max_messages, s.batch_max_events, s.batch_max_age_ms / 1000
                 )
                 if batch:
+                    # Counted per batch: a counter's lock per message is measurable
+                    # on the network thread.
+                    metrics.RECEIVED.inc(len(batch))
                     result = self._store(batch)
                     if result is None:  # asked to stop while the database is away
                         break
