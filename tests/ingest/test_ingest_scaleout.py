@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import socket
 import urllib.request
 from collections.abc import Callable
@@ -11,12 +10,17 @@ import pytest
 
 from tests.fix_data import register, wait_for
 from tests.fix_ingest import IngestProcess
-from tests.ingest.test_ingest_chaos import (
+from tests.fix_stream import (
+    TOPIC_DRY,
     assert_exactly_once,
+    canary,
+    count,
+    drop,
     events_payloads,
+    last_summary,
+    publish,
     publish_in_background,
 )
-from tests.ingest.test_ingest_service import TOPIC_DRY, canary, count, drop, publish
 
 pytestmark = pytest.mark.integration
 
@@ -47,10 +51,7 @@ def test_two_ingesters_in_a_share_group_split_the_stream_exactly_once(
     first.stop()
     second.stop()
     # Both took part: each logged a non-zero share in its final summary line.
-    shares = []
-    for proc in (first, second):
-        last = [ln for ln in proc.log().splitlines() if "ingest totals" in ln][-1]
-        shares.append(int(re.search(r"messages=(\d+)", last).group(1)))  # type: ignore[union-attr]
+    shares = [last_summary(proc)["messages"] for proc in (first, second)]
     assert min(shares) > 0 and sum(shares) >= n, shares
 
 

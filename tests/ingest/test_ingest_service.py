@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-
 import orjson
 import psycopg
 import pytest
@@ -13,55 +10,17 @@ from ingest.contract import events_topic, status_topic
 from simulators.publisher import Publisher
 from tests.fix_data import register, scalar, wait_for
 from tests.fix_ingest import IngestProcess
+from tests.fix_stream import (
+    TOPIC_DRY,
+    TOPIC_WET,
+    canary,
+    count,
+    drop,
+    publish,
+    wait_stored,
+)
 
 pytestmark = pytest.mark.integration
-
-TOPIC_DRY = events_topic("jjq", "r1", "b-dry")
-TOPIC_WET = events_topic("jjq", "r1", "b-wet")
-
-
-def drop(
-    event_id: str, ts: str = "2026-03-23T08:00:00+08:00", weight_g: int = 500, **extra: object
-) -> dict[str, object]:
-    return {"event_id": event_id, "ts": ts, "kind": "drop", "weight_g": weight_g, **extra}
-
-
-def publish(mqtt_url: str, messages: list[tuple[str, object]], raw: bool = False) -> None:
-    with Publisher(mqtt_url, f"test-dev-{uuid.uuid4().hex[:8]}") as pub:
-        for topic, body in messages:
-            pub.publish(topic, body if raw else orjson.dumps(body))  # type: ignore[arg-type]
-        pub.flush()
-
-
-def count(db_url: str, where: str = "true") -> int:
-    return int(scalar(db_url, f"SELECT count(*) FROM events WHERE {where}"))  # type: ignore[arg-type]
-
-
-def wait_stored(db_url: str, n: int, timeout: float = 60.0) -> None:
-    wait_for(lambda: count(db_url), lambda c: c >= n, timeout, what=f"{n} stored events")
-
-
-def canary(db_url: str, mqtt_url: str) -> None:
-    """Publish one event and wait until it is stored: the ingester is subscribed."""
-    key = f"canary-{uuid.uuid4().hex[:8]}"
-
-    def probe() -> int:
-        # Republished until stored: before the ingester's first subscribe, the broker
-        # has no session to queue it in. Redeliveries are deduplicated.
-        publish(mqtt_url, [(TOPIC_DRY, drop(key))])
-        return count(db_url, f"event_id = '{key}'")
-
-    wait_for(probe, lambda c: c == 1, 60, interval=0.5, what="the canary event")
-
-
-@pytest.fixture
-def running(
-    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
-) -> IngestProcess:
-    register(db_url)
-    proc = ingest_factory().start()
-    canary(db_url, mqtt_url)
-    return proc
 
 
 def test_object_and_array_payloads_are_stored(
@@ -327,6 +286,6 @@ def test_household_months_hold_each_drop_day_as_a_bit(
     canary(db_url, mqtt_url)
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
-            "SELECT month::text, household, days, drops, wet_g FROM household_months"
-            " ORDER BY 1").fetchall()
+            "SELECT month::text, household, days, drops, wet_g FROM household_months ORDER BY 1"
+        ).fetchall()
     assert rows == [("2026-03-01", "h1", 1 | 1 << 30, 3, 700), ("2026-04-01", "h1", 1, 1, 300)]
