@@ -27,8 +27,13 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         create = actions.add_parser("create", help="create a token; printed on the last line")
         create.add_argument("--role", choices=ROLES, required=True)
-        create.add_argument("--estate", action="append", default=[], metavar="ESTATE",
-                            help="limit the token to this estate (repeatable; default: all)")
+        create.add_argument(
+            "--estate",
+            action="append",
+            default=[],
+            metavar="ESTATE",
+            help="limit the token to this estate (repeatable; default: all)",
+        )
         create.add_argument("--name", default="", help="who or what the token is for")
         actions.add_parser("list", help="list tokens (never the tokens themselves)")
         revoke = actions.add_parser("revoke", help="revoke a token by id")
@@ -36,9 +41,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     elif name == "registry":
         actions = parser.add_subparsers(dest="action", required=True)
         imp = actions.add_parser(
-            "import", help="import a household sheet (CSV or .xlsx); all rows or none",
+            "import",
+            help="import a household sheet (CSV or .xlsx); all rows or none",
             description="Columns: id, building, building_group, enrolled_on, left_on "
-                        "(dates YYYY-MM-DD). Any invalid row: nothing is imported.")
+            "(dates YYYY-MM-DD). Any invalid row: nothing is imported.",
+        )
         imp.add_argument("file", help="the sheet (.csv UTF-8 or .xlsx)")
         imp.add_argument("--estate", required=True)
     else:
@@ -62,8 +69,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = ApiSettings(**overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_config=None, proxy_headers=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
     return 0
 
 
@@ -73,8 +85,7 @@ def _connect() -> psycopg.Connection[Any]:
     from api.settings import ApiSettings
 
     settings = ApiSettings()  # type: ignore[call-arg]  # database_url comes from the env
-    return psycopg.connect(settings.database_url, application_name="fenlei-cli",
-                           autocommit=True)
+    return psycopg.connect(settings.database_url, application_name="fenlei-cli", autocommit=True)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -83,8 +94,7 @@ def _token(args: argparse.Namespace) -> int:
 
     with _connect() as conn:
         if args.action == "create":
-            token_id, token = repository.create_token(conn, Role(args.role), args.estate,
-                                                      args.name)
+            token_id, token = repository.create_token(conn, Role(args.role), args.estate, args.name)
             scope = ", ".join(args.estate) if args.estate else "every estate"
             print(f"token {token_id}: role {args.role}, {scope}. Shown once; store it now:")
             print(token)
@@ -119,18 +129,23 @@ def _import(args: argparse.Namespace) -> int:
     created = 0
     with _connect() as conn, conn.transaction():
         if conn.execute("SELECT 1 FROM estates WHERE id = %s", (args.estate,)).fetchone() is None:
-            raise NotFound(f"no estate {args.estate!r}; create it first "
-                           f"(PUT /api/v1/estates/{args.estate})")
+            raise NotFound(
+                f"no estate {args.estate!r}; create it first (PUT /api/v1/estates/{args.estate})"
+            )
         rows = sheet.households
         with tqdm(total=len(rows), unit="household", desc=path.name) as bar:
             for i in range(0, len(rows), IMPORT_CHUNK_ROWS):
-                chunk = rows[i:i + IMPORT_CHUNK_ROWS]
+                chunk = rows[i : i + IMPORT_CHUNK_ROWS]
                 params = repository.household_params(args.estate, chunk)
                 conn.execute(repository.UPSERT_BUILDINGS, params)
                 conn.execute(repository.UPSERT_GROUPS, params)
-                created += sum(bool(r[0]) for r in conn.execute(
-                    repository.UPSERT_HOUSEHOLDS, params).fetchall())
+                created += sum(
+                    bool(r[0])
+                    for r in conn.execute(repository.UPSERT_HOUSEHOLDS, params).fetchall()
+                )
                 bar.update(len(chunk))
-    print(f"imported {len(sheet.households)} households into {args.estate} "
-          f"({created} new, {len(sheet.households) - created} updated)")
+    print(
+        f"imported {len(sheet.households)} households into {args.estate} "
+        f"({created} new, {len(sheet.households) - created} updated)"
+    )
     return 0

@@ -24,6 +24,7 @@ def csv_response(rows: Iterable[Mapping[str, Any]], filename: str) -> Response:
         for row in rows:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return Response(
-        out.getvalue(), media_type="text/csv; charset=utf-8",
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

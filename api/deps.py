@@ -79,8 +79,9 @@ def require_estate(needed: Role) -> Callable[[str, Principal], Awaitable[Princip
     """A dependency: the caller has at least `needed` and may see the path's `{estate}`."""
 
     async def dependency(
-        estate: Annotated[str, Path(pattern=ID_PATTERN, description="Estate id.",
-                                    examples=["jjq"])],
+        estate: Annotated[
+            str, Path(pattern=ID_PATTERN, description="Estate id.", examples=["jjq"])
+        ],
         principal: PrincipalDep,
     ) -> Principal:
         _check_role(principal, needed)

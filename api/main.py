@@ -35,8 +35,10 @@ TAGS = [
     {"name": "registry", "description": "Estates, rooms, bins, households (admin)."},
     {"name": "operations", "description": "Quarantine and device state for operators."},
     {"name": "health", "description": "Liveness and readiness probes (no token)."},
-    {"name": "volunteers",
-     "description": "Rosters, check-in/out, inspections, swaps, accuracy, calendar feed."},
+    {
+        "name": "volunteers",
+        "description": "Rosters, check-in/out, inspections, swaps, accuracy, calendar feed.",
+    },
 ]
 
 
@@ -53,8 +55,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
-        return JSONResponse({"detail": "the database is not reachable; try again shortly"},
-                            status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(
+            {"detail": "the database is not reachable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(PoolTimeout, unavailable)
@@ -67,12 +72,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool: AsyncConnectionPool[psycopg.AsyncConnection[object]] = AsyncConnectionPool(
-            settings.database_url, min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size, timeout=settings.pool_timeout_s, open=False,
-            kwargs={"autocommit": True, "application_name": APPLICATION_NAME,
-                    # JIT compiles each figure query for longer than it then runs.
-                    "options": f"-c statement_timeout={settings.statement_timeout_ms}"
-                               " -c jit=off"},
+            settings.database_url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout_s,
+            open=False,
+            kwargs={
+                "autocommit": True,
+                "application_name": APPLICATION_NAME,
+                # JIT compiles each figure query for longer than it then runs.
+                "options": f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off",
+            },
             name=APPLICATION_NAME,
         )
         # Not waiting: the API starts while the database is still coming up, and
@@ -84,8 +94,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         finally:
             await pool.close()
 
-    app = FastAPI(title="fenlei", version="1", description=DESCRIPTION, openapi_tags=TAGS,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="fenlei", version="1", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan
+    )
     app.state.settings = settings
     _install_error_handlers(app)
     app.include_router(operations.health)

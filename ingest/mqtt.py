@@ -150,9 +150,7 @@ class Subscriber:
                 parsed = parse_events(
                     topic, payload, datetime.now(UTC), self.settings.future_tolerance_s
                 )
-                item = Message(
-                    msg.mid, msg.qos, time.monotonic(), parsed.events, parsed.rejections
-                )
+                item = Message(msg.mid, msg.qos, time.monotonic(), parsed.events, parsed.rejections)
             self.inbox.put(item)
         except Exception:
             log.exception("could not hand on message %s on %s", msg.mid, msg.topic)

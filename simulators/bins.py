@@ -17,8 +17,13 @@ from simulators.estate import BinSpec
 from simulators.households import Drop
 
 # Grams a bin (a row of 240 L containers behind one scale) holds before it is full.
-CAPACITY_G = {"dry": 500_000, "wet": 600_000, "recyclable": 200_000,
-              "hazardous": 60_000, "construction": 900_000}
+CAPACITY_G = {
+    "dry": 500_000,
+    "wet": 600_000,
+    "recyclable": 200_000,
+    "hazardous": 60_000,
+    "construction": 900_000,
+}
 # Collections after each drop-off window (local times); a bin is emptied only when
 # at least this full, so a quiet hazardous bin waits for days.
 COLLECTIONS = (time(9, 30), time(20, 30))
@@ -90,19 +95,28 @@ class BinDevice:
         at = datetime.combine(day, time(0), tz)
         # (ts, order, what, drop): scheduled happenings interleave with drops.
         happenings: list[tuple[datetime, int, str, Drop | None]] = [
-            (d.ts, 1, "drop", d) for d in drops]
+            (d.ts, 1, "drop", d) for d in drops
+        ]
         happenings += [(datetime.combine(day, t, tz), 0, "collect", None) for t in COLLECTIONS]
         happenings += [(at + timedelta(hours=h), 2, "fill", None) for h in FILL_HOURS]
         summer = day.month in (6, 7, 8, 9)
         if summer and self.spec.category == "wet" and rng.random() < ODOUR_P:
-            happenings.append((at + timedelta(hours=14, seconds=int(rng.integers(0, 3600))),
-                               3, "odour", None))
+            happenings.append(
+                (at + timedelta(hours=14, seconds=int(rng.integers(0, 3600))), 3, "odour", None)
+            )
         if day.month in (7, 8) and rng.random() < TEMPERATURE_P:
-            happenings.append((at + timedelta(hours=15, seconds=int(rng.integers(0, 3600))),
-                               3, "temperature", None))
+            happenings.append(
+                (
+                    at + timedelta(hours=15, seconds=int(rng.integers(0, 3600))),
+                    3,
+                    "temperature",
+                    None,
+                )
+            )
         if rng.random() < SENSOR_FAULT_P:
-            happenings.append((at + timedelta(seconds=int(rng.integers(0, 86_000))),
-                               3, "sensor_fault", None))
+            happenings.append(
+                (at + timedelta(seconds=int(rng.integers(0, 86_000))), 3, "sensor_fault", None)
+            )
         happenings.sort(key=lambda h: (h[0], h[1]))
         swap_at: datetime | None = None
         for ts, _, what, drop in happenings:
@@ -111,19 +125,30 @@ class BinDevice:
                 swap_at = None
             if what == "drop" and drop is not None:
                 self.load_g += drop.weight_g
-                self._emit(ts, "drop", weight_g=drop.weight_g, fill_pct=self.fill_pct(),
-                           household=drop.household, category=self.spec.category)
+                self._emit(
+                    ts,
+                    "drop",
+                    weight_g=drop.weight_g,
+                    fill_pct=self.fill_pct(),
+                    household=drop.household,
+                    category=self.spec.category,
+                )
                 if swap_at is None and self.load_g >= self.capacity_g:
-                    self._emit(ts + timedelta(seconds=1), "alarm", alarm="overflow",
-                               fill_pct=self.fill_pct())
+                    self._emit(
+                        ts + timedelta(seconds=1),
+                        "alarm",
+                        alarm="overflow",
+                        fill_pct=self.fill_pct(),
+                    )
                     swap_at = ts + SWAP_AFTER
             elif what == "collect":
                 if self.fill_pct() >= EMPTY_THRESHOLD_PCT:
                     self._empty(ts)
             elif what == "fill":
                 if self.fill_pct() != self.last_reported_fill:
-                    self._emit(ts, "fill", fill_pct=self.fill_pct(),
-                               battery_pct=round(self.battery_pct, 1))
+                    self._emit(
+                        ts, "fill", fill_pct=self.fill_pct(), battery_pct=round(self.battery_pct, 1)
+                    )
                     self.last_reported_fill = self.fill_pct()
             else:
                 self._emit(ts, "alarm", alarm=what, battery_pct=round(self.battery_pct, 1))
@@ -136,10 +161,18 @@ class BinDevice:
         self.load_g = 0
         self._emit(ts, "empty", weight_g=removed, fill_pct=0.0)
 
-    def _emit(self, ts: datetime, kind: str, *, weight_g: int | None = None,
-              fill_pct: float | None = None, household: str | None = None,
-              alarm: str | None = None, battery_pct: float | None = None,
-              category: str | None = None) -> None:
+    def _emit(
+        self,
+        ts: datetime,
+        kind: str,
+        *,
+        weight_g: int | None = None,
+        fill_pct: float | None = None,
+        household: str | None = None,
+        alarm: str | None = None,
+        battery_pct: float | None = None,
+        category: str | None = None,
+    ) -> None:
         assert self._day is not None
         self._seq += 1
         self.battery_pct = max(1.0, self.battery_pct - BATTERY_PER_EVENT)
@@ -147,8 +180,13 @@ class BinDevice:
             address=self.address,
             event_id=f"{self._day:%Y%m%d}-{self._seq:05d}",
             ts=ts.astimezone(UTC) if self.utc_clock else ts,
-            kind=kind, weight_g=weight_g, fill_pct=fill_pct, household=household,
-            alarm=alarm, battery_pct=battery_pct, category=category,
+            kind=kind,
+            weight_g=weight_g,
+            fill_pct=fill_pct,
+            household=household,
+            alarm=alarm,
+            battery_pct=battery_pct,
+            category=category,
         )
         self._events.append(DeviceEvent(self.address, ts.astimezone(UTC), event_to_json(event)))
 

@@ -27,8 +27,16 @@ CLOCK_SKEW = timedelta(days=3653)
 OFFLINE_HOURS = (1, 7)
 
 # Malformed payloads (one drawn at random each time), by the reason each must get.
-MALFORMED = (Reason.bad_json, Reason.not_utf8, Reason.missing_field, Reason.bad_weight,
-             Reason.bad_kind, Reason.bad_fill, Reason.bad_timestamp, Reason.category_mismatch)
+MALFORMED = (
+    Reason.bad_json,
+    Reason.not_utf8,
+    Reason.missing_field,
+    Reason.bad_weight,
+    Reason.bad_kind,
+    Reason.bad_fill,
+    Reason.bad_timestamp,
+    Reason.category_mismatch,
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +55,16 @@ class FaultPlan:
     silent: int = 0
 
     def any(self) -> bool:
-        return any((self.duplicate, self.out_of_order, self.offline, self.malformed,
-                    self.clock_skew, self.silent))
+        return any(
+            (
+                self.duplicate,
+                self.out_of_order,
+                self.offline,
+                self.malformed,
+                self.clock_skew,
+                self.silent,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +105,22 @@ class FaultReport:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "duplicates": self.duplicates, "reordered": self.reordered,
-            "offline_batches": self.offline_batches, "offline_events": self.offline_events,
+            "duplicates": self.duplicates,
+            "reordered": self.reordered,
+            "offline_batches": self.offline_batches,
+            "offline_events": self.offline_events,
             "rejections": dict(sorted(self.rejections.items())),
             "rejections_total": sum(self.rejections.values()),
-            "suppressed": self.suppressed, "silent_bins": self.silent_bins,
+            "suppressed": self.suppressed,
+            "silent_bins": self.silent_bins,
         }
 
 
 def deliver(
-    events: list[DeviceEvent], day: date, plan: FaultPlan, seed: int,
+    events: list[DeviceEvent],
+    day: date,
+    plan: FaultPlan,
+    seed: int,
     silenced: dict[str, datetime] | None = None,
 ) -> tuple[list[Message], FaultReport]:
     """Turn one day's events (sorted by time) into messages, applying ``plan``.
@@ -113,16 +135,18 @@ def deliver(
         by_bin.setdefault(e.address, []).append(e)
     messages: list[Message] = []
     for address in sorted(by_bin, key=lambda a: (a.room, a.bin)):
-        messages += _bin_messages(address, by_bin[address], plan, rng, report,
-                                  silenced.get(address.bin))
+        messages += _bin_messages(
+            address, by_bin[address], plan, rng, report, silenced.get(address.bin)
+        )
     messages.sort(key=lambda m: m.send_at)  # stable: a bin's own order is kept
     if plan.malformed:
         messages = _with_malformed(messages, plan.malformed, rng, report)
     return messages, report
 
 
-def choose_silent(bins: list[BinAddress], count: int, start: datetime, end: datetime,
-                  seed: int) -> dict[str, datetime]:
+def choose_silent(
+    bins: list[BinAddress], count: int, start: datetime, end: datetime, seed: int
+) -> dict[str, datetime]:
     """Pick ``count`` bins that go silent at the middle of ``[start, end)``."""
     rng = np.random.default_rng([seed, 0x73696C])
     chosen = rng.choice(len(bins), size=min(count, len(bins)), replace=False)
@@ -131,8 +155,12 @@ def choose_silent(bins: list[BinAddress], count: int, start: datetime, end: date
 
 
 def _bin_messages(
-    address: BinAddress, events: list[DeviceEvent], plan: FaultPlan,
-    rng: np.random.Generator, report: FaultReport, silent_at: datetime | None,
+    address: BinAddress,
+    events: list[DeviceEvent],
+    plan: FaultPlan,
+    rng: np.random.Generator,
+    report: FaultReport,
+    silent_at: datetime | None,
 ) -> list[Message]:
     topic = events_topic(address.estate, address.room, address.bin)
     if silent_at is not None:
@@ -156,12 +184,19 @@ def _bin_messages(
     if offline is not None and buffered:
         flushed_at = max(offline[1], buffered[-1].ts)
         for i in range(0, len(buffered), OFFLINE_CHUNK):
-            chunk = buffered[i:i + OFFLINE_CHUNK]
+            chunk = buffered[i : i + OFFLINE_CHUNK]
             wires = [_skew(e.wire) if skewed else e.wire for e in chunk]
             if skewed:
                 report.rejections[Reason.future_timestamp.value] += len(chunk)
-            out.append(Message(address, topic, encode_payload(wires), flushed_at,
-                               () if skewed else tuple(chunk)))
+            out.append(
+                Message(
+                    address,
+                    topic,
+                    encode_payload(wires),
+                    flushed_at,
+                    () if skewed else tuple(chunk),
+                )
+            )
             report.offline_batches += 1
             report.offline_events += len(chunk)
         out.sort(key=lambda m: m.send_at)
@@ -189,8 +224,9 @@ def _bin_messages(
     return out
 
 
-def _single(address: BinAddress, topic: str, e: DeviceEvent, skewed: bool,
-            report: FaultReport) -> Message:
+def _single(
+    address: BinAddress, topic: str, e: DeviceEvent, skewed: bool, report: FaultReport
+) -> Message:
     if skewed:
         report.rejections[Reason.future_timestamp.value] += 1
         return Message(address, topic, encode_payload(_skew(e.wire)), e.ts, ())
@@ -206,8 +242,9 @@ def _skew(wire: dict[str, object]) -> dict[str, object]:
     return {**wire, "ts": ts.isoformat()}
 
 
-def _with_malformed(messages: list[Message], rate: float, rng: np.random.Generator,
-                    report: FaultReport) -> list[Message]:
+def _with_malformed(
+    messages: list[Message], rate: float, rng: np.random.Generator, report: FaultReport
+) -> list[Message]:
     out: list[Message] = []
     n = 0
     for m in messages:
@@ -226,8 +263,12 @@ def _with_malformed(messages: list[Message], rate: float, rng: np.random.Generat
 def _malformed(reason: Reason, e: DeviceEvent, n: int) -> bytes:
     """A payload that the ingester must refuse with ``reason``."""
     ts = str(e.wire["ts"])
-    good: dict[str, object] = {"event_id": f"bad-{e.ts:%Y%m%d}-{n}", "ts": ts, "kind": "drop",
-                               "weight_g": 300}
+    good: dict[str, object] = {
+        "event_id": f"bad-{e.ts:%Y%m%d}-{n}",
+        "ts": ts,
+        "kind": "drop",
+        "weight_g": 300,
+    }
     if reason is Reason.bad_json:
         return encode_payload(good)[:-9]  # cut off mid-object, as on a flaky link
     if reason is Reason.not_utf8:

@@ -51,8 +51,13 @@ class Children:
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> Path:
         path = self.log_dir / f"{name}.log"
         out: IO[bytes] = path.open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "fenlei", *argv], env=env,
-                                stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fenlei", *argv],
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+        )
         out.close()
         self.procs.append((name, proc))
         return path
@@ -60,8 +65,10 @@ class Children:
     def check(self) -> None:
         for name, proc in self.procs:
             if proc.poll() is not None:
-                raise FenleiError(f"the {name} process exited with {proc.returncode}; "
-                                  f"see {self.log_dir / (name + '.log')}")
+                raise FenleiError(
+                    f"the {name} process exited with {proc.returncode}; "
+                    f"see {self.log_dir / (name + '.log')}"
+                )
 
     def stop(self) -> None:
         for name, proc in reversed(self.procs):
@@ -130,8 +137,11 @@ def run_demo(args: argparse.Namespace) -> int:
     sim: Simulation | None = None
     try:
         ingest_log = children.start("ingest", ["ingest"], {**env, "FENLEI_LOG_LEVEL": "INFO"})
-        _wait("the ingester connecting to the broker",
-              lambda: "connected" in ingest_log.read_text(errors="replace"), children)
+        _wait(
+            "the ingester connecting to the broker",
+            lambda: "connected" in ingest_log.read_text(errors="replace"),
+            children,
+        )
         port = _free_port(args.api_port) if args.api_port else _free_port(0)
         base = f"http://127.0.0.1:{port}"
         children.start("api", ["api", "--host", "127.0.0.1", "--port", str(port)], env)
@@ -161,12 +171,13 @@ def run_demo(args: argparse.Namespace) -> int:
         figures = sim.ground_truth()["figures"]
         assert isinstance(figures, dict)
         print()
-        print(f"dashboard  {base}/dashboards/estates/{spec.id}?from={start}&to={end}"
-              "  (sign in with the token)")
+        print(
+            f"dashboard  {base}/dashboards/estates/{spec.id}?from={start}&to={end}"
+            "  (sign in with the token)"
+        )
         print(f"volunteers {base}/volunteer")
         print(f"API        {base}/docs")
-        print(f"metrics    {base}/api/v1/estates/{spec.id}/metrics"
-              f"?from={start}&to={end}")
+        print(f"metrics    {base}/api/v1/estates/{spec.id}/metrics?from={start}&to={end}")
         print(f"token      {token}")
         print(f"services   {db_url.split('@')[-1]} · {mqtt_url}  (fenlei services down)")
         print()
@@ -199,9 +210,23 @@ def reset_estate(db_url: str, estate: str) -> None:
 
 def _admin_token(env: dict[str, str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "fenlei", "token", "create", "--role", "admin",
-         "--name", "fenlei demo"],
-        env=env, capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
+        [
+            sys.executable,
+            "-m",
+            "fenlei",
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "fenlei demo",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        check=False,
+    )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise FenleiError(f"could not create an admin token: {done.stderr.strip()[-500:]}")
@@ -210,14 +235,20 @@ def _admin_token(env: dict[str, str]) -> str:
 
 def print_figures(expected: dict[str, Any], computed: dict[str, Any]) -> bool:
     """Print the three figures, expected (ground truth) next to computed (the API)."""
-    rows = [("coverage", "coverage"), ("participation rate", "participation_rate"),
-            ("wet-waste share", "wet_share")]
+    rows = [
+        ("coverage", "coverage"),
+        ("participation rate", "participation_rate"),
+        ("wet-waste share", "wet_share"),
+    ]
     print(f"{'figure':<20}{'expected':>12}{'computed':>12}")
     ok = True
     for label, key in rows:
         want, got = expected.get(key), computed.get(key)
-        same = want is not None and got is not None and round(float(want), MATCH_PLACES) == \
-            round(float(got), MATCH_PLACES)
+        same = (
+            want is not None
+            and got is not None
+            and round(float(want), MATCH_PLACES) == round(float(got), MATCH_PLACES)
+        )
         ok = ok and same
         print(f"{label:<20}{_pct(want):>12}{_pct(got):>12}  {'=' if same else '≠'}")
     print(f"{'drops':<20}{expected.get('drops')!s:>12}{computed.get('drops')!s:>12}")

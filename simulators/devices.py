@@ -66,8 +66,9 @@ class Fleet:
         """Say goodbye like a device being switched off: status offline, then disconnect."""
         for address, pub in self._pubs.items():
             try:
-                pub.publish(status_topic(address.estate, address.room, address.bin), OFFLINE,
-                            retain=True)
+                pub.publish(
+                    status_topic(address.estate, address.room, address.bin), OFFLINE, retain=True
+                )
                 pub.flush(30.0)
             except (RuntimeError, TimeoutError):
                 log.warning("bin %s did not say goodbye", address.bin, exc_info=True)

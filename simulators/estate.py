@@ -66,8 +66,13 @@ class EstateSpec:
         """Return this spec with exactly ``households`` households in groups of the same size."""
         groups = -(-households // self.households_per_group)
         buildings = -(-groups // self.groups_per_building)
-        return replace(self, id=estate_id or self.id, buildings=buildings,
-                       rooms=min(self.rooms, buildings), households=households)
+        return replace(
+            self,
+            id=estate_id or self.id,
+            buildings=buildings,
+            rooms=min(self.rooms, buildings),
+            households=households,
+        )
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,7 @@ class Estate:
 
     def enrolled_on(self, day: date) -> int:
         """Households enrolled on ``day`` (enrolled_on ≤ day)."""
-        return sum(1 for h in self.households if h.enrolled_on is not None
-                   and h.enrolled_on <= day)
+        return sum(1 for h in self.households if h.enrolled_on is not None and h.enrolled_on <= day)
 
 
 def room_ids(spec: EstateSpec) -> list[str]:
@@ -130,14 +134,15 @@ def build_estate(spec: EstateSpec, seed: int, start: date, end: date) -> Estate:
     """Draw the households of ``spec`` for a simulation of ``[start, end]`` (local days)."""
     rng = np.random.default_rng([seed, 0x657374])  # "est": a stream of its own
     rooms = room_ids(spec)
-    bins = tuple(BinSpec(room, f"{room}-{category}", category)
-                 for room in rooms for category in CATEGORIES)
+    bins = tuple(
+        BinSpec(room, f"{room}-{category}", category) for room in rooms for category in CATEGORIES
+    )
     total = spec.households_total
     enrolled = round(total * spec.targets.coverage)
     # Which households enrol at all, and which of those only during the period.
     order = rng.permutation(total)
     enrolled_set = set(order[:enrolled].tolist())
-    late = set(order[round(enrolled * spec.enrolled_before_share):enrolled].tolist())
+    late = set(order[round(enrolled * spec.enrolled_before_share) : enrolled].tolist())
     days = max(1, (end - start).days + 1)
     households: list[Household] = []
     index = 0
@@ -156,17 +161,19 @@ def build_estate(spec: EstateSpec, seed: int, start: date, end: date) -> Estate:
                     enrolled_on = start + timedelta(days=int(rng.integers(0, days)))
                 else:
                     enrolled_on = start - timedelta(days=int(rng.integers(1, 365)))
-                households.append(Household(
-                    id=f"{spec.id}-{building}-{g + 1}{n + 1:02d}",
-                    building=building,
-                    building_group=group,
-                    room=room,
-                    enrolled_on=enrolled_on,
-                    card_user=bool(rng.random() < spec.targets.participation),
-                    size=int(rng.choice([1, 2, 3, 4, 5], p=[0.15, 0.35, 0.3, 0.15, 0.05])),
-                    days_per_week=float(np.clip(rng.normal(5.5, 1.3), 2.0, 7.0)),
-                    morning=float(rng.beta(2.0, 2.0)),
-                    twice=float(rng.beta(1.2, 6.0)),
-                ))
+                households.append(
+                    Household(
+                        id=f"{spec.id}-{building}-{g + 1}{n + 1:02d}",
+                        building=building,
+                        building_group=group,
+                        room=room,
+                        enrolled_on=enrolled_on,
+                        card_user=bool(rng.random() < spec.targets.participation),
+                        size=int(rng.choice([1, 2, 3, 4, 5], p=[0.15, 0.35, 0.3, 0.15, 0.05])),
+                        days_per_week=float(np.clip(rng.normal(5.5, 1.3), 2.0, 7.0)),
+                        morning=float(rng.beta(2.0, 2.0)),
+                        twice=float(rng.beta(1.2, 6.0)),
+                    )
+                )
                 index += 1
     return Estate(spec=spec, households=tuple(households), bins=bins)

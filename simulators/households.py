@@ -33,10 +33,20 @@ SPILL_SIGMA_MIN = 35.0
 SPILL_ANYTIME = 0.2
 
 # Spring Festival (the holiday starts the eve before): lunar, so a table.
-SPRING_FESTIVAL = {2019: date(2019, 2, 5), 2020: date(2020, 1, 25), 2021: date(2021, 2, 12),
-                   2022: date(2022, 2, 1), 2023: date(2023, 1, 22), 2024: date(2024, 2, 10),
-                   2025: date(2025, 1, 29), 2026: date(2026, 2, 17), 2027: date(2027, 2, 6),
-                   2028: date(2028, 1, 26), 2029: date(2029, 2, 13), 2030: date(2030, 2, 3)}
+SPRING_FESTIVAL = {
+    2019: date(2019, 2, 5),
+    2020: date(2020, 1, 25),
+    2021: date(2021, 2, 12),
+    2022: date(2022, 2, 1),
+    2023: date(2023, 1, 22),
+    2024: date(2024, 2, 10),
+    2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17),
+    2027: date(2027, 2, 6),
+    2028: date(2028, 1, 26),
+    2029: date(2029, 2, 13),
+    2030: date(2030, 2, 3),
+}
 
 
 def is_holiday(day: date) -> bool:
@@ -123,8 +133,7 @@ class _Day:
         morning = h.morning
         for _ in range(visits):
             uses_card = enrolled and h.card_user and rng.random() >= self.estate.spec.forgot_card
-            self.visit(h.room, self.minute_of_visit(morning), h.id if uses_card else None,
-                       h.size)
+            self.visit(h.room, self.minute_of_visit(morning), h.id if uses_card else None, h.size)
             morning = 1.0 - morning  # a second visit tends to be in the other window
 
     def visitors(self) -> None:

@@ -15,8 +15,9 @@ class StoreProbe:
     """Counts an estate's stored events and the rejections since the probe was made."""
 
     def __init__(self, database_url: str, estate: str) -> None:
-        self.conn = psycopg.connect(database_url, autocommit=True,
-                                    application_name="fenlei-simulate")
+        self.conn = psycopg.connect(
+            database_url, autocommit=True, application_name="fenlei-simulate"
+        )
         self.estate = estate
         row = self.conn.execute("SELECT now()").fetchone()
         assert row is not None
@@ -26,14 +27,16 @@ class StoreProbe:
         """Events of the estate stored with ts in ``[first, last]`` (widened by a day)."""
         row = self.conn.execute(
             "SELECT count(*) FROM events WHERE estate_id = %s AND ts BETWEEN %s AND %s",
-            (self.estate, first - MARGIN, last + MARGIN)).fetchone()
+            (self.estate, first - MARGIN, last + MARGIN),
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def rejected(self) -> int:
         """Messages of the estate quarantined since this probe was made."""
         row = self.conn.execute(
             "SELECT count(*) FROM rejected_messages WHERE estate_id = %s AND received_at >= %s",
-            (self.estate, self.since)).fetchone()
+            (self.estate, self.since),
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def close(self) -> None:

@@ -35,8 +35,7 @@ class Publisher:
         parts = urlsplit(mqtt_url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 1883
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.max_queued_messages_set(0)
         if username:
@@ -56,7 +55,9 @@ class Publisher:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -67,13 +68,20 @@ class Publisher:
         if not self._connected.wait(CONNECT_TIMEOUT_S):
             raise TimeoutError(f"no CONNACK from {self._host}:{self._port}")
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
-                    reason: ReasonCode, props: object) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: object,
+        reason: ReasonCode,
+        props: object,
+    ) -> None:
         if not reason.is_failure:
             self._connected.set()
 
-    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int,
-                    reason: ReasonCode, props: object) -> None:
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, props: object
+    ) -> None:
         with self._lock:
             self._unacked -= 1
             if self._unacked == 0:
@@ -102,8 +110,9 @@ class Publisher:
         """Disconnect; ``with_will`` asks the broker to publish the last will anyway,
         as when a device dies (MQTT v5 reason 0x04, "Disconnect with Will Message")."""
         if with_will:
-            self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT,
-                                                         "Disconnect with will message"))
+            self.client.disconnect(
+                reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message")
+            )
         else:
             self.client.disconnect()
         self.client.loop_stop()

@@ -45,8 +45,9 @@ class RunStats:
         return self.events_stored / self.seconds if self.seconds > 0 else 0.0
 
 
-def backfill(sim: Simulation, fleet: Fleet, probe: StoreProbe | None = None,
-             progress: bool = True) -> RunStats:
+def backfill(
+    sim: Simulation, fleet: Fleet, probe: StoreProbe | None = None, progress: bool = True
+) -> RunStats:
     """Publish every day of ``sim`` as fast as the broker (and ingester) take it.
 
     With a ``probe`` the progress bar counts stored events and the run ends only when
@@ -54,8 +55,13 @@ def backfill(sim: Simulation, fleet: Fleet, probe: StoreProbe | None = None,
     """
     started = time.monotonic()
     days = sim.days()
-    bar = tqdm(total=None, unit="ev", desc=f"backfill {sim.estate.id}", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=None,
+        unit="ev",
+        desc=f"backfill {sim.estate.id}",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     shown = 0
     since_flush = 0
     for i, day in enumerate(days):
@@ -76,12 +82,18 @@ def backfill(sim: Simulation, fleet: Fleet, probe: StoreProbe | None = None,
     else:
         bar.update(sim.truth.stored_events - shown)
     bar.close()
-    return RunStats(sim.messages_sent, sim.truth.stored_events,
-                    sum(sim.report.rejections.values()), time.monotonic() - started, confirmed)
+    return RunStats(
+        sim.messages_sent,
+        sim.truth.stored_events,
+        sum(sim.report.rejections.values()),
+        time.monotonic() - started,
+        confirmed,
+    )
 
 
-def _advance(bar: tqdm[object], shown: int, sim: Simulation, probe: StoreProbe | None,
-             ahead: int) -> int:
+def _advance(
+    bar: tqdm[object], shown: int, sim: Simulation, probe: StoreProbe | None, ahead: int
+) -> int:
     """Update the bar; with a probe, wait until at most ``ahead`` events are unstored."""
     expected = sim.truth.stored_events
     if probe is None or sim.first_ts is None or sim.last_ts is None:
@@ -95,8 +107,10 @@ def _advance(bar: tqdm[object], shown: int, sim: Simulation, probe: StoreProbe |
         if stored >= expected - ahead:
             return shown
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the ingester stored {stored} of {expected} events "
-                               f"within {CATCH_UP_TIMEOUT_S:.0f} s: is it running?")
+            raise TimeoutError(
+                f"the ingester stored {stored} of {expected} events "
+                f"within {CATCH_UP_TIMEOUT_S:.0f} s: is it running?"
+            )
         time.sleep(POLL_INTERVAL_S)
 
 
@@ -123,8 +137,14 @@ class LiveClock:
         return min(simulated, datetime.now(UTC))
 
 
-def live(sim: Simulation, fleet: Fleet, first_day: date, clock: LiveClock,
-         stop: threading.Event, on_day: Callable[[date], None] | None = None) -> int:
+def live(
+    sim: Simulation,
+    fleet: Fleet,
+    first_day: date,
+    clock: LiveClock,
+    stop: threading.Event,
+    on_day: Callable[[date], None] | None = None,
+) -> int:
     """Publish day after day from ``first_day`` as the clock reaches each message.
 
     Returns the number of messages published once ``stop`` is set.

@@ -31,8 +31,10 @@ def run_scale(args: argparse.Namespace, plan: FaultPlan) -> int:
     started = time.monotonic()
     sent = 0
     with ExitStack() as stack:
-        fleets = {s.estate.id: stack.enter_context(Fleet(mqtt_url, list(s.devices.values())))
-                  for s in sims}
+        fleets = {
+            s.estate.id: stack.enter_context(Fleet(mqtt_url, list(s.devices.values())))
+            for s in sims
+        }
         connected = time.monotonic()
         for day in sims[0].days():
             batches = [s.day(day) for s in sims]
@@ -51,9 +53,11 @@ def run_scale(args: argparse.Namespace, plan: FaultPlan) -> int:
             fleet.flush()
         published_s = time.monotonic() - connected
     events = sum(s.truth.stored_events for s in sims)
-    print(f"published {sent} messages ({events} events) from {len(sims)} estates in "
-          f"{published_s:.1f} s: {sent / max(published_s, 1e-9):,.0f} messages/s"
-          + (f" (target {rate:,.0f})" if rate else ""))
+    print(
+        f"published {sent} messages ({events} events) from {len(sims)} estates in "
+        f"{published_s:.1f} s: {sent / max(published_s, 1e-9):,.0f} messages/s"
+        + (f" (target {rate:,.0f})" if rate else "")
+    )
     db_url = None if args.no_wait else os.environ.get("FENLEI_DATABASE_URL")
     if db_url:
         _wait_stored(db_url, sims)
@@ -61,8 +65,9 @@ def run_scale(args: argparse.Namespace, plan: FaultPlan) -> int:
         print(f"stored by the ingester after {total_s:.1f} s: {events / total_s:,.0f} events/s")
     path = truth_path(args, f"{args.estate}-x{len(sims)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps({"estates": [s.ground_truth() for s in sims]},
-                                  option=orjson.OPT_INDENT_2))
+    path.write_bytes(
+        orjson.dumps({"estates": [s.ground_truth() for s in sims]}, option=orjson.OPT_INDENT_2)
+    )
     print(f"truth     {path}")
     return 0
 

@@ -55,9 +55,14 @@ def truth_path(args: argparse.Namespace, estate_id: str) -> Path:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    plan = FaultPlan(duplicate=args.duplicates, out_of_order=args.out_of_order,
-                     offline=args.offline, malformed=args.malformed,
-                     clock_skew=args.clock_skew, silent=args.silent)
+    plan = FaultPlan(
+        duplicate=args.duplicates,
+        out_of_order=args.out_of_order,
+        offline=args.offline,
+        malformed=args.malformed,
+        clock_skew=args.clock_skew,
+        silent=args.silent,
+    )
     if args.estates > 1:
         from simulators.scale import run_scale
 
@@ -115,14 +120,22 @@ def register(args: argparse.Namespace, sims: list[Simulation]) -> None:
 
 def print_stats(stats: RunStats, path: Path) -> None:
     state = "stored and checked" if stats.confirmed else "published"
-    print(f"{state}: {stats.events_stored} events in {stats.messages} messages, "
-          f"{stats.rejections} rejections announced, {stats.seconds:.1f} s "
-          f"({stats.events_per_s:,.0f} events/s)")
+    print(
+        f"{state}: {stats.events_stored} events in {stats.messages} messages, "
+        f"{stats.rejections} rejections announced, {stats.seconds:.1f} s "
+        f"({stats.events_per_s:,.0f} events/s)"
+    )
     print(f"truth     {path}")
 
 
-def run_live(sim: Simulation, fleet: Fleet, first_day: date, speed: float, path: Path,
-             stop: threading.Event | None = None) -> None:
+def run_live(
+    sim: Simulation,
+    fleet: Fleet,
+    first_day: date,
+    speed: float,
+    path: Path,
+    stop: threading.Event | None = None,
+) -> None:
     """Simulate from ``first_day`` 00:00 on at ``speed`` until Ctrl-C / SIGTERM / ``stop``."""
     stop = stop or threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -25,8 +25,9 @@ TRUTH_VERSION = 1
 class Simulation:
     """A seeded estate, its bins and the truth of what they sent over ``[start, end]``."""
 
-    def __init__(self, spec: EstateSpec, seed: int, start: date, end: date,
-                 plan: FaultPlan | None = None) -> None:
+    def __init__(
+        self, spec: EstateSpec, seed: int, start: date, end: date, plan: FaultPlan | None = None
+    ) -> None:
         from simulators.truth import Truth
 
         self.seed = seed
@@ -42,8 +43,13 @@ class Simulation:
         addresses = [d.address for d in self.devices.values()]
         self.silenced: dict[str, datetime] = {}
         if self.plan.silent:
-            self.silenced = choose_silent(addresses, self.plan.silent, self.utc_midnight(start),
-                                          self.utc_midnight(end + timedelta(days=1)), seed)
+            self.silenced = choose_silent(
+                addresses,
+                self.plan.silent,
+                self.utc_midnight(start),
+                self.utc_midnight(end + timedelta(days=1)),
+                seed,
+            )
         self.truth = Truth(self.estate)
         self.report = FaultReport()
         self.messages_sent = 0
@@ -65,8 +71,9 @@ class Simulation:
             per_bin.setdefault((d.room, d.category), []).append(d)
         events: list[DeviceEvent] = []
         for device in self.devices.values():
-            events += device.run_day(day, per_bin.get((device.spec.room, device.spec.category),
-                                                      []), self.seed)
+            events += device.run_day(
+                day, per_bin.get((device.spec.room, device.spec.category), []), self.seed
+            )
         events.sort(key=lambda e: e.ts)  # stable: each bin's own order is kept
         messages, report = deliver(events, day, self.plan, self.seed, self.silenced)
         self.report.add(report)
@@ -79,9 +86,12 @@ class Simulation:
             self.truth.add(m.stored)
             for e in m.stored:
                 if self.events_out is not None:
-                    self.events_out.write(orjson.dumps(
-                        {"room": e.address.room, "bin": e.address.bin, **e.wire},
-                        option=orjson.OPT_APPEND_NEWLINE))
+                    self.events_out.write(
+                        orjson.dumps(
+                            {"room": e.address.room, "bin": e.address.bin, **e.wire},
+                            option=orjson.OPT_APPEND_NEWLINE,
+                        )
+                    )
                 if self.first_ts is None or e.ts < self.first_ts:
                     self.first_ts = e.ts
                 if self.last_ts is None or e.ts > self.last_ts:
@@ -98,15 +108,20 @@ class Simulation:
             "version": TRUTH_VERSION,
             "seed": self.seed,
             "estate": {
-                "id": spec.id, "name": spec.name, "timezone": spec.timezone,
+                "id": spec.id,
+                "name": spec.name,
+                "timezone": spec.timezone,
                 "households_total": spec.households_total,
                 "drop_windows": [list(w) for w in spec.drop_windows],
-                "bins": [{"room": b.room, "bin": b.id, "category": b.category}
-                         for b in self.estate.bins],
+                "bins": [
+                    {"room": b.room, "bin": b.id, "category": b.category} for b in self.estate.bins
+                ],
             },
-            "targets": {"coverage": spec.targets.coverage,
-                        "participation": spec.targets.participation,
-                        "wet_share": spec.targets.wet_share},
+            "targets": {
+                "coverage": spec.targets.coverage,
+                "participation": spec.targets.participation,
+                "wet_share": spec.targets.wet_share,
+            },
             "sent": {
                 "messages": self.messages_sent,
                 "bytes": self.bytes_sent,

@@ -38,8 +38,9 @@ class Truth:
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
         self.tz = ZoneInfo(estate.spec.timezone)
-        self.windows = [(time.fromisoformat(a), time.fromisoformat(b))
-                        for a, b in estate.spec.drop_windows]
+        self.windows = [
+            (time.fromisoformat(a), time.fromisoformat(b)) for a, b in estate.spec.drop_windows
+        ]
         self._seen: set[tuple[str, str, object]] = set()
         self.days: dict[date, _DayTally] = defaultdict(_DayTally)
         self.stored_events = 0
@@ -75,8 +76,11 @@ class Truth:
 
     def figures(self, start: date, end: date) -> dict[str, object]:
         """The figures of ``[start, end]`` (local days, both included), as JSON values."""
-        enrolled = {h.id for h in self.estate.households
-                    if h.enrolled_on is not None and h.enrolled_on <= end}
+        enrolled = {
+            h.id
+            for h in self.estate.households
+            if h.enrolled_on is not None and h.enrolled_on <= end
+        }
         total = self.estate.spec.households_total
         grams: Counter[str] = Counter()
         drops = identified = in_window = 0
@@ -91,14 +95,16 @@ class Truth:
             active |= t.households & enrolled
             enrolled_today = self.estate.enrolled_on(day)
             active_today = sum(1 for h in t.households if self._enrolled(h, day))
-            daily.append({
-                "day": day.isoformat(),
-                "kg": {c: t.grams[c] / 1000 for c in CATEGORIES},
-                "drops": sum(t.drops.values()),
-                "households_active": active_today,
-                "households_enrolled": enrolled_today,
-                "participation_rate": _ratio(active_today, enrolled_today),
-            })
+            daily.append(
+                {
+                    "day": day.isoformat(),
+                    "kg": {c: t.grams[c] / 1000 for c in CATEGORIES},
+                    "drops": sum(t.drops.values()),
+                    "households_active": active_today,
+                    "households_enrolled": enrolled_today,
+                    "participation_rate": _ratio(active_today, enrolled_today),
+                }
+            )
         household_g = sum(grams[c] for c in HOUSEHOLD_CATEGORIES)
         return {
             "estate": self.estate.id,

@@ -27,7 +27,9 @@ _REVOKE = "UPDATE api_tokens SET revoked_at = now() WHERE id = %s AND revoked_at
 
 
 def create_token(
-    conn: psycopg.Connection[object], role: Role, estates: Sequence[str] | None = None,
+    conn: psycopg.Connection[object],
+    role: Role,
+    estates: Sequence[str] | None = None,
     name: str = "",
 ) -> tuple[int, str]:
     """Store a new token's hash; returns (id, token). The token is never stored."""
@@ -51,9 +53,7 @@ def revoke_token(conn: psycopg.Connection[object], token_id: int) -> None:
         raise NotFound(f"no active token with id {token_id}")
 
 
-async def find_principal(
-    conn: psycopg.AsyncConnection[object], token: str
-) -> Principal | None:
+async def find_principal(conn: psycopg.AsyncConnection[object], token: str) -> Principal | None:
     """The principal of an active token, or None."""
     cur = await conn.execute(_FIND, (hash_token(token),))
     row = await cur.fetchone()
@@ -62,7 +62,9 @@ async def find_principal(
     values: tuple[Any, ...] = tuple(row)  # type: ignore[arg-type]
     token_id, name, role, estates = values
     return Principal(
-        int(token_id), str(name), Role(str(role)),
+        int(token_id),
+        str(name),
+        Role(str(role)),
         frozenset(estates) if isinstance(estates, list) else None,
     )
 

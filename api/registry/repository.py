@@ -40,9 +40,11 @@ async def estate_ids(conn: Conn) -> list[str]:
 async def list_estates(conn: Conn, only: Sequence[str] | None) -> list[dict[str, Any]]:
     """Estates (all, or those in `only`)."""
     return await _all(
-        conn, f"SELECT {_ESTATE_COLUMNS} FROM estates e"
+        conn,
+        f"SELECT {_ESTATE_COLUMNS} FROM estates e"
         " WHERE %(only)s::text[] IS NULL OR e.id = ANY(%(only)s) ORDER BY e.id",
-        {"only": list(only) if only is not None else None})
+        {"only": list(only) if only is not None else None},
+    )
 
 
 async def get_estate(conn: Conn, estate: str) -> dict[str, Any]:
@@ -54,8 +56,12 @@ async def get_estate(conn: Conn, estate: str) -> dict[str, Any]:
 
 
 async def _has_drops(conn: Conn, estate: str) -> bool:
-    return await _one(conn, "SELECT 1 AS x FROM daily_category WHERE estate_id = %s LIMIT 1",
-                      (estate,)) is not None
+    return (
+        await _one(
+            conn, "SELECT 1 AS x FROM daily_category WHERE estate_id = %s LIMIT 1", (estate,)
+        )
+        is not None
+    )
 
 
 async def put_estate(conn: Conn, estate: str, body: EstateIn) -> tuple[dict[str, Any], bool]:
@@ -66,22 +72,27 @@ async def put_estate(conn: Conn, estate: str, body: EstateIn) -> tuple[dict[str,
     """
     windows = [list(w) for w in (body.drop_windows or DEFAULT_WINDOWS)]
     async with conn.transaction():
-        old = await _one(conn, "SELECT timezone, drop_windows FROM estates WHERE id = %s"
-                         " FOR UPDATE", (estate,))
-        if old is not None and (old["timezone"] != body.timezone
-                                or old["drop_windows"] != windows) \
-                and await _has_drops(conn, estate):
+        old = await _one(
+            conn, "SELECT timezone, drop_windows FROM estates WHERE id = %s FOR UPDATE", (estate,)
+        )
+        if (
+            old is not None
+            and (old["timezone"] != body.timezone or old["drop_windows"] != windows)
+            and await _has_drops(conn, estate)
+        ):
             raise Conflict(
                 f"estate {estate!r} already has drops counted in local days of "
                 f"{old['timezone']} and windows {old['drop_windows']}; changing the time "
-                "zone or windows would mis-date them")
+                "zone or windows would mis-date them"
+            )
         await conn.execute(
             "INSERT INTO estates (id, name, timezone, households_total, drop_windows)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
             " name = excluded.name, timezone = excluded.timezone,"
             " households_total = excluded.households_total,"
             " drop_windows = excluded.drop_windows, updated_at = now()",
-            (estate, body.name, body.timezone, body.households_total, Jsonb(windows)))
+            (estate, body.name, body.timezone, body.households_total, Jsonb(windows)),
+        )
     return await get_estate(conn, estate), old is None
 
 
@@ -89,8 +100,10 @@ async def delete_estate(conn: Conn, estate: str) -> None:
     """Delete an estate and its registry; Conflict once it has events."""
     async with conn.transaction():
         await get_estate(conn, estate)
-        if await _one(conn, "SELECT 1 AS x FROM events WHERE estate_id = %s LIMIT 1",
-                      (estate,)) is not None:
+        if (
+            await _one(conn, "SELECT 1 AS x FROM events WHERE estate_id = %s LIMIT 1", (estate,))
+            is not None
+        ):
             raise Conflict(f"estate {estate!r} has recorded events; it cannot be deleted")
         await conn.execute("DELETE FROM estates WHERE id = %s", (estate,))
 
@@ -123,9 +136,13 @@ async def put_room(
 ) -> tuple[dict[str, Any], bool]:
     """Create or rename a room; returns (room, created)."""
     await get_estate(conn, estate)
-    row = await _one(conn, "INSERT INTO rooms (estate_id, id, name) VALUES (%s, %s, %s)"
-                     " ON CONFLICT (estate_id, id) DO UPDATE SET name = excluded.name"
-                     " RETURNING (xmax = 0) AS created", (estate, room, name))
+    row = await _one(
+        conn,
+        "INSERT INTO rooms (estate_id, id, name) VALUES (%s, %s, %s)"
+        " ON CONFLICT (estate_id, id) DO UPDATE SET name = excluded.name"
+        " RETURNING (xmax = 0) AS created",
+        (estate, room, name),
+    )
     return await get_room(conn, estate, room), bool(row["created"])
 
 
@@ -163,26 +180,38 @@ async def get_bin(conn: Conn, estate: str, room: str, bin_id: str) -> dict[str, 
 
 
 async def _bin_has_events(conn: Conn, bin_key: int) -> bool:
-    return await _one(conn, "SELECT 1 AS x FROM events WHERE bin_key = %s LIMIT 1",
-                      (bin_key,)) is not None
+    return (
+        await _one(conn, "SELECT 1 AS x FROM events WHERE bin_key = %s LIMIT 1", (bin_key,))
+        is not None
+    )
 
 
-async def put_bin(conn: Conn, estate: str, room: str, bin_id: str,
-                  category: str) -> tuple[dict[str, Any], bool]:
+async def put_bin(
+    conn: Conn, estate: str, room: str, bin_id: str, category: str
+) -> tuple[dict[str, Any], bool]:
     """Create a bin or change its category; Conflict when a used bin would change category."""
     async with conn.transaction():
         await get_room(conn, estate, room)
-        old = await _one(conn, "SELECT bin_key, category FROM bins WHERE estate_id = %s"
-                         " AND room_id = %s AND id = %s FOR UPDATE", (estate, room, bin_id))
+        old = await _one(
+            conn,
+            "SELECT bin_key, category FROM bins WHERE estate_id = %s"
+            " AND room_id = %s AND id = %s FOR UPDATE",
+            (estate, room, bin_id),
+        )
         if old is None:
-            await conn.execute("INSERT INTO bins (estate_id, room_id, id, category)"
-                               " VALUES (%s, %s, %s, %s)", (estate, room, bin_id, category))
+            await conn.execute(
+                "INSERT INTO bins (estate_id, room_id, id, category) VALUES (%s, %s, %s, %s)",
+                (estate, room, bin_id, category),
+            )
         elif old["category"] != category:
             if await _bin_has_events(conn, old["bin_key"]):
-                raise Conflict(f"bin {bin_id!r} has recorded events as {old['category']!r};"
-                               " register a new bin id for the new category")
-            await conn.execute("UPDATE bins SET category = %s WHERE bin_key = %s",
-                               (category, old["bin_key"]))
+                raise Conflict(
+                    f"bin {bin_id!r} has recorded events as {old['category']!r};"
+                    " register a new bin id for the new category"
+                )
+            await conn.execute(
+                "UPDATE bins SET category = %s WHERE bin_key = %s", (category, old["bin_key"])
+            )
     return await get_bin(conn, estate, room, bin_id), old is None
 
 
@@ -221,8 +250,11 @@ RETURNING (xmax = 0) AS created
 def household_params(estate: str, rows: Sequence[HouseholdIn]) -> dict[str, Any]:
     """The array parameters of the three upsert statements."""
     return {
-        "estate": estate, "ids": [r.id for r in rows], "buildings": [r.building for r in rows],
-        "groups": [r.building_group for r in rows], "enrolled": [r.enrolled_on for r in rows],
+        "estate": estate,
+        "ids": [r.id for r in rows],
+        "buildings": [r.building for r in rows],
+        "groups": [r.building_group for r in rows],
+        "enrolled": [r.enrolled_on for r in rows],
         "left": [r.left_on for r in rows],
     }
 
@@ -258,18 +290,25 @@ ORDER BY id LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
-async def list_households(conn: Conn, estate: str, building: str | None, limit: int,
-                          offset: int) -> list[dict[str, Any]]:
+async def list_households(
+    conn: Conn, estate: str, building: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
     """A page of an estate's households, by id."""
     await get_estate(conn, estate)
-    return await _all(conn, _HOUSEHOLD, {"estate": estate, "id": None, "building": building,
-                                         "limit": limit, "offset": offset})
+    return await _all(
+        conn,
+        _HOUSEHOLD,
+        {"estate": estate, "id": None, "building": building, "limit": limit, "offset": offset},
+    )
 
 
 async def get_household(conn: Conn, estate: str, household: str) -> dict[str, Any]:
     """One household; NotFound naming what is missing."""
-    rows = await _all(conn, _HOUSEHOLD, {"estate": estate, "id": household, "building": None,
-                                         "limit": 1, "offset": 0})
+    rows = await _all(
+        conn,
+        _HOUSEHOLD,
+        {"estate": estate, "id": household, "building": None, "limit": 1, "offset": 0},
+    )
     if not rows:
         await get_estate(conn, estate)
         raise NotFound(f"no household {household!r} in estate {estate!r}")
@@ -279,5 +318,6 @@ async def get_household(conn: Conn, estate: str, household: str) -> dict[str, An
 async def delete_household(conn: Conn, estate: str, household: str) -> None:
     """Remove a household from the registry (its drops stay, as unregistered tokens)."""
     await get_household(conn, estate, household)
-    await conn.execute("DELETE FROM households WHERE estate_id = %s AND id = %s",
-                       (estate, household))
+    await conn.execute(
+        "DELETE FROM households WHERE estate_id = %s AND id = %s", (estate, household)
+    )

@@ -16,15 +16,26 @@ DEFAULT_WINDOWS = [("07:00", "09:00"), ("18:00", "20:00")]
 class EstateIn(BaseModel):
     """An estate as the committee describes it."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "name": "蒋家桥居民区", "timezone": "Asia/Shanghai", "households_total": 1200,
-        "drop_windows": [["07:00", "09:00"], ["18:00", "20:00"]]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "蒋家桥居民区",
+                    "timezone": "Asia/Shanghai",
+                    "households_total": 1200,
+                    "drop_windows": [["07:00", "09:00"], ["18:00", "20:00"]],
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(default="Asia/Shanghai", description="IANA time zone of local days")
     households_total: int = Field(ge=0, description="the committee's count; coverage's denominator")
     drop_windows: list[tuple[str, str]] | None = Field(
-        default=None, description="local [start, end) windows, HH:MM; default 07-09 and 18-20")
+        default=None, description="local [start, end) windows, HH:MM; default 07-09 and 18-20"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -103,9 +114,20 @@ class Bin(BaseModel):
 class HouseholdIn(BaseModel):
     """A household: its card/QR token, building, building group and enrolment dates."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "id": "JJQ-0001", "building": "12", "building_group": "12-2",
-        "enrolled_on": "2019-03-23", "left_on": None}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "JJQ-0001",
+                    "building": "12",
+                    "building_group": "12-2",
+                    "enrolled_on": "2019-03-23",
+                    "left_on": None,
+                }
+            ]
+        },
+    )
 
     id: str = Field(pattern=HOUSEHOLD_PATTERN, description="the token on the card or QR code")
     building: str = Field(min_length=1, max_length=64)
@@ -115,8 +137,11 @@ class HouseholdIn(BaseModel):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> HouseholdIn:
-        if self.left_on is not None and self.enrolled_on is not None \
-                and self.left_on < self.enrolled_on:
+        if (
+            self.left_on is not None
+            and self.enrolled_on is not None
+            and self.left_on < self.enrolled_on
+        ):
             raise ValueError(f"left_on {self.left_on} is before enrolled_on {self.enrolled_on}")
         return self
 

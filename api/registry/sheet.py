@@ -13,11 +13,22 @@ from api.registry.schemas import HouseholdIn
 
 # Header spellings seen on committee sheets → field names.
 ALIASES = {
-    "id": "id", "household": "id", "token": "id", "户号": "id",
-    "building": "building", "楼号": "building", "楼": "building",
-    "building_group": "building_group", "group": "building_group", "楼组": "building_group",
-    "enrolled_on": "enrolled_on", "enrolled": "enrolled_on", "入户日期": "enrolled_on",
-    "left_on": "left_on", "left": "left_on", "退出日期": "left_on",
+    "id": "id",
+    "household": "id",
+    "token": "id",
+    "户号": "id",
+    "building": "building",
+    "楼号": "building",
+    "楼": "building",
+    "building_group": "building_group",
+    "group": "building_group",
+    "楼组": "building_group",
+    "enrolled_on": "enrolled_on",
+    "enrolled": "enrolled_on",
+    "入户日期": "enrolled_on",
+    "left_on": "left_on",
+    "left": "left_on",
+    "退出日期": "left_on",
 }
 REQUIRED = ("id", "building")
 
@@ -69,7 +80,8 @@ def parse_rows(records: list[dict[str, str]]) -> Sheet:
             household = HouseholdIn.model_validate(fields)
         except ValidationError as exc:
             reason = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors())
+                f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
+            )
             rejected.append(RejectedRow(line, reason))
             continue
         if household.id in seen:

@@ -20,10 +20,12 @@ router = APIRouter(prefix="/api/v1", tags=["figures"])
 # Days; ten years of daily rows is still a small answer, anything longer is a mistake.
 MAX_PERIOD_DAYS = 3_700
 
-From = Annotated[date, Query(alias="from", description="first local day (inclusive)",
-                             examples=["2019-03-23"])]
-To = Annotated[date, Query(alias="to", description="last local day (inclusive)",
-                           examples=["2019-09-11"])]
+From = Annotated[
+    date, Query(alias="from", description="first local day (inclusive)", examples=["2019-03-23"])
+]
+To = Annotated[
+    date, Query(alias="to", description="last local day (inclusive)", examples=["2019-09-11"])
+]
 FormatQ = Annotated[Format, FORMAT_QUERY]
 
 
@@ -41,11 +43,18 @@ async def _one_estate(conn: ConnDep, estate: str, start: date, end: date) -> dic
     return rows[0]
 
 
-@router.get("/estates/{estate}/metrics", response_model=EstateMetrics,
-            response_model_by_alias=True,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/estates/{estate}/metrics",
+    response_model=EstateMetrics,
+    response_model_by_alias=True,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 async def estate_metrics(
-    estate: EstatePath, start: From, end: To, conn: ConnDep, _: EstateViewer,
+    estate: EstatePath,
+    start: From,
+    end: To,
+    conn: ConnDep,
+    _: EstateViewer,
     format: FormatQ = "json",
 ) -> Any:
     """Coverage, participation rate and wet-waste share of one estate for [from, to]."""
@@ -56,51 +65,72 @@ async def estate_metrics(
     return body
 
 
-@router.get("/estates/{estate}/daily", response_model=EstateDaily,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/estates/{estate}/daily",
+    response_model=EstateDaily,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 async def estate_daily(
-    estate: EstatePath, start: From, end: To, conn: ConnDep, _: EstateViewer,
+    estate: EstatePath,
+    start: From,
+    end: To,
+    conn: ConnDep,
+    _: EstateViewer,
     format: FormatQ = "json",
 ) -> Any:
     """One row per local day: kg per category, drops, active households, participation."""
     _check_period(start, end)
     await _one_estate(conn, estate, end, end)
-    body = service.daily(estate, await repository.daily_rows(conn, estate, start, end),
-                         start, end)
+    body = service.daily(estate, await repository.daily_rows(conn, estate, start, end), start, end)
     if format == "csv":
-        return csv_response(({"estate": estate, **service.flatten(d)} for d in body["days"]),
-                            f"{estate}-daily-{start}-{end}.csv")
+        return csv_response(
+            ({"estate": estate, **service.flatten(d)} for d in body["days"]),
+            f"{estate}-daily-{start}-{end}.csv",
+        )
     return body
 
 
-@router.get("/estates/{estate}/buildings/metrics", response_model=EstateBuildings,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/estates/{estate}/buildings/metrics",
+    response_model=EstateBuildings,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 async def building_metrics(
-    estate: EstatePath, start: From, end: To, conn: ConnDep, _: EstateViewer,
+    estate: EstatePath,
+    start: From,
+    end: To,
+    conn: ConnDep,
+    _: EstateViewer,
     format: FormatQ = "json",
 ) -> Any:
     """Participation, kg and wet share per building and per building group (楼组)."""
     _check_period(start, end)
     await _one_estate(conn, estate, end, end)
-    body = service.buildings(estate, await repository.building_rows(conn, estate, start, end),
-                             start, end)
+    body = service.buildings(
+        estate, await repository.building_rows(conn, estate, start, end), start, end
+    )
     if format == "csv":
         rows: list[dict[str, Any]] = []
         for b in body["buildings"]:
-            rows.append({"building": b["building"], "building_group": None,
-                         **service.flatten(b)})
+            rows.append({"building": b["building"], "building_group": None, **service.flatten(b)})
             rows += [{"building": b["building"], **service.flatten(g)} for g in b["groups"]]
         return csv_response(rows, f"{estate}-buildings-{start}-{end}.csv")
     return body
 
 
-@router.get("/metrics", response_model=MultiMetrics,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get("/metrics", response_model=MultiMetrics, responses={200: {"content": {"text/csv": {}}}})
 async def multi_metrics(
-    start: From, end: To, conn: ConnDep, principal: Viewer,
-    estate: Annotated[list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] | None, Query(
-        description="repeat for each estate; default: every estate "
-        "the token may see", examples=[["jjq", "oyl"]])] = None,
+    start: From,
+    end: To,
+    conn: ConnDep,
+    principal: Viewer,
+    estate: Annotated[
+        list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] | None,
+        Query(
+            description="repeat for each estate; default: every estate the token may see",
+            examples=[["jjq", "oyl"]],
+        ),
+    ] = None,
     format: FormatQ = "json",
 ) -> Any:
     """Several estates side by side, with totals (ratios of the summed counts)."""
@@ -122,9 +152,14 @@ async def multi_metrics(
     body = service.multi_metrics(rows, start, end)
     if format == "csv":
         flat = [service.flatten(e) for e in body["estates"]]
-        flat.append({"estate": "(total)", "from": start, "to": end,
-                     **service.flatten(body["totals"]),
-                     "definitions_version": body["definitions_version"]})
+        flat.append(
+            {
+                "estate": "(total)",
+                "from": start,
+                "to": end,
+                **service.flatten(body["totals"]),
+                "definitions_version": body["definitions_version"],
+            }
+        )
         return csv_response(flat, f"metrics-{start}-{end}.csv")
     return body
-

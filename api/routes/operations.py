@@ -44,7 +44,8 @@ class RejectedPage(BaseModel):
 
 @router.get("/rejected", response_model=RejectedPage)
 async def rejected(
-    conn: ConnDep, principal: Admin,
+    conn: ConnDep,
+    principal: Admin,
     estate: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     since: Annotated[datetime | None, Query(description="RFC 3339, with offset")] = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
@@ -52,12 +53,14 @@ async def rejected(
     """The quarantine: what devices sent that was not stored, newest first."""
     if estate is not None and not principal.may_see(estate):
         raise Forbidden(f"the token is not allowed to see estate {estate!r}")
-    estates = [estate] if estate else (sorted(principal.estates)
-                                       if principal.estates is not None else None)
+    estates = (
+        [estate]
+        if estate
+        else (sorted(principal.estates) if principal.estates is not None else None)
+    )
     rows, counts = await repository.rejected(conn, estates, since, limit)
     # Payloads failed validation and may not even be UTF-8: decode leniently.
-    items = [{**r, "payload": bytes(r["payload"]).decode("utf-8", errors="replace")}
-             for r in rows]
+    items = [{**r, "payload": bytes(r["payload"]).decode("utf-8", errors="replace")} for r in rows]
     return {"total": sum(counts.values()), "counts_by_reason": counts, "items": items}
 
 
@@ -80,6 +83,7 @@ async def readyz(pool: PoolDep) -> Any:
         async with pool.connection(timeout=READY_TIMEOUT_S) as conn:
             await conn.execute("SELECT 1")
     except Exception as exc:  # any failure means not ready; say which
-        return JSONResponse({"status": "unavailable", "detail": type(exc).__name__},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "detail": type(exc).__name__}, status_code=503
+        )
     return {"status": "ok"}

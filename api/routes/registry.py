@@ -38,13 +38,15 @@ def _status(response: Response, created: bool) -> None:
 @router.get("/estates", response_model=list[Estate])
 async def list_estates(conn: ConnDep, principal: Admin) -> Any:
     """Every estate the token may see."""
-    return await repo.list_estates(conn, sorted(principal.estates)
-                                   if principal.estates is not None else None)
+    return await repo.list_estates(
+        conn, sorted(principal.estates) if principal.estates is not None else None
+    )
 
 
 @router.put("/estates/{estate}", response_model=Estate, responses=CREATED)
-async def put_estate(estate: EstatePath, body: EstateIn, conn: ConnDep, _: EstateAdmin,
-                     response: Response) -> Any:
+async def put_estate(
+    estate: EstatePath, body: EstateIn, conn: ConnDep, _: EstateAdmin, response: Response
+) -> Any:
     """Create or update an estate (409 when its time zone would change under its drops)."""
     row, created = await repo.put_estate(conn, estate, body)
     _status(response, created)
@@ -70,8 +72,14 @@ async def list_rooms(estate: EstatePath, conn: ConnDep, _: EstateAdmin) -> Any:
 
 
 @router.put("/estates/{estate}/rooms/{room}", response_model=Room, responses=CREATED)
-async def put_room(estate: EstatePath, room: RoomPath, conn: ConnDep, _: EstateAdmin,
-                   response: Response, body: RoomIn | None = None) -> Any:
+async def put_room(
+    estate: EstatePath,
+    room: RoomPath,
+    conn: ConnDep,
+    _: EstateAdmin,
+    response: Response,
+    body: RoomIn | None = None,
+) -> Any:
     """Create or rename a refuse room."""
     row, created = await repo.put_room(conn, estate, room, body.name if body else None)
     _status(response, created)
@@ -91,8 +99,15 @@ async def delete_room(estate: EstatePath, room: RoomPath, conn: ConnDep, _: Esta
 
 
 @router.put("/estates/{estate}/rooms/{room}/bins/{bin}", response_model=Bin, responses=CREATED)
-async def put_bin(estate: EstatePath, room: RoomPath, bin: BinPath, body: BinIn,
-                  conn: ConnDep, _: EstateAdmin, response: Response) -> Any:
+async def put_bin(
+    estate: EstatePath,
+    room: RoomPath,
+    bin: BinPath,
+    body: BinIn,
+    conn: ConnDep,
+    _: EstateAdmin,
+    response: Response,
+) -> Any:
     """Register a bin with its category; its events are accepted at once."""
     row, created = await repo.put_bin(conn, estate, room, bin, body.category)
     _status(response, created)
@@ -100,22 +115,26 @@ async def put_bin(estate: EstatePath, room: RoomPath, bin: BinPath, body: BinIn,
 
 
 @router.get("/estates/{estate}/rooms/{room}/bins/{bin}", response_model=Bin)
-async def get_bin(estate: EstatePath, room: RoomPath, bin: BinPath, conn: ConnDep,
-                  _: EstateAdmin) -> Any:
+async def get_bin(
+    estate: EstatePath, room: RoomPath, bin: BinPath, conn: ConnDep, _: EstateAdmin
+) -> Any:
     """One bin with its device state."""
     return await repo.get_bin(conn, estate, room, bin)
 
 
 @router.delete("/estates/{estate}/rooms/{room}/bins/{bin}", status_code=204)
-async def delete_bin(estate: EstatePath, room: RoomPath, bin: BinPath, conn: ConnDep,
-                     _: EstateAdmin) -> None:
+async def delete_bin(
+    estate: EstatePath, room: RoomPath, bin: BinPath, conn: ConnDep, _: EstateAdmin
+) -> None:
     """Delete a bin that never sent an event (409 otherwise)."""
     await repo.delete_bin(conn, estate, room, bin)
 
 
 @router.post("/estates/{estate}/households", response_model=Upserted)
 async def upsert_households(
-    estate: EstatePath, conn: ConnDep, _: EstateAdmin,
+    estate: EstatePath,
+    conn: ConnDep,
+    _: EstateAdmin,
     body: Annotated[list[HouseholdIn], Body(max_length=MAX_HOUSEHOLDS_PER_CALL)],
 ) -> Any:
     """Bulk upsert; all or nothing (one invalid row: 422 naming it, nothing stored)."""
@@ -125,7 +144,9 @@ async def upsert_households(
 
 @router.get("/estates/{estate}/households", response_model=list[Household])
 async def list_households(
-    estate: EstatePath, conn: ConnDep, _: EstateAdmin,
+    estate: EstatePath,
+    conn: ConnDep,
+    _: EstateAdmin,
     building: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -135,14 +156,16 @@ async def list_households(
 
 
 @router.get("/estates/{estate}/households/{household}", response_model=Household)
-async def get_household(estate: EstatePath, household: HouseholdPath, conn: ConnDep,
-                        _: EstateAdmin) -> Any:
+async def get_household(
+    estate: EstatePath, household: HouseholdPath, conn: ConnDep, _: EstateAdmin
+) -> Any:
     """One household."""
     return await repo.get_household(conn, estate, household)
 
 
 @router.delete("/estates/{estate}/households/{household}", status_code=204)
-async def delete_household(estate: EstatePath, household: HouseholdPath, conn: ConnDep,
-                           _: EstateAdmin) -> None:
+async def delete_household(
+    estate: EstatePath, household: HouseholdPath, conn: ConnDep, _: EstateAdmin
+) -> None:
     """Remove a household from the registry; its drops become an unregistered token's."""
     await repo.delete_household(conn, estate, household)

@@ -47,9 +47,9 @@ def assert_figures_equal_truth(sim: Simulation, db_url: str) -> dict[str, Any]:
     for key in ("coverage", "participation_rate", "wet_share", "in_window_share"):
         assert got[key] == pytest.approx(f[key], abs=1e-12), key
     assert {c: g for c, g in got["grams"].items() if g} == {
-        c: g for c, g in f["grams"].items() if g}
-    assert got["daily_grams"] == {d["day"]: round(sum(d["kg"].values()) * 1000)
-                                  for d in f["daily"]}
+        c: g for c, g in f["grams"].items() if g
+    }
+    assert got["daily_grams"] == {d["day"]: round(sum(d["kg"].values()) * 1000) for d in f["daily"]}
     assert got["by_kind"] == truth["stored"]["by_kind"]  # type: ignore[index]
     return f
 
@@ -57,8 +57,7 @@ def assert_figures_equal_truth(sim: Simulation, db_url: str) -> dict[str, Any]:
 def test_backfilled_month_equals_ground_truth(
     db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
 ) -> None:
-    sim = Simulation(EstateSpec().scaled(100, "sim-month"), 11, date(2026, 3, 1),
-                     date(2026, 3, 30))
+    sim = Simulation(EstateSpec().scaled(100, "sim-month"), 11, date(2026, 3, 1), date(2026, 3, 30))
     register_sql(db_url, sim.estate)
     start_ingester(db_url, mqtt_url, ingest_factory)
     run(sim, db_url, mqtt_url)
@@ -70,10 +69,12 @@ def test_backfilled_month_equals_ground_truth(
 def test_faults_produce_exactly_the_announced_rejections_and_duplicates(
     db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
 ) -> None:
-    plan = FaultPlan(duplicate=0.03, out_of_order=0.03, offline=0.15, malformed=0.01,
-                     clock_skew=0.05, silent=1)
-    sim = Simulation(EstateSpec().scaled(100, "sim-faults"), 12, date(2026, 6, 1),
-                     date(2026, 6, 10), plan)
+    plan = FaultPlan(
+        duplicate=0.03, out_of_order=0.03, offline=0.15, malformed=0.01, clock_skew=0.05, silent=1
+    )
+    sim = Simulation(
+        EstateSpec().scaled(100, "sim-faults"), 12, date(2026, 6, 1), date(2026, 6, 10), plan
+    )
     register_sql(db_url, sim.estate)
     proc = start_ingester(db_url, mqtt_url, ingest_factory)
     before = settled_totals(proc)
@@ -86,5 +87,11 @@ def test_faults_produce_exactly_the_announced_rejections_and_duplicates(
     assert after["duplicates"] - before["duplicates"] == faults["duplicates"] > 0
     assert after["rejected"] - before["rejected"] == faults["rejections_total"]
     silent = faults["silent_bins"][0]
-    assert scalar(db_url, "SELECT online FROM bins WHERE id = %s AND estate_id = %s",
-                  (silent, sim.estate.id)) is False, "the silent bin's last will was applied"
+    assert (
+        scalar(
+            db_url,
+            "SELECT online FROM bins WHERE id = %s AND estate_id = %s",
+            (silent, sim.estate.id),
+        )
+        is False
+    ), "the silent bin's last will was applied"

@@ -19,13 +19,35 @@ from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
 from tests.simulators.helpers import db_figures, register_sql, rejections_by_reason, start_ingester
 
-ARGS = ["--estate", "cli-est", "--households", "60", "--days", "4", "--end", "2026-04-04",
-        "--seed", "77", "--malformed", "0.02", "--duplicates", "0.02", "--offline", "0.2"]
+ARGS = [
+    "--estate",
+    "cli-est",
+    "--households",
+    "60",
+    "--days",
+    "4",
+    "--end",
+    "2026-04-04",
+    "--seed",
+    "77",
+    "--malformed",
+    "0.02",
+    "--duplicates",
+    "0.02",
+    "--offline",
+    "0.2",
+]
 
 
 def simulate(*extra: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fenlei", "simulate", *ARGS, *extra],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "fenlei", "simulate", *ARGS, *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_dry_run_is_reproducible(tmp_path: Path) -> None:
@@ -39,12 +61,16 @@ def test_dry_run_is_reproducible(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_simulate_publishes_what_its_truth_says(
-    services: Services, db_url: str, mqtt_url: str, tmp_path: Path,
+    services: Services,
+    db_url: str,
+    mqtt_url: str,
+    tmp_path: Path,
     ingest_factory: Callable[..., IngestProcess],
 ) -> None:
     plan = FaultPlan(duplicate=0.02, malformed=0.02, offline=0.2)
-    sim = Simulation(EstateSpec().scaled(60, "cli-est"), 77, date(2026, 4, 1),
-                     date(2026, 4, 4), plan)
+    sim = Simulation(
+        EstateSpec().scaled(60, "cli-est"), 77, date(2026, 4, 1), date(2026, 4, 4), plan
+    )
     register_sql(db_url, sim.estate)
     start_ingester(db_url, mqtt_url, ingest_factory)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
@@ -62,7 +88,10 @@ def test_simulate_publishes_what_its_truth_says(
 
 @pytest.mark.integration
 def test_scale_mode_publishes_many_estates_at_the_target_rate(
-    services: Services, db_url: str, mqtt_url: str, tmp_path: Path,
+    services: Services,
+    db_url: str,
+    mqtt_url: str,
+    tmp_path: Path,
     ingest_factory: Callable[..., IngestProcess],
 ) -> None:
     for i in range(3):
@@ -72,9 +101,32 @@ def test_scale_mode_publishes_many_estates_at_the_target_rate(
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
     env.update(FENLEI_DATABASE_URL=db_url, FENLEI_MQTT_URL=mqtt_url, FENLEI_HOME=str(tmp_path))
     done = subprocess.run(
-        [sys.executable, "-m", "fenlei", "simulate", "--estate", "scale", "--estates", "3",
-         "--households", "20", "--days", "1", "--end", "2026-04-04", "--seed", "5",
-         "--rate", "400"], env=env, capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "fenlei",
+            "simulate",
+            "--estate",
+            "scale",
+            "--estates",
+            "3",
+            "--households",
+            "20",
+            "--days",
+            "1",
+            "--end",
+            "2026-04-04",
+            "--seed",
+            "5",
+            "--rate",
+            "400",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "stored by the ingester" in done.stdout, done.stdout
     truth = json.loads((tmp_path / "simulate" / "scale-x3-truth.json").read_text())

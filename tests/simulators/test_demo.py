@@ -26,16 +26,40 @@ def test_demo_comes_up_and_computes_the_expected_figures(
     services: Services, db_url: str, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_MQTT_URL=services.mqtt_url,
-               FENLEI_HOME=str(tmp_path), FENLEI_CLIENT_ID="test-demo-ingest",
-               FENLEI_SESSION_EXPIRY_S="0")
+    env.update(
+        FENLEI_DATABASE_URL=db_url,
+        FENLEI_MQTT_URL=services.mqtt_url,
+        FENLEI_HOME=str(tmp_path),
+        FENLEI_CLIENT_ID="test-demo-ingest",
+        FENLEI_SESSION_EXPIRY_S="0",
+    )
     truth = tmp_path / "truth.json"
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "fenlei", "demo", "--services", "env", "--days", "3",
-         "--households", "100", "--no-live", "--no-progress", "--api-port", "0",
-         "--truth", str(truth)],
-        env=env, capture_output=True, text=True, timeout=DEMO_TIMEOUT_S, check=False)
+        [
+            sys.executable,
+            "-m",
+            "fenlei",
+            "demo",
+            "--services",
+            "env",
+            "--days",
+            "3",
+            "--households",
+            "100",
+            "--no-live",
+            "--no-progress",
+            "--api-port",
+            "0",
+            "--truth",
+            str(truth),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_S,
+        check=False,
+    )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout

@@ -16,8 +16,9 @@ from simulators.simulation import Simulation
 
 START, END = date(2026, 3, 1), date(2026, 3, 10)
 NOW = datetime(2026, 11, 1, tzinfo=UTC)  # after the period: old timestamps are valid
-ALL_FAULTS = FaultPlan(duplicate=0.02, out_of_order=0.02, offline=0.1, malformed=0.01,
-                       clock_skew=0.05, silent=1)
+ALL_FAULTS = FaultPlan(
+    duplicate=0.02, out_of_order=0.02, offline=0.1, malformed=0.01, clock_skew=0.05, silent=1
+)
 
 
 def small(estate_id: str = "sim-small") -> EstateSpec:
