@@ -19,13 +19,22 @@ from dashboards.i18n import Locale
 
 Figure = dict[str, Any]
 # Muted colours that print legibly; one per category, the same on every page.
-CATEGORY_COLOURS = {"dry": "#6b7280", "wet": "#65a30d", "recyclable": "#2563eb",
-                    "hazardous": "#dc2626", "construction": "#b45309"}
+CATEGORY_COLOURS = {
+    "dry": "#6b7280",
+    "wet": "#65a30d",
+    "recyclable": "#2563eb",
+    "hazardous": "#dc2626",
+    "construction": "#b45309",
+}
 ACCENT = "#0f766e"
 GRID = "#e5e7eb"
 # d3 time formats of day axes: '3月1日' / 'Mar 1'; hover labels carry the year.
 DATE_TICKS: dict[Locale, str] = {"zh": "%-m月%-d日", "en": "%b %-d"}
 DATE_HOVER: dict[Locale, str] = {"zh": "%Y年%-m月%-d日", "en": "%-d %b %Y"}
+# Days beyond which daily kg are drawn as stacked areas, not bars: a year of bars is
+# 5 x 365 SVG paths (a quarter of the overview's drawing time) and thinner than a pixel
+# pair each; areas are 5 paths and read the same at that scale.
+AREA_AFTER_DAYS = 92
 _FONT = "system-ui, 'PingFang SC', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif"
 
 
@@ -38,22 +47,35 @@ class Chart:
     figure: Figure
 
 
-def _layout(locale: Locale, y_title: str, percent: bool = False, barmode: str | None = None,
-            dates: bool = True) -> dict[str, Any]:
+def _layout(
+    locale: Locale,
+    y_title: str,
+    percent: bool = False,
+    barmode: str | None = None,
+    dates: bool = True,
+) -> dict[str, Any]:
     layout: dict[str, Any] = {
-        "font": {"family": _FONT, "size": 12}, "height": 300,
-        "margin": {"l": 56, "r": 16, "t": 16, "b": 40}, "plot_bgcolor": "white",
-        "legend": {"orientation": "h", "y": -0.18}, "hovermode": "x unified",
+        "font": {"family": _FONT, "size": 12},
+        "height": 300,
+        "margin": {"l": 56, "r": 16, "t": 16, "b": 40},
+        "plot_bgcolor": "white",
+        "legend": {"orientation": "h", "y": -0.18},
+        "hovermode": "x unified",
         "separators": ".,",
-        "yaxis": {"title": {"text": y_title}, "gridcolor": GRID, "rangemode": "tozero",
-                  "tickformat": ".0%" if percent else ","},
+        "yaxis": {
+            "title": {"text": y_title},
+            "gridcolor": GRID,
+            "rangemode": "tozero",
+            "tickformat": ".0%" if percent else ",",
+        },
         "xaxis": {"gridcolor": "#f3f4f6"},
     }
     if barmode:
         layout["barmode"] = barmode
     if dates:
-        layout["xaxis"].update(type="date", tickformat=DATE_TICKS[locale],
-                               hoverformat=DATE_HOVER[locale])
+        layout["xaxis"].update(
+            type="date", tickformat=DATE_TICKS[locale], hoverformat=DATE_HOVER[locale]
+        )
     return layout
 
 
@@ -62,63 +84,151 @@ def _dates(days: Sequence[Any]) -> list[str]:
 
 
 def stacked_kg(locale: Locale, days: Sequence[Any], kg: dict[str, Sequence[float]]) -> Figure:
-    """Daily kilograms per category, stacked."""
+    """Daily kilograms per category, stacked: bars, or areas over long periods."""
     x = _dates(days)
-    data = [{"type": "bar", "x": x, "y": list(values), "name": i18n.t(locale, f"cat.{c}"),
-             "marker": {"color": CATEGORY_COLOURS[c]}, "hovertemplate": "%{y:,.1f} kg"}
-            for c, values in kg.items()]
+    if len(x) > AREA_AFTER_DAYS:
+        data = [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "stackgroup": "kg",
+                "x": x,
+                "y": list(values),
+                "name": i18n.t(locale, f"cat.{c}"),
+                "line": {"color": CATEGORY_COLOURS[c], "width": 0.5},
+                "fillcolor": CATEGORY_COLOURS[c],
+                "hovertemplate": "%{y:,.1f} kg",
+            }
+            for c, values in kg.items()
+        ]
+        return {"data": data, "layout": _layout(locale, i18n.t(locale, "axis.kg"))}
+    data = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": list(values),
+            "name": i18n.t(locale, f"cat.{c}"),
+            "marker": {"color": CATEGORY_COLOURS[c]},
+            "hovertemplate": "%{y:,.1f} kg",
+        }
+        for c, values in kg.items()
+    ]
     return {"data": data, "layout": _layout(locale, i18n.t(locale, "axis.kg"), barmode="stack")}
 
 
-def share_line(locale: Locale, days: Sequence[Any], values: Sequence[float | None], name: str,
-               target: float | None = None) -> Figure:
+def share_line(
+    locale: Locale,
+    days: Sequence[Any],
+    values: Sequence[float | None],
+    name: str,
+    target: float | None = None,
+) -> Figure:
     """A ratio per day as a line, with the target as a dashed line."""
     layout = _layout(locale, i18n.t(locale, "axis.share"), percent=True)
     layout["showlegend"] = False
     if target is not None:
-        layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": target,
-                             "y1": target, "line": {"dash": "dash", "color": "#9ca3af"}}]
-        layout["annotations"] = [{
-            "xref": "paper", "x": 1, "y": target, "xanchor": "right", "yanchor": "bottom",
-            "showarrow": False,
-            "text": f"{i18n.t(locale, 'target')} {i18n.percent(target, 0)}"}]
-    data = [{"type": "scatter", "mode": "lines", "x": _dates(days), "y": list(values),
-             "name": name, "line": {"color": ACCENT, "width": 2}, "connectgaps": False,
-             "hovertemplate": "%{y:.2%}"}]
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": target,
+                "y1": target,
+                "line": {"dash": "dash", "color": "#9ca3af"},
+            }
+        ]
+        layout["annotations"] = [
+            {
+                "xref": "paper",
+                "x": 1,
+                "y": target,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "text": f"{i18n.t(locale, 'target')} {i18n.percent(target, 0)}",
+            }
+        ]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": _dates(days),
+            "y": list(values),
+            "name": name,
+            "line": {"color": ACCENT, "width": 2},
+            "connectgaps": False,
+            "hovertemplate": "%{y:.2%}",
+        }
+    ]
     return {"data": data, "layout": layout}
 
 
-def ranked_bars(locale: Locale, labels: Sequence[str], values: Sequence[float | None],
-                target: float | None = None) -> Figure:
+def ranked_bars(
+    locale: Locale,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    target: float | None = None,
+) -> Figure:
     """Horizontal bars of a ratio, best at the top."""
     pairs = sorted(zip(labels, values, strict=True), key=lambda p: -1 if p[1] is None else p[1])
     layout = _layout(locale, "", dates=False)
-    layout.update(height=max(220, 24 * len(pairs) + 60), hovermode="closest", showlegend=False,
-                  xaxis={"tickformat": ".0%", "range": [0, 1], "gridcolor": GRID},
-                  yaxis={"type": "category"})
+    layout.update(
+        height=max(220, 24 * len(pairs) + 60),
+        hovermode="closest",
+        showlegend=False,
+        xaxis={"tickformat": ".0%", "range": [0, 1], "gridcolor": GRID},
+        yaxis={"type": "category"},
+    )
     if target is not None:
-        layout["shapes"] = [{"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": target,
-                             "x1": target, "line": {"dash": "dash", "color": "#9ca3af"}}]
-    data = [{"type": "bar", "orientation": "h", "y": [p[0] for p in pairs][::-1],
-             "x": [p[1] for p in pairs][::-1], "marker": {"color": ACCENT},
-             "hovertemplate": "%{x:.2%}<extra></extra>"}]
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "x0": target,
+                "x1": target,
+                "line": {"dash": "dash", "color": "#9ca3af"},
+            }
+        ]
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": [p[0] for p in pairs][::-1],
+            "x": [p[1] for p in pairs][::-1],
+            "marker": {"color": ACCENT},
+            "hovertemplate": "%{x:.2%}<extra></extra>",
+        }
+    ]
     return {"data": data, "layout": layout}
 
 
 def counts_by_reason(locale: Locale, rows: Sequence[dict[str, Any]]) -> Figure:
     """Rejected messages per day, stacked by reason."""
     reasons = sorted({r["reason"] for r in rows})
-    data = [{"type": "bar", "name": reason,
-             "x": _dates([r["day"] for r in rows if r["reason"] == reason]),
-             "y": [r["count"] for r in rows if r["reason"] == reason]} for reason in reasons]
-    return {"data": data,
-            "layout": _layout(locale, i18n.t(locale, "axis.messages"), barmode="stack")}
+    data = [
+        {
+            "type": "bar",
+            "name": reason,
+            "x": _dates([r["day"] for r in rows if r["reason"] == reason]),
+            "y": [r["count"] for r in rows if r["reason"] == reason],
+        }
+        for reason in reasons
+    ]
+    return {
+        "data": data,
+        "layout": _layout(locale, i18n.t(locale, "axis.messages"), barmode="stack"),
+    }
 
 
 def to_html(chart: Chart, filename: str) -> str:
     """A titled chart box: a div plotly draws into and its figure as inline JSON."""
     payload = orjson.dumps(chart.figure).decode().replace("</", "<\\/")
-    return (f'<section class="chart"><h2>{escape(chart.title)}</h2>'
-            f'<div class="plot" id="chart-{chart.name}"></div>'
-            f'<script type="application/json" class="figure" data-target="chart-{chart.name}"'
-            f' data-filename="{escape(filename)}">{payload}</script></section>')
+    return (
+        f'<section class="chart"><h2>{escape(chart.title)}</h2>'
+        f'<div class="plot" id="chart-{chart.name}"></div>'
+        f'<script type="application/json" class="figure" data-target="chart-{chart.name}"'
+        f' data-filename="{escape(filename)}">{payload}</script></section>'
+    )

@@ -21,8 +21,9 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def locale_of(request: Request) -> Locale:
     """`?lang=` first, then the language cookie, then zh-CN."""
-    return i18n.parse_locale(request.query_params.get("lang")
-                             or request.cookies.get(session.LANG_COOKIE))
+    return i18n.parse_locale(
+        request.query_params.get("lang") or request.cookies.get(session.LANG_COOKIE)
+    )
 
 
 @dataclass(slots=True)
@@ -42,12 +43,12 @@ def to_signin(request: Request) -> RedirectResponse:
 def error_page(request: Request, key: str, status_code: int) -> HTMLResponse:
     """A short page saying why the dashboard cannot be shown."""
     ctx = layout.Context(request, locale_of(request))
-    return layout.page(ctx, ctx.t("error.title"), f'<p class="error">{ctx.t(key)}</p>',
-                       status_code=status_code)
+    return layout.page(
+        ctx, ctx.t("error.title"), f'<p class="error">{ctx.t(key)}</p>', status_code=status_code
+    )
 
 
-async def visitor(request: Request, conn: Any,
-                  estate: str | None = None) -> Visitor | Response:
+async def visitor(request: Request, conn: Any, estate: str | None = None) -> Visitor | Response:
     """The signed-in visitor allowed to see `estate`, or the response to send instead."""
     principal = await session.principal(request, conn, get_dashboard_settings(request))
     if principal is None:
@@ -71,6 +72,13 @@ def export(table: tables.Table, locale: Locale, fmt: str, filename: str) -> Resp
     else:
         body, media, ext = tables.to_csv(table, locale), "text/csv; charset=utf-8", "csv"
     name = f"{filename}.{ext}"
-    return Response(body, media_type=media, headers={
-        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
-        "Cache-Control": "no-store"})
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+            ),
+            "Cache-Control": "no-store",
+        },
+    )

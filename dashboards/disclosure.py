@@ -24,7 +24,8 @@ from dashboards.settings import DashboardSettings, get_dashboard_settings
 router = APIRouter()
 
 GROUP_COLUMNS = [
-    tables.Column("rank", "col.rank", "int"), tables.Column("building", "col.building"),
+    tables.Column("rank", "col.rank", "int"),
+    tables.Column("building", "col.building"),
     tables.Column("building_group", "col.building_group"),
     tables.Column("households_enrolled", "col.households_enrolled", "int"),
     tables.Column("households_active", "col.households_active", "int"),
@@ -39,43 +40,77 @@ STAR_COLUMNS = [
 ]
 
 
-def board(estate: str, buildings: list[dict[str, Any]], activity: list[dict[str, Any]],
-          settings: DashboardSettings, none_label: str) -> tuple[list[dict[str, Any]],
-                                                                 list[dict[str, Any]], int]:
+def board(
+    estate: str,
+    buildings: list[dict[str, Any]],
+    activity: list[dict[str, Any]],
+    settings: DashboardSettings,
+    none_label: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """(ranked visible groups, star families, number of hidden groups). Pure."""
-    sizes = {(b["building"], g["building_group"]): int(g["households_enrolled"])
-             for b in buildings for g in b["groups"]}
+    sizes = {
+        (b["building"], g["building_group"]): int(g["households_enrolled"])
+        for b in buildings
+        for g in b["groups"]
+    }
     shown = visible_groups(sizes, settings.disclosure_min_group)
-    groups = [{"building": b["building"], "building_group": g["building_group"] or none_label,
-               **{k: g[k] for k in ("households_enrolled", "households_active",
-                                    "participation_rate", "wet_share")}}
-              for b in buildings for g in b["groups"] if (b["building"], g["building_group"])
-              in shown]
-    groups.sort(key=lambda r: (r["participation_rate"] is None, -(r["participation_rate"] or 0),
-                               r["building"], r["building_group"]))
+    groups = [
+        {
+            "building": b["building"],
+            "building_group": g["building_group"] or none_label,
+            **{
+                k: g[k]
+                for k in (
+                    "households_enrolled",
+                    "households_active",
+                    "participation_rate",
+                    "wet_share",
+                )
+            },
+        }
+        for b in buildings
+        for g in b["groups"]
+        if (b["building"], g["building_group"]) in shown
+    ]
+    groups.sort(
+        key=lambda r: (
+            r["participation_rate"] is None,
+            -(r["participation_rate"] or 0),
+            r["building"],
+            r["building_group"],
+        )
+    )
     by_group: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
     for h in activity:
         key = (h["building"], h["building_group"])
         if key in shown:
-            by_group[key].append({"building": h["building"],
-                                  "building_group": h["building_group"] or none_label,
-                                  "household": pseudonym(settings.secret(), estate,
-                                                         h["household"]),
-                                  "active_days": h["active_days"], "drops": h["drops"]})
+            by_group[key].append(
+                {
+                    "building": h["building"],
+                    "building_group": h["building_group"] or none_label,
+                    "household": pseudonym(settings.secret(), estate, h["household"]),
+                    "active_days": h["active_days"],
+                    "drops": h["drops"],
+                }
+            )
     stars: list[dict[str, Any]] = []
     for key in sorted(by_group, key=lambda k: (k[0], k[1] or "")):
-        ranked = sorted(by_group[key], key=lambda r: (-r["active_days"], -r["drops"],
-                                                      r["household"]))
-        stars += ranked[:settings.disclosure_stars]
+        ranked = sorted(
+            by_group[key], key=lambda r: (-r["active_days"], -r["drops"], r["household"])
+        )
+        stars += ranked[: settings.disclosure_stars]
     for row in stars:
         del row["drops"]
-    return ([{"rank": i, **g} for i, g in enumerate(groups, start=1)], stars,
-            len(sizes) - len(shown))
+    return (
+        [{"rank": i, **g} for i, g in enumerate(groups, start=1)],
+        stars,
+        len(sizes) - len(shown),
+    )
 
 
-async def _load(request: Request, conn: Any, estate: str, start: str | None,
-                end: str | None) -> tuple[layout.Context, dict[str, Any], dict[str, tables.Table],
-                                          int] | Response:
+async def _load(
+    request: Request, conn: Any, estate: str, start: str | None, end: str | None
+) -> tuple[layout.Context, dict[str, Any], dict[str, tables.Table], int] | Response:
     who = await common.visitor(request, conn, estate)
     if not isinstance(who, common.Visitor):
         return who
@@ -84,20 +119,32 @@ async def _load(request: Request, conn: Any, estate: str, start: str | None,
     ctx = layout.Context(request, common.locale_of(request), resolve(start, end, tz), estate, tz)
     assert ctx.period is not None
     p = ctx.period
-    buildings = service.buildings(estate, await metrics.building_rows(conn, estate, p.start,
-                                                                      p.end), p.start, p.end)
+    buildings = service.buildings(
+        estate, await metrics.building_rows(conn, estate, p.start, p.end), p.start, p.end
+    )
     activity = await repository.household_activity(conn, estate, p.start, p.end)
-    groups, stars, hidden = board(estate, buildings["buildings"], activity,
-                                  get_dashboard_settings(request), ctx.t("disclosure.none"))
-    found = {"groups": tables.Table("groups", ctx.t("table.groups"), GROUP_COLUMNS, groups),
-             "stars": tables.Table("stars", ctx.t("table.stars"), STAR_COLUMNS, stars)}
+    groups, stars, hidden = board(
+        estate,
+        buildings["buildings"],
+        activity,
+        get_dashboard_settings(request),
+        ctx.t("disclosure.none"),
+    )
+    found = {
+        "groups": tables.Table("groups", ctx.t("table.groups"), GROUP_COLUMNS, groups),
+        "stars": tables.Table("stars", ctx.t("table.stars"), STAR_COLUMNS, stars),
+    }
     return ctx, who.estate, found, hidden
 
 
 @router.get("/dashboards/estates/{estate}/disclosure", include_in_schema=False)
-async def disclosure_page(request: Request, estate: EstatePath, conn: ConnDep,
-                          start: Annotated[str | None, Query(alias="from")] = None,
-                          end: Annotated[str | None, Query(alias="to")] = None) -> Response:
+async def disclosure_page(
+    request: Request,
+    estate: EstatePath,
+    conn: ConnDep,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
     """The printable board."""
     loaded = await _load(request, conn, estate, start, end)
     if isinstance(loaded, Response):
@@ -105,20 +152,28 @@ async def disclosure_page(request: Request, estate: EstatePath, conn: ConnDep,
     ctx, row, found, hidden = loaded
     minimum = get_dashboard_settings(request).disclosure_min_group
     base = f"/dashboards/estates/{estate}/disclosure/export"
-    body = (f'<p>{ctx.t("disclosure.intro")}</p>'
-            f'<p class="note" id="hidden-groups">{ctx.t("disclosure.hidden", n=minimum, m=hidden)}'
-            f'</p><p class="noprint"><button onclick="window.print()">'
-            f'{ctx.t("disclosure.print")}</button></p>'
-            + "".join(tables.to_html(tb, ctx.locale, ctx.href(f"{base}/{name}"))
-                      for name, tb in found.items()))
+    body = (
+        f"<p>{ctx.t('disclosure.intro')}</p>"
+        f'<p class="note" id="hidden-groups">{ctx.t("disclosure.hidden", n=minimum, m=hidden)}'
+        f'</p><p class="noprint"><button onclick="window.print()">'
+        f"{ctx.t('disclosure.print')}</button></p>"
+        + "".join(
+            tables.to_html(tb, ctx.locale, ctx.href(f"{base}/{name}")) for name, tb in found.items()
+        )
+    )
     return layout.page(ctx, f"{row['name']} · {ctx.t('disclosure.title')}", body)
 
 
 @router.get("/dashboards/estates/{estate}/disclosure/export/{table}", include_in_schema=False)
-async def disclosure_export(request: Request, estate: EstatePath, table: str, conn: ConnDep,
-                            start: Annotated[str | None, Query(alias="from")] = None,
-                            end: Annotated[str | None, Query(alias="to")] = None,
-                            format: Annotated[common.ExportFormat, Query()] = "csv") -> Response:
+async def disclosure_export(
+    request: Request,
+    estate: EstatePath,
+    table: str,
+    conn: ConnDep,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+    format: Annotated[common.ExportFormat, Query()] = "csv",
+) -> Response:
     """A board table as CSV or Excel."""
     loaded = await _load(request, conn, estate, start, end)
     if isinstance(loaded, Response):
@@ -127,5 +182,9 @@ async def disclosure_export(request: Request, estate: EstatePath, table: str, co
     assert ctx.period is not None
     if table not in found:
         return common.error_page(request, "error.not_found", 404)
-    return common.export(found[table], ctx.locale, format,
-                         f"{estate}-disclosure-{table}-{ctx.period.start}-{ctx.period.end}")
+    return common.export(
+        found[table],
+        ctx.locale,
+        format,
+        f"{estate}-disclosure-{table}-{ctx.period.start}-{ctx.period.end}",
+    )

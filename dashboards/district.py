@@ -20,7 +20,8 @@ router = APIRouter()
 Estates = Annotated[list[str] | None, Query(alias="estate")]
 
 COLUMNS = [
-    tables.Column("estate", "col.estate"), tables.Column("name", "col.name"),
+    tables.Column("estate", "col.estate"),
+    tables.Column("name", "col.name"),
     tables.Column("households_total", "col.households_total", "int"),
     tables.Column("households_enrolled", "col.households_enrolled", "int"),
     tables.Column("households_active", "col.households_active", "int"),
@@ -34,37 +35,53 @@ COLUMNS = [
 
 
 def _row(figures: dict[str, Any], estate: str, name: str) -> dict[str, Any]:
-    return {**{c.key: figures.get(c.key) for c in COLUMNS}, "estate": estate, "name": name,
-            "kg_total": sum(figures["kg"].values())}
+    return {
+        **{c.key: figures.get(c.key) for c in COLUMNS},
+        "estate": estate,
+        "name": name,
+        "kg_total": sum(figures["kg"].values()),
+    }
 
 
-async def _load(request: Request, conn: Any, wanted: list[str] | None, start: str | None,
-                end: str | None) -> tuple[layout.Context, dict[str, Any], tables.Table] | Response:
+async def _load(
+    request: Request, conn: Any, wanted: list[str] | None, start: str | None, end: str | None
+) -> tuple[layout.Context, dict[str, Any], tables.Table] | Response:
     who = await common.visitor(request, conn)
     if not isinstance(who, common.Visitor):
         return who
     principal = who.principal
     visible = await registry.list_estates(
-        conn, sorted(principal.estates) if principal.estates is not None else None)
+        conn, sorted(principal.estates) if principal.estates is not None else None
+    )
     names = {e["id"]: e["name"] for e in visible}
     chosen = sorted(set(wanted) & names.keys()) if wanted else sorted(names)
     if wanted and any(not principal.may_see(e) for e in wanted):
         return common.error_page(request, "error.forbidden", 403)
-    ctx = layout.Context(request, common.locale_of(request), resolve(start, end),
-                         keep=[("estate", e) for e in wanted or []])
+    ctx = layout.Context(
+        request,
+        common.locale_of(request),
+        resolve(start, end),
+        keep=[("estate", e) for e in wanted or []],
+    )
     assert ctx.period is not None
     body = service.multi_metrics(
         await metrics.estates_rows(conn, chosen, ctx.period.start, ctx.period.end),
-        ctx.period.start, ctx.period.end)
+        ctx.period.start,
+        ctx.period.end,
+    )
     rows = [_row(e, e["estate"], names[e["estate"]]) for e in body["estates"]]
     rows.append(_row(body["totals"], ctx.t("district.total"), ""))
     return ctx, body, tables.Table("estates", ctx.t("table.estates"), COLUMNS, rows)
 
 
 @router.get("/dashboards/district", include_in_schema=False)
-async def district_page(request: Request, conn: ConnDep, estate: Estates = None,
-                        start: Annotated[str | None, Query(alias="from")] = None,
-                        end: Annotated[str | None, Query(alias="to")] = None) -> Response:
+async def district_page(
+    request: Request,
+    conn: ConnDep,
+    estate: Estates = None,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
     """Every estate the token may see (or the `estate=` ones), side by side."""
     loaded = await _load(request, conn, estate, start, end)
     if isinstance(loaded, Response):
@@ -72,27 +89,42 @@ async def district_page(request: Request, conn: ConnDep, estate: Estates = None,
     ctx, body, table = loaded
     assert ctx.period is not None
     target = get_dashboard_settings(request).target_participation_rate
-    chart = charts.Chart("district", ctx.t("chart.district"), charts.ranked_bars(
-        ctx.locale, [e["estate"] for e in body["estates"]],
-        [e["participation_rate"] for e in body["estates"]], target))
-    links = "".join(f'<a href="{escape(ctx.href("/dashboards/estates/" + e["estate"]))}">'
-                    f'{escape(e["estate"])}</a> ' for e in body["estates"])
-    html = (f"{tables.to_html(table, ctx.locale, ctx.href('/dashboards/district/export'))}"
-            f"{charts.to_html(chart, f'district-{ctx.period.start}-{ctx.period.end}')}"
-            f'<p class="noprint">{links}</p>')
+    chart = charts.Chart(
+        "district",
+        ctx.t("chart.district"),
+        charts.ranked_bars(
+            ctx.locale,
+            [e["estate"] for e in body["estates"]],
+            [e["participation_rate"] for e in body["estates"]],
+            target,
+        ),
+    )
+    links = "".join(
+        f'<a href="{escape(ctx.href("/dashboards/estates/" + e["estate"]))}">'
+        f"{escape(e['estate'])}</a> "
+        for e in body["estates"]
+    )
+    html = (
+        f"{tables.to_html(table, ctx.locale, ctx.href('/dashboards/district/export'))}"
+        f"{charts.to_html(chart, f'district-{ctx.period.start}-{ctx.period.end}')}"
+        f'<p class="noprint">{links}</p>'
+    )
     return layout.page(ctx, ctx.t("district.title"), html, charts=True)
 
 
 @router.get("/dashboards/district/export", include_in_schema=False)
-async def district_export(request: Request, conn: ConnDep, estate: Estates = None,
-                          start: Annotated[str | None, Query(alias="from")] = None,
-                          end: Annotated[str | None, Query(alias="to")] = None,
-                          format: Annotated[common.ExportFormat, Query()] = "csv") -> Response:
+async def district_export(
+    request: Request,
+    conn: ConnDep,
+    estate: Estates = None,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+    format: Annotated[common.ExportFormat, Query()] = "csv",
+) -> Response:
     """The district table as CSV or Excel."""
     loaded = await _load(request, conn, estate, start, end)
     if isinstance(loaded, Response):
         return loaded
     ctx, _, table = loaded
     assert ctx.period is not None
-    return common.export(table, ctx.locale, format,
-                         f"district-{ctx.period.start}-{ctx.period.end}")
+    return common.export(table, ctx.locale, format, f"district-{ctx.period.start}-{ctx.period.end}")

@@ -128,7 +128,7 @@ EN: dict[str, str] = {
     "signin.token": "Access token",
     "signin.submit": "Sign in",
     "signin.help": "Enter the token your committee or subdistrict gave you "
-                   "(fenlei token create --role viewer).",
+    "(fenlei token create --role viewer).",
     "signin.bad": "The token is unknown or revoked.",
     "signout": "Sign out",
     "nav.estates": "Estates",
@@ -221,9 +221,9 @@ EN: dict[str, str] = {
     "district.total": "Total",
     "disclosure.title": "Garbage sorting disclosure board",
     "disclosure.intro": "How each building group took part in sorting this period. "
-                        "Household codes are pseudonymous.",
+    "Household codes are pseudonymous.",
     "disclosure.hidden": "Building groups with fewer than {n} households are not shown "
-                         "({m} this period).",
+    "({m} this period).",
     "disclosure.print": "Print",
     "disclosure.none": "(no group)",
     "error.forbidden": "Your token may not see this estate.",
@@ -234,8 +234,7 @@ EN: dict[str, str] = {
 }
 
 CATALOGUES: dict[Locale, dict[str, str]] = {"zh": ZH, "en": EN}
-_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-              "Dec")
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def parse_locale(value: str | None) -> Locale:

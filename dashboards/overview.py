@@ -6,14 +6,18 @@ page and `GET /api/v1/estates/{estate}/metrics` cannot disagree.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import psycopg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from psycopg_pool import AsyncConnectionPool
 
-from api.deps import ConnDep, EstatePath
+from api.deps import EstatePath, PoolDep
 from api.metrics import repository as metrics
 from api.metrics import service
 from api.metrics.definitions import CATEGORIES, ratio
@@ -23,6 +27,8 @@ from dashboards.period import Period, resolve
 from dashboards.settings import DashboardSettings, get_dashboard_settings
 
 router = APIRouter()
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[object]]
+T = TypeVar("T")
 FIGURES = ("coverage", "participation_rate", "wet_share", "in_window_share")
 
 
@@ -38,37 +44,64 @@ class Overview:
     rejected: list[dict[str, Any]]
 
 
-async def load(conn: Any, estate: str, timezone: str, period: Period) -> Overview:
-    """Query the figures of `period` and of the previous period of equal length."""
+async def _query(pool: Pool, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """`fn(conn, *args)` on a connection of its own, so the page's queries overlap."""
+    async with pool.connection() as conn:
+        return await fn(conn, *args)
+
+
+async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overview:
+    """Query the figures of `period` and of the previous period of equal length.
+
+    The six queries are independent: each runs on its own pooled connection, all at
+    once (the page holds no other connection meanwhile, so they cannot starve it).
+    """
     prev = period.previous()
-    now = await metrics.estates_rows(conn, [estate], period.start, period.end)
-    before = await metrics.estates_rows(conn, [estate], prev.start, prev.end)
+    now, before, day_rows, building_rows, bin_rows, rejected = await asyncio.gather(
+        _query(pool, metrics.estates_rows, [estate], period.start, period.end),
+        _query(pool, metrics.estates_rows, [estate], prev.start, prev.end),
+        _query(pool, metrics.daily_rows, estate, period.start, period.end),
+        _query(pool, metrics.building_rows, estate, period.start, period.end),
+        _query(pool, registry.list_bins, estate),
+        _query(pool, repository.rejected_daily, estate, period.start, period.end),
+    )
     current = service.estate_metrics(now[0], period.start, period.end)
     previous = service.estate_metrics(before[0], prev.start, prev.end)
-    days = service.daily(estate, await metrics.daily_rows(conn, estate, period.start,
-                                                          period.end), period.start, period.end)
-    windows = {r["day"]: ratio(int(r["in_window_drops"]), int(r["drops"]))
-               for r in await repository.in_window_daily(conn, estate, period.start, period.end)}
-    for d in days["days"]:
-        d["in_window_share"] = windows.get(d["day"])
-    buildings = service.buildings(estate, await metrics.building_rows(
-        conn, estate, period.start, period.end), period.start, period.end)["buildings"]
+    days = service.daily(estate, day_rows, period.start, period.end)["days"]
+    for d, r in zip(days, day_rows, strict=True):
+        d["in_window_share"] = ratio(int(r["in_window_drops"]), int(r["drops"]))
+    buildings = service.buildings(estate, building_rows, period.start, period.end)["buildings"]
     zone = ZoneInfo(timezone)
-    bins = [{**b, "last_seen": b["last_seen"] and b["last_seen"].astimezone(zone),
-             "last_alarm_at": b["last_alarm_at"] and b["last_alarm_at"].astimezone(zone),
-             "fill_pct": None if b["fill_pct"] is None else b["fill_pct"] / 100,
-             "battery_pct": None if b["battery_pct"] is None else b["battery_pct"] / 100}
-            for b in await registry.list_bins(conn, estate)]
-    rejected = await repository.rejected_daily(conn, estate, period.start, period.end)
-    return Overview(current, previous, days["days"], buildings, bins, rejected)
+    bins = [
+        {
+            **b,
+            "last_seen": b["last_seen"] and b["last_seen"].astimezone(zone),
+            "last_alarm_at": b["last_alarm_at"] and b["last_alarm_at"].astimezone(zone),
+            "fill_pct": None if b["fill_pct"] is None else b["fill_pct"] / 100,
+            "battery_pct": None if b["battery_pct"] is None else b["battery_pct"] / 100,
+        }
+        for b in bin_rows
+    ]
+    return Overview(current, previous, days, buildings, bins, rejected)
 
 
 def _group_row(g: dict[str, Any], building: str, group: str | None) -> dict[str, Any]:
-    return {"building": building, "building_group": group,
-            **{k: g[k] for k in ("households_registered", "households_enrolled",
-                                 "households_active", "participation_rate", "drops",
-                                 "wet_share")},
-            "kg_total": sum(g["kg"].values())}
+    return {
+        "building": building,
+        "building_group": group,
+        **{
+            k: g[k]
+            for k in (
+                "households_registered",
+                "households_enrolled",
+                "households_active",
+                "participation_rate",
+                "drops",
+                "wet_share",
+            )
+        },
+        "kg_total": sum(g["kg"].values()),
+    }
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -88,135 +121,253 @@ _GROUP_COLUMNS = [
 
 def build_tables(ctx: layout.Context, data: Overview) -> dict[str, tables.Table]:
     """The page's tables by export name."""
-    daily = [{"day": d["day"], **{k: d[k] for k in ("households_enrolled", "households_active",
-                                                    "participation_rate", "drops", "wet_share",
-                                                    "in_window_share")},
-              **{f"kg_{c}": d["kg"][c] for c in CATEGORIES}} for d in data.days]
+    daily = [
+        {
+            "day": d["day"],
+            **{
+                k: d[k]
+                for k in (
+                    "households_enrolled",
+                    "households_active",
+                    "participation_rate",
+                    "drops",
+                    "wet_share",
+                    "in_window_share",
+                )
+            },
+            **{f"kg_{c}": d["kg"][c] for c in CATEGORIES},
+        }
+        for d in data.days
+    ]
     buildings = _ranked([_group_row(b, b["building"], None) for b in data.buildings])
-    groups = _ranked([_group_row(g, b["building"], g["building_group"])
-                      for b in data.buildings for g in b["groups"]])
+    groups = _ranked(
+        [
+            _group_row(g, b["building"], g["building_group"])
+            for b in data.buildings
+            for g in b["groups"]
+        ]
+    )
     rank = tables.Column("rank", "col.rank", "int")
     building = tables.Column("building", "col.building")
     return {
-        "daily": tables.Table("daily", ctx.t("table.daily"), [
-            tables.Column("day", "col.day", "date"),
-            *_GROUP_COLUMNS[:4],
-            *(tables.Column(f"kg_{c}", f"col.kg_{c}", "kg") for c in CATEGORIES),
-            tables.Column("wet_share", "col.wet_share", "pct"),
-            tables.Column("in_window_share", "col.in_window_share", "pct")], daily),
-        "buildings": tables.Table("buildings", ctx.t("table.buildings"), [
-            rank, building, tables.Column("households_registered",
-                                          "col.households_registered", "int"),
-            *_GROUP_COLUMNS], buildings),
-        "groups": tables.Table("groups", ctx.t("table.groups"), [
-            rank, building, tables.Column("building_group", "col.building_group"),
-            *_GROUP_COLUMNS], groups),
-        "bins": tables.Table("bins", ctx.t("table.bins"), [
-            tables.Column("room", "col.room"), tables.Column("id", "col.bin"),
-            tables.Column("category", "col.category", "category"),
-            tables.Column("fill_pct", "col.fill_pct", "pct"),
-            tables.Column("online", "col.online", "bool"),
-            tables.Column("last_seen", "col.last_seen", "datetime"),
-            tables.Column("battery_pct", "col.battery_pct", "pct"),
-            tables.Column("last_alarm", "col.last_alarm"),
-            tables.Column("last_alarm_at", "col.last_alarm_at", "datetime")], data.bins),
-        "rejected": tables.Table("rejected", ctx.t("table.rejected"), [
-            tables.Column("day", "col.day", "date"), tables.Column("reason", "col.reason"),
-            tables.Column("count", "col.count", "int")], data.rejected),
+        "daily": tables.Table(
+            "daily",
+            ctx.t("table.daily"),
+            [
+                tables.Column("day", "col.day", "date"),
+                *_GROUP_COLUMNS[:4],
+                *(tables.Column(f"kg_{c}", f"col.kg_{c}", "kg") for c in CATEGORIES),
+                tables.Column("wet_share", "col.wet_share", "pct"),
+                tables.Column("in_window_share", "col.in_window_share", "pct"),
+            ],
+            daily,
+        ),
+        "buildings": tables.Table(
+            "buildings",
+            ctx.t("table.buildings"),
+            [
+                rank,
+                building,
+                tables.Column("households_registered", "col.households_registered", "int"),
+                *_GROUP_COLUMNS,
+            ],
+            buildings,
+        ),
+        "groups": tables.Table(
+            "groups",
+            ctx.t("table.groups"),
+            [
+                rank,
+                building,
+                tables.Column("building_group", "col.building_group"),
+                *_GROUP_COLUMNS,
+            ],
+            groups,
+        ),
+        "bins": tables.Table(
+            "bins",
+            ctx.t("table.bins"),
+            [
+                tables.Column("room", "col.room"),
+                tables.Column("id", "col.bin"),
+                tables.Column("category", "col.category", "category"),
+                tables.Column("fill_pct", "col.fill_pct", "pct"),
+                tables.Column("online", "col.online", "bool"),
+                tables.Column("last_seen", "col.last_seen", "datetime"),
+                tables.Column("battery_pct", "col.battery_pct", "pct"),
+                tables.Column("last_alarm", "col.last_alarm"),
+                tables.Column("last_alarm_at", "col.last_alarm_at", "datetime"),
+            ],
+            data.bins,
+        ),
+        "rejected": tables.Table(
+            "rejected",
+            ctx.t("table.rejected"),
+            [
+                tables.Column("day", "col.day", "date"),
+                tables.Column("reason", "col.reason"),
+                tables.Column("count", "col.count", "int"),
+            ],
+            data.rejected,
+        ),
     }
 
 
-def _card(ctx: layout.Context, figure: str, value: float | None, before: float | None,
-          target: float) -> str:
+def _card(
+    ctx: layout.Context, figure: str, value: float | None, before: float | None, target: float
+) -> str:
     state = "" if value is None else ("met" if value >= target else "missed")
     delta = None if value is None or before is None else value - before
     verdict = f" · {ctx.t('target.' + state)}" if state else ""
-    return (f'<div class="card {state}" data-figure="{figure}" data-value="'
-            f'{"" if value is None else repr(value)}"><div class="label">'
-            f'{ctx.t("figure." + figure)}</div><div class="value">{i18n.percent(value)}</div>'
-            f'<div class="meta">{ctx.t("target")} ≥ {i18n.percent(target, 0)}{verdict}</div>'
-            f'<div class="meta delta">{ctx.t("change")} {i18n.points(ctx.locale, delta)}'
-            f"</div></div>")
+    return (
+        f'<div class="card {state}" data-figure="{figure}" data-value="'
+        f'{"" if value is None else repr(value)}"><div class="label">'
+        f'{ctx.t("figure." + figure)}</div><div class="value">{i18n.percent(value)}</div>'
+        f'<div class="meta">{ctx.t("target")} ≥ {i18n.percent(target, 0)}{verdict}</div>'
+        f'<div class="meta delta">{ctx.t("change")} {i18n.points(ctx.locale, delta)}'
+        f"</div></div>"
+    )
 
 
-def build_charts(ctx: layout.Context, data: Overview,
-                 targets: dict[str, float]) -> list[charts.Chart]:
+def build_charts(
+    ctx: layout.Context, data: Overview, targets: dict[str, float]
+) -> list[charts.Chart]:
     """The page's figures."""
     x = [d["day"] for d in data.days]
     return [
-        charts.Chart("daily-kg", ctx.t("chart.daily_kg"), charts.stacked_kg(
-            ctx.locale, x, {c: [d["kg"][c] for d in data.days] for c in CATEGORIES})),
-        charts.Chart("participation", ctx.t("chart.daily_participation"), charts.share_line(
-            ctx.locale, x, [d["participation_rate"] for d in data.days],
-            ctx.t("figure.participation_rate"), targets["participation_rate"])),
-        charts.Chart("wet-share", ctx.t("chart.wet_share"), charts.share_line(
-            ctx.locale, x, [d["wet_share"] for d in data.days], ctx.t("figure.wet_share"),
-            targets["wet_share"])),
-        charts.Chart("in-window", ctx.t("chart.in_window"), charts.share_line(
-            ctx.locale, x, [d["in_window_share"] for d in data.days],
-            ctx.t("figure.in_window_share"), targets["in_window_share"])),
-        charts.Chart("buildings", ctx.t("chart.buildings"), charts.ranked_bars(
-            ctx.locale, [b["building"] for b in data.buildings],
-            [b["participation_rate"] for b in data.buildings], targets["participation_rate"])),
-        charts.Chart("rejected", ctx.t("chart.rejected"),
-                     charts.counts_by_reason(ctx.locale, data.rejected)),
+        charts.Chart(
+            "daily-kg",
+            ctx.t("chart.daily_kg"),
+            charts.stacked_kg(
+                ctx.locale, x, {c: [d["kg"][c] for d in data.days] for c in CATEGORIES}
+            ),
+        ),
+        charts.Chart(
+            "participation",
+            ctx.t("chart.daily_participation"),
+            charts.share_line(
+                ctx.locale,
+                x,
+                [d["participation_rate"] for d in data.days],
+                ctx.t("figure.participation_rate"),
+                targets["participation_rate"],
+            ),
+        ),
+        charts.Chart(
+            "wet-share",
+            ctx.t("chart.wet_share"),
+            charts.share_line(
+                ctx.locale,
+                x,
+                [d["wet_share"] for d in data.days],
+                ctx.t("figure.wet_share"),
+                targets["wet_share"],
+            ),
+        ),
+        charts.Chart(
+            "in-window",
+            ctx.t("chart.in_window"),
+            charts.share_line(
+                ctx.locale,
+                x,
+                [d["in_window_share"] for d in data.days],
+                ctx.t("figure.in_window_share"),
+                targets["in_window_share"],
+            ),
+        ),
+        charts.Chart(
+            "buildings",
+            ctx.t("chart.buildings"),
+            charts.ranked_bars(
+                ctx.locale,
+                [b["building"] for b in data.buildings],
+                [b["participation_rate"] for b in data.buildings],
+                targets["participation_rate"],
+            ),
+        ),
+        charts.Chart(
+            "rejected", ctx.t("chart.rejected"), charts.counts_by_reason(ctx.locale, data.rejected)
+        ),
     ]
 
 
-def render(ctx: layout.Context, estate: dict[str, Any], data: Overview,
-           settings: DashboardSettings) -> Response:
+def render(
+    ctx: layout.Context, estate: dict[str, Any], data: Overview, settings: DashboardSettings
+) -> Response:
     """The overview page."""
     targets = settings.targets()
-    cards = "".join(_card(ctx, f, data.current[f], data.previous[f], targets[f])
-                    for f in FIGURES)
+    cards = "".join(_card(ctx, f, data.current[f], data.previous[f], targets[f]) for f in FIGURES)
     assert ctx.period is not None
     stem = f"{estate['id']}-{ctx.period.start}-{ctx.period.end}"
-    plots = "".join(charts.to_html(c, f"{stem}-{c.name}") for c in build_charts(ctx, data,
-                                                                                  targets))
+    plots = "".join(charts.to_html(c, f"{stem}-{c.name}") for c in build_charts(ctx, data, targets))
     base = f"/dashboards/estates/{estate['id']}/export"
-    tabs = "".join(tables.to_html(tb, ctx.locale, ctx.href(f"{base}/{name}"))
-                   for name, tb in build_tables(ctx, data).items())
+    tabs = "".join(
+        tables.to_html(tb, ctx.locale, ctx.href(f"{base}/{name}"))
+        for name, tb in build_tables(ctx, data).items()
+    )
     title = f"{estate['name']} · {ctx.t('overview.title')}"
-    return layout.page(ctx, title, f'<div class="cards">{cards}</div>'
-                       f'<div class="grid">{plots}</div>{tabs}', charts=True)
+    return layout.page(
+        ctx,
+        title,
+        f'<div class="cards">{cards}</div><div class="grid">{plots}</div>{tabs}',
+        charts=True,
+    )
 
 
-def _context(request: Request, estate: dict[str, Any], start: str | None,
-             end: str | None) -> layout.Context:
+def _context(
+    request: Request, estate: dict[str, Any], start: str | None, end: str | None
+) -> layout.Context:
     tz = str(estate["timezone"])
-    return layout.Context(request, common.locale_of(request), resolve(start, end, tz),
-                          str(estate["id"]), tz)
+    return layout.Context(
+        request, common.locale_of(request), resolve(start, end, tz), str(estate["id"]), tz
+    )
+
+
+async def _visitor(request: Request, pool: Pool, estate: str) -> common.Visitor | Response:
+    # A connection only for the check: `load` then takes several of its own.
+    async with pool.connection() as conn:
+        return await common.visitor(request, conn, estate)
 
 
 @router.get("/dashboards/estates/{estate}", include_in_schema=False)
-async def overview_page(request: Request, estate: EstatePath, conn: ConnDep,
-                        start: Annotated[str | None, Query(alias="from")] = None,
-                        end: Annotated[str | None, Query(alias="to")] = None) -> Response:
+async def overview_page(
+    request: Request,
+    estate: EstatePath,
+    pool: PoolDep,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
     """The estate overview for the chosen period."""
-    who = await common.visitor(request, conn, estate)
+    who = await _visitor(request, pool, estate)
     if not isinstance(who, common.Visitor):
         return who
     assert who.estate is not None
     ctx = _context(request, who.estate, start, end)
     assert ctx.period is not None
-    data = await load(conn, estate, ctx.timezone, ctx.period)
+    data = await load(pool, estate, ctx.timezone, ctx.period)
     return render(ctx, who.estate, data, get_dashboard_settings(request))
 
 
 @router.get("/dashboards/estates/{estate}/export/{table}", include_in_schema=False)
-async def overview_export(request: Request, estate: EstatePath, table: str, conn: ConnDep,
-                          start: Annotated[str | None, Query(alias="from")] = None,
-                          end: Annotated[str | None, Query(alias="to")] = None,
-                          format: Annotated[common.ExportFormat, Query()] = "csv") -> Response:
+async def overview_export(
+    request: Request,
+    estate: EstatePath,
+    table: str,
+    pool: PoolDep,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+    format: Annotated[common.ExportFormat, Query()] = "csv",
+) -> Response:
     """One of the overview's tables as CSV or Excel."""
-    who = await common.visitor(request, conn, estate)
+    who = await _visitor(request, pool, estate)
     if not isinstance(who, common.Visitor):
         return who
     assert who.estate is not None
     ctx = _context(request, who.estate, start, end)
     assert ctx.period is not None
-    found = build_tables(ctx, await load(conn, estate, ctx.timezone, ctx.period)).get(table)
+    found = build_tables(ctx, await load(pool, estate, ctx.timezone, ctx.period)).get(table)
     if found is None:
         return common.error_page(request, "error.not_found", 404)
-    return common.export(found, ctx.locale, format,
-                         f"{estate}-{table}-{ctx.period.start}-{ctx.period.end}")
+    return common.export(
+        found, ctx.locale, format, f"{estate}-{table}-{ctx.period.start}-{ctx.period.end}"
+    )

@@ -20,7 +20,8 @@ def pseudonym(secret: bytes, estate: str, household: str) -> str:
     return base64.b32encode(digest).decode()[:CODE_CHARS]
 
 
-def visible_groups(sizes: dict[tuple[str, str | None], int],
-                   minimum: int) -> set[tuple[str, str | None]]:
+def visible_groups(
+    sizes: dict[tuple[str, str | None], int], minimum: int
+) -> set[tuple[str, str | None]]:
     """The (building, group) keys with at least `minimum` households."""
     return {key for key, n in sizes.items() if n >= minimum}

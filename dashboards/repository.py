@@ -1,7 +1,7 @@
 """SQL the dashboards need beyond the API's figures (which come from `api.metrics`).
 
-Rejected messages per local day and reason, drops inside the windows per day, and the
-households behind the disclosure board's star families.
+Rejected messages per local day and reason, and the households behind the disclosure
+board's star families (from the same rollups as the figures).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+
+from api.metrics import repository as metrics
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -24,28 +26,33 @@ WHERE r.estate_id = %(estate)s
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 
-IN_WINDOW_DAILY_SQL = """
-SELECT day, sum(in_window_drops)::bigint AS in_window_drops, sum(drops)::bigint AS drops
-FROM daily_category
-WHERE estate_id = %(estate)s AND day BETWEEN %(from)s AND %(to)s
-GROUP BY day ORDER BY day
-"""
-
-# Households enrolled on `to` with their days with a drop in the period.
-HOUSEHOLD_DAYS_SQL = """
+# Households enrolled on `to` with their days with a drop in the period (the set bits
+# of their months' day bitmaps inside the period) and their drops in it.
+HOUSEHOLD_DAYS_SQL = f"""
+WITH days AS (
+    SELECT m.household,
+           sum(bit_count((m.days & CASE m.month WHEN %(first_month)s THEN %(first_mask)s
+                                                WHEN %(last_month)s THEN %(last_mask)s
+                                                ELSE -1 END)::bit(32)))::int AS active_days
+    FROM household_months m
+    WHERE m.estate_id = %(estate)s AND m.month BETWEEN %(first_month)s AND %(last_month)s
+    GROUP BY m.household
+),
+per_household AS ({metrics.PER_HOUSEHOLD_SQL})
 SELECT h.building_id AS building, h.building_group_id AS building_group, h.id AS household,
-       count(*)::int AS active_days, sum(d.drops)::int AS drops
-FROM household_days d
-JOIN households h ON h.estate_id = d.estate_id AND h.id = d.household
-WHERE d.estate_id = %(estate)s AND d.day BETWEEN %(from)s AND %(to)s
+       d.active_days, p.drops::int AS drops
+FROM days d
+JOIN per_household p ON p.household = d.household
+JOIN households h ON h.estate_id = %(estate)s AND h.id = d.household
+WHERE d.active_days > 0
   AND h.enrolled_on <= %(to)s AND (h.left_on IS NULL OR h.left_on > %(to)s)
-GROUP BY 1, 2, 3
 """
 
 
 async def _rows(conn: Conn, sql: str, estate: str, start: date, end: date) -> list[dict[str, Any]]:
+    params = {"estate": estate, **metrics.period_params(start, end)}
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, {"estate": estate, "from": start, "to": end})
+        await cur.execute(sql, params)
         return await cur.fetchall()
 
 
@@ -54,13 +61,8 @@ async def rejected_daily(conn: Conn, estate: str, start: date, end: date) -> lis
     return await _rows(conn, REJECTED_DAILY_SQL, estate, start, end)
 
 
-async def in_window_daily(conn: Conn, estate: str, start: date,
-                          end: date) -> list[dict[str, Any]]:
-    """[{day, in_window_drops, drops}] for days with drops."""
-    return await _rows(conn, IN_WINDOW_DAILY_SQL, estate, start, end)
-
-
-async def household_activity(conn: Conn, estate: str, start: date,
-                             end: date) -> list[dict[str, Any]]:
+async def household_activity(
+    conn: Conn, estate: str, start: date, end: date
+) -> list[dict[str, Any]]:
     """[{building, building_group, household, active_days, drops}] of active households."""
     return await _rows(conn, HOUSEHOLD_DAYS_SQL, estate, start, end)

@@ -50,9 +50,15 @@ def decode(secret: bytes, value: str, now: float | None = None) -> int | None:
 def start(response: Response, settings: DashboardSettings, token_id: int) -> None:
     """Set the session cookie on `response`."""
     expires = int(time.time()) + settings.session_max_age_s
-    response.set_cookie(COOKIE, encode(settings.secret(), token_id, expires),
-                        max_age=settings.session_max_age_s, httponly=True, samesite="lax",
-                        secure=settings.session_cookie_secure, path="/dashboards")
+    response.set_cookie(
+        COOKIE,
+        encode(settings.secret(), token_id, expires),
+        max_age=settings.session_max_age_s,
+        httponly=True,
+        samesite="lax",
+        secure=settings.session_cookie_secure,
+        path="/dashboards",
+    )
 
 
 def end(response: Response) -> None:
@@ -73,5 +79,9 @@ async def principal(
     if row is None:
         return None
     tid, name, role, estates = row
-    return Principal(int(tid), str(name), Role(str(role)),
-                     frozenset(estates) if isinstance(estates, list) else None)
+    return Principal(
+        int(tid),
+        str(name),
+        Role(str(role)),
+        frozenset(estates) if isinstance(estates, list) else None,
+    )

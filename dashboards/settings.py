@@ -42,10 +42,12 @@ class DashboardSettings(BaseSettings):
 
     def targets(self) -> dict[str, float]:
         """{figure: target} for the cards."""
-        return {"coverage": self.target_coverage,
-                "participation_rate": self.target_participation_rate,
-                "wet_share": self.target_wet_share,
-                "in_window_share": self.target_in_window_share}
+        return {
+            "coverage": self.target_coverage,
+            "participation_rate": self.target_participation_rate,
+            "wet_share": self.target_wet_share,
+            "in_window_share": self.target_in_window_share,
+        }
 
 
 def load_settings() -> DashboardSettings:

@@ -13,7 +13,7 @@ from api.auth.repository import find_principal
 from api.auth.tokens import Role
 from api.deps import ConnDep
 from api.registry import repository as registry
-from dashboards import common, layout, session
+from dashboards import common, i18n, layout, session
 from dashboards.settings import get_dashboard_settings
 
 router = APIRouter()
@@ -29,14 +29,15 @@ def _safe_next(target: str | None) -> str:
 def _form(request: Request, next_url: str, bad: bool, status_code: int = 200) -> Response:
     ctx = layout.Context(request, common.locale_of(request))
     error = f'<p class="error" id="signin-error">{ctx.t("signin.bad")}</p>' if bad else ""
-    body = (f'{error}<form method="post" action="/dashboards/signin" class="picker">'
-            f'<input type="hidden" name="next" value="{escape(next_url)}">'
-            f'<label>{ctx.t("signin.token")} <input type="password" name="token" id="token" '
-            f'size="50" autocomplete="off" required></label>'
-            f'<button type="submit" id="signin-submit">{ctx.t("signin.submit")}</button></form>'
-            f'<p class="note">{ctx.t("signin.help")}</p>')
-    return layout.page(ctx, ctx.t("signin.title"), body, signed_in=False,
-                       status_code=status_code)
+    body = (
+        f'{error}<form method="post" action="/dashboards/signin" class="picker">'
+        f'<input type="hidden" name="next" value="{escape(next_url)}">'
+        f'<label>{ctx.t("signin.token")} <input type="password" name="token" id="token" '
+        f'size="50" autocomplete="off" required></label>'
+        f'<button type="submit" id="signin-submit">{ctx.t("signin.submit")}</button></form>'
+        f'<p class="note">{ctx.t("signin.help")}</p>'
+    )
+    return layout.page(ctx, ctx.t("signin.title"), body, signed_in=False, status_code=status_code)
 
 
 @router.get("/dashboards/signin", include_in_schema=False)
@@ -46,8 +47,12 @@ async def signin_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/dashboards/signin", include_in_schema=False)
-async def signin(request: Request, conn: ConnDep, token: Annotated[str, Form()],
-                 next: Annotated[str | None, Form()] = None) -> Response:
+async def signin(
+    request: Request,
+    conn: ConnDep,
+    token: Annotated[str, Form()],
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
     """Check the token; on success set the session cookie and go where the user was going."""
     principal = await find_principal(conn, token.strip())
     if principal is None or not principal.has_role(Role.viewer):
@@ -69,8 +74,13 @@ async def signout() -> Response:
 async def switch_language(locale: str, next: str | None = None) -> Response:
     """Remember the chosen language in a cookie and go back."""
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(session.LANG_COOKIE, common.i18n.parse_locale(locale),
-                        max_age=session.LANG_MAX_AGE_S, samesite="lax", path="/dashboards")
+    response.set_cookie(
+        session.LANG_COOKIE,
+        i18n.parse_locale(locale),
+        max_age=session.LANG_MAX_AGE_S,
+        samesite="lax",
+        path="/dashboards",
+    )
     return response
 
 
@@ -89,8 +99,12 @@ async def index(request: Request, conn: ConnDep) -> Response:
     items = "".join(
         f'<li><a href="/dashboards/estates/{escape(e["id"])}">{escape(e["name"])}</a> '
         f'<span class="note">({escape(e["id"])})</span> · <a href="/dashboards/estates/'
-        f'{escape(e["id"])}/disclosure">{ctx.t("nav.disclosure")}</a></li>' for e in estates)
-    district = f'/dashboards/district?{urlencode([("estate", e["id"]) for e in estates])}'
-    body = (f'<section class="table"><ul id="estates">{items}</ul>'
-            f'<p><a href="{escape(district)}">{ctx.t("nav.district")}</a></p></section>')
+        f'{escape(e["id"])}/disclosure">{ctx.t("nav.disclosure")}</a></li>'
+        for e in estates
+    )
+    district = f"/dashboards/district?{urlencode([('estate', e['id']) for e in estates])}"
+    body = (
+        f'<section class="table"><ul id="estates">{items}</ul>'
+        f'<p><a href="{escape(district)}">{ctx.t("nav.district")}</a></p></section>'
+    )
     return layout.page(ctx, ctx.t("estates.title"), body)

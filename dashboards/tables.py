@@ -16,8 +16,13 @@ from dashboards import i18n
 from dashboards.i18n import Locale
 
 Kind = Literal["text", "int", "kg", "pct", "date", "datetime", "bool", "category"]
-_XLSX_FORMATS: dict[str, str] = {"int": "#,##0", "kg": "#,##0.0", "pct": "0.00%",
-                                 "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm"}
+_XLSX_FORMATS: dict[str, str] = {
+    "int": "#,##0",
+    "kg": "#,##0.0",
+    "pct": "0.00%",
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +72,31 @@ def to_html(table: Table, locale: Locale, export_href: str | None = None) -> str
     """A sortable <table> (click a header) with its export links."""
     head = "".join(
         f'<th data-kind="{c.kind}" scope="col">{escape(i18n.t(locale, c.label))}</th>'
-        for c in table.columns)
+        for c in table.columns
+    )
     body = []
     for row in table.rows:
         cells = "".join(
             f'<td data-sort="{escape(_sort_key(c.kind, row.get(c.key)))}"'
-            f'{" class=num" if c.kind in ("int", "kg", "pct") else ""}>'
+            f"{' class=num' if c.kind in ('int', 'kg', 'pct') else ''}>"
             f"{escape(cell(locale, c.kind, row.get(c.key)))}</td>"
-            for c in table.columns)
+            for c in table.columns
+        )
         body.append(f"<tr>{cells}</tr>")
     links = ""
     if export_href is not None:
         sep = "&" if "?" in export_href else "?"
-        links = (f'<span class="exports"><a class="export" data-format="csv" '
-                 f'href="{escape(export_href)}{sep}format=csv">{i18n.t(locale, "export.csv")}</a>'
-                 f' <a class="export" data-format="xlsx" href="{escape(export_href)}{sep}'
-                 f'format=xlsx">{i18n.t(locale, "export.xlsx")}</a></span>')
-    return (f'<section class="table" id="table-{table.name}"><h2>{escape(table.title)}{links}'
-            f'</h2><div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div></section>')
+        links = (
+            f'<span class="exports"><a class="export" data-format="csv" '
+            f'href="{escape(export_href)}{sep}format=csv">{i18n.t(locale, "export.csv")}</a>'
+            f' <a class="export" data-format="xlsx" href="{escape(export_href)}{sep}'
+            f'format=xlsx">{i18n.t(locale, "export.xlsx")}</a></span>'
+        )
+    return (
+        f'<section class="table" id="table-{table.name}"><h2>{escape(table.title)}{links}'
+        f'</h2><div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div></section>"
+    )
 
 
 def _export_value(column: Column, value: Any, locale: Locale) -> Any:
@@ -102,8 +113,12 @@ def to_csv(table: Table, locale: Locale) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([i18n.t(locale, c.label) for c in table.columns])
     for row in table.rows:
-        writer.writerow(["" if (v := _export_value(c, row.get(c.key), locale)) is None else v
-                         for c in table.columns])
+        writer.writerow(
+            [
+                "" if (v := _export_value(c, row.get(c.key), locale)) is None else v
+                for c in table.columns
+            ]
+        )
     return b"\xef\xbb\xbf" + out.getvalue().encode()
 
 

@@ -7,8 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-KG_EXAMPLE: dict[str, Any] = {"dry": 812.4, "wet": 1033.9, "recyclable": 301.2, "hazardous": 6.5,
-              "construction": 120.0}
+KG_EXAMPLE: dict[str, Any] = {
+    "dry": 812.4,
+    "wet": 1033.9,
+    "recyclable": 301.2,
+    "hazardous": 6.5,
+    "construction": 120.0,
+}
 
 
 class Kg(BaseModel):
@@ -24,21 +29,40 @@ class Kg(BaseModel):
 class EstateMetrics(BaseModel):
     """The three figures of one estate for [from, to] and what they are made of."""
 
-    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [{
-        "estate": "jjq", "from": "2019-03-23", "to": "2019-09-11", "coverage": 1.0,
-        "participation_rate": 0.9426, "wet_share": 0.4587, "wet_share_of_wet_dry": 0.56,
-        "households_total": 1200, "households_enrolled": 1200, "households_active": 1131,
-        "drops": 251034, "kg": KG_EXAMPLE, "in_window_share": 0.91,
-        "definitions_version": "v1"}]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "estate": "jjq",
+                    "from": "2019-03-23",
+                    "to": "2019-09-11",
+                    "coverage": 1.0,
+                    "participation_rate": 0.9426,
+                    "wet_share": 0.4587,
+                    "wet_share_of_wet_dry": 0.56,
+                    "households_total": 1200,
+                    "households_enrolled": 1200,
+                    "households_active": 1131,
+                    "drops": 251034,
+                    "kg": KG_EXAMPLE,
+                    "in_window_share": 0.91,
+                    "definitions_version": "v1",
+                }
+            ]
+        },
+    )
 
     estate: str
     from_: date = Field(alias="from")
     to: date
     coverage: float | None = Field(description="enrolled on `to` / households_total")
     participation_rate: float | None = Field(
-        description="enrolled on `to` with >= 1 identified drop in the period / enrolled on `to`")
+        description="enrolled on `to` with >= 1 identified drop in the period / enrolled on `to`"
+    )
     wet_share: float | None = Field(
-        description="wet kg / (dry + wet + recyclable + hazardous) kg; construction excluded")
+        description="wet kg / (dry + wet + recyclable + hazardous) kg; construction excluded"
+    )
     wet_share_of_wet_dry: float | None = Field(description="wet kg / (wet + dry) kg")
     households_total: int = Field(description="the committee's count (registry)")
     households_enrolled: int
@@ -46,7 +70,8 @@ class EstateMetrics(BaseModel):
     drops: int = Field(description="all drops, identified or anonymous, every category")
     kg: Kg
     in_window_share: float | None = Field(
-        description="share of drops made inside the estate's drop-off windows (local time)")
+        description="share of drops made inside the estate's drop-off windows (local time)"
+    )
     definitions_version: str
 
 

@@ -23,8 +23,9 @@ def grams(row: Mapping[str, Any]) -> dict[str, int]:
 
 def _core(row: Mapping[str, Any]) -> dict[str, Any]:
     g = grams(row)
-    total, enrolled, active = (int(row[k]) for k in (
-        "households_total", "households_enrolled", "households_active"))
+    total, enrolled, active = (
+        int(row[k]) for k in ("households_total", "households_enrolled", "households_active")
+    )
     return {
         "coverage": ratio(enrolled, total),
         "participation_rate": ratio(active, enrolled),
@@ -41,18 +42,33 @@ def _core(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def estate_metrics(row: Mapping[str, Any], start: date, end: date) -> dict[str, Any]:
     """The /metrics answer of one estate."""
-    return {"estate": row["estate"], "from": start, "to": end, **_core(row),
-            "definitions_version": DEFINITIONS_VERSION}
+    return {
+        "estate": row["estate"],
+        "from": start,
+        "to": end,
+        **_core(row),
+        "definitions_version": DEFINITIONS_VERSION,
+    }
 
 
 def multi_metrics(rows: list[dict[str, Any]], start: date, end: date) -> dict[str, Any]:
     """Several estates and their totals (ratios of sums, not averages of ratios)."""
-    keys = ("households_total", "households_enrolled", "households_active", "drops",
-            "in_window_drops", *(f"{c}_g" for c in CATEGORIES))
+    keys = (
+        "households_total",
+        "households_enrolled",
+        "households_active",
+        "drops",
+        "in_window_drops",
+        *(f"{c}_g" for c in CATEGORIES),
+    )
     summed = {k: sum(int(r[k]) for r in rows) for k in keys}
-    return {"from": start, "to": end,
-            "estates": [estate_metrics(r, start, end) for r in rows],
-            "totals": _core(summed), "definitions_version": DEFINITIONS_VERSION}
+    return {
+        "from": start,
+        "to": end,
+        "estates": [estate_metrics(r, start, end) for r in rows],
+        "totals": _core(summed),
+        "definitions_version": DEFINITIONS_VERSION,
+    }
 
 
 def daily(estate: str, rows: list[dict[str, Any]], start: date, end: date) -> dict[str, Any]:
@@ -61,13 +77,25 @@ def daily(estate: str, rows: list[dict[str, Any]], start: date, end: date) -> di
     for r in rows:
         g = grams(r)
         enrolled, active = int(r["households_enrolled"]), int(r["households_active"])
-        days.append({
-            "day": r["day"], "households_enrolled": enrolled, "households_active": active,
-            "participation_rate": ratio(active, enrolled), "drops": int(r["drops"]),
-            "identified_drops": int(r["identified_drops"]), "kg": kg(g), "wet_share": wet_share(g),
-        })
-    return {"estate": estate, "from": start, "to": end, "days": days,
-            "definitions_version": DEFINITIONS_VERSION}
+        days.append(
+            {
+                "day": r["day"],
+                "households_enrolled": enrolled,
+                "households_active": active,
+                "participation_rate": ratio(active, enrolled),
+                "drops": int(r["drops"]),
+                "identified_drops": int(r["identified_drops"]),
+                "kg": kg(g),
+                "wet_share": wet_share(g),
+            }
+        )
+    return {
+        "estate": estate,
+        "from": start,
+        "to": end,
+        "days": days,
+        "definitions_version": DEFINITIONS_VERSION,
+    }
 
 
 def _group(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,9 +103,12 @@ def _group(row: Mapping[str, Any]) -> dict[str, Any]:
     enrolled, active = int(row["households_enrolled"]), int(row["households_active"])
     return {
         "households_registered": int(row["households_registered"]),
-        "households_enrolled": enrolled, "households_active": active,
-        "participation_rate": ratio(active, enrolled), "drops": int(row["drops"]),
-        "kg": kg(g), "wet_share": wet_share(g),
+        "households_enrolled": enrolled,
+        "households_active": active,
+        "participation_rate": ratio(active, enrolled),
+        "drops": int(row["drops"]),
+        "kg": kg(g),
+        "wet_share": wet_share(g),
     }
 
 
@@ -89,8 +120,13 @@ def buildings(estate: str, rows: list[dict[str, Any]], start: date, end: date) -
             out.append({"building": r["building"], **_group(r), "groups": []})
         else:
             out[-1]["groups"].append({"building_group": r["building_group"], **_group(r)})
-    return {"estate": estate, "from": start, "to": end, "buildings": out,
-            "definitions_version": DEFINITIONS_VERSION}
+    return {
+        "estate": estate,
+        "from": start,
+        "to": end,
+        "buildings": out,
+        "definitions_version": DEFINITIONS_VERSION,
+    }
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

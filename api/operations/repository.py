@@ -25,7 +25,9 @@ SELECT reason, count(*) AS n FROM rejected_messages {_FILTER} GROUP BY reason OR
 
 
 async def rejected(
-    conn: psycopg.AsyncConnection[Any], estates: list[str] | None, since: datetime | None,
+    conn: psycopg.AsyncConnection[Any],
+    estates: list[str] | None,
+    since: datetime | None,
     limit: int,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The newest rejections (up to `limit`) and the count of all matching, by reason."""

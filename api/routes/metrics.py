@@ -36,6 +36,11 @@ def _check_period(start: date, end: date) -> None:
         raise Invalid(f"the period is longer than {MAX_PERIOD_DAYS} days")
 
 
+async def _require_estate(conn: ConnDep, estate: str) -> None:
+    if not await repository.estate_exists(conn, estate):
+        raise NotFound(f"no estate {estate!r}")
+
+
 async def _one_estate(conn: ConnDep, estate: str, start: date, end: date) -> dict[str, Any]:
     rows = await repository.estates_rows(conn, [estate], start, end)
     if not rows:
@@ -80,7 +85,7 @@ async def estate_daily(
 ) -> Any:
     """One row per local day: kg per category, drops, active households, participation."""
     _check_period(start, end)
-    await _one_estate(conn, estate, end, end)
+    await _require_estate(conn, estate)
     body = service.daily(estate, await repository.daily_rows(conn, estate, start, end), start, end)
     if format == "csv":
         return csv_response(
@@ -105,7 +110,7 @@ async def building_metrics(
 ) -> Any:
     """Participation, kg and wet share per building and per building group (楼组)."""
     _check_period(start, end)
-    await _one_estate(conn, estate, end, end)
+    await _require_estate(conn, estate)
     body = service.buildings(
         estate, await repository.building_rows(conn, estate, start, end), start, end
     )

@@ -57,17 +57,28 @@ def expected(who: str, rule: str, ok: int, path: str) -> int:
 @pytest.fixture
 def tokens(client: TestClient, admin: dict[str, str], db_url: str) -> dict[str, dict[str, str]]:
     for estate in ("jjq", "other", "gone"):
-        assert client.put(f"/api/v1/estates/{estate}", headers=admin,
-                          json={"name": estate, "households_total": 5}).status_code == 201
+        assert (
+            client.put(
+                f"/api/v1/estates/{estate}",
+                headers=admin,
+                json={"name": estate, "households_total": 5},
+            ).status_code
+            == 201
+        )
     for room in ("r1", "r-gone"):
         client.put(f"/api/v1/estates/jjq/rooms/{room}", headers=admin, json={})
     for bin_id in ("b1", "b-gone"):
-        client.put(f"/api/v1/estates/jjq/rooms/r1/bins/{bin_id}", headers=admin,
-                   json={"category": "dry"})
-    client.post("/api/v1/estates/jjq/households", headers=admin,
-                json=[{"id": "h1", "building": "1"}, {"id": "h-gone", "building": "1"}])
+        client.put(
+            f"/api/v1/estates/jjq/rooms/r1/bins/{bin_id}", headers=admin, json={"category": "dry"}
+        )
+    client.post(
+        "/api/v1/estates/jjq/households",
+        headers=admin,
+        json=[{"id": "h1", "building": "1"}, {"id": "h-gone", "building": "1"}],
+    )
     return {
-        "none": {}, "admin": admin,
+        "none": {},
+        "admin": admin,
         "volunteer": make_token(db_url, Role.volunteer, ["jjq"]),
         "viewer": make_token(db_url, Role.viewer, ["jjq"]),
         "other": make_token(db_url, Role.viewer, ["other"]),
@@ -94,8 +105,10 @@ def test_an_admin_limited_to_an_estate_cannot_touch_another(
     assert client.get("/api/v1/estates/jjq", headers=limited).status_code == 403
     assert client.get("/api/v1/estates/other", headers=limited).status_code == 200
     assert [e["id"] for e in client.get("/api/v1/estates", headers=limited).json()] == ["other"]
-    assert client.get(f"/api/v1/metrics?{P}&estate=jjq&estate=other",
-                      headers=limited).status_code == 403
+    assert (
+        client.get(f"/api/v1/metrics?{P}&estate=jjq&estate=other", headers=limited).status_code
+        == 403
+    )
 
 
 def test_invalid_and_revoked_tokens_get_401(client: TestClient, db_url: str) -> None:

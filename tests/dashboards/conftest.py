@@ -23,16 +23,21 @@ from api.auth.repository import create_token
 from api.auth.tokens import Role
 from api.main import create_app
 from api.settings import ApiSettings
-from bench.api import GENERATE as BENCH_GENERATE
-from bench.api import ROLLUPS
+from bench.api import GENERATE, ROLLUPS
 from dashboards.router import router
 from dashboards.settings import DashboardSettings
 from tests.fix_services import Services, truncate_all
 
 PERIOD = ("2026-01-01", "2026-03-31")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SECRET = "dashboards-test-secret"
 
 # jjq: 60 households in 3 buildings; group 2-2 has only 2 (hidden on the board);
@@ -68,14 +73,6 @@ FROM generate_series(1, 40) AS n;
 """
 
 
-# In the benchmark's generator the households' draws do not depend on the day, so the
-# planner materialises them once and every day comes out alike; tying them to the day
-# (and turning Memoize off) makes each household-day draw anew.
-GENERATE = BENCH_GENERATE.replace("random() * 3.2 + h.n * 0",
-                                  "random() * 3.2 + h.n * 0 + extract(doy FROM d.day) * 0")
-assert GENERATE != BENCH_GENERATE
-
-
 def load_demo(url: str) -> None:
     """Registry, three months of generated drops (rollups), device state and rejections."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -84,10 +81,12 @@ def load_demo(url: str) -> None:
         conn.execute("SET enable_memoize = off")
         conn.execute("SELECT setseed(0.42)")
         for estate, households in (("jjq", 60), ("oyl", 30)):
-            conn.execute(GENERATE, {"estate": estate, "households": households,
-                                    "start": PERIOD[0], "end": PERIOD[1]})
+            conn.execute(
+                GENERATE,
+                {"estate": estate, "households": households, "start": PERIOD[0], "end": PERIOD[1]},
+            )
             for sql in ROLLUPS:
-                conn.execute(sql)
+                conn.execute(sql, {"estate": estate})
             conn.execute("DROP TABLE gen")
 
 
@@ -124,12 +123,14 @@ def site(services: Services) -> Iterator[Site]:
     truncate_all(services.database_url)
     load_demo(services.database_url)
     port = _free_port()
-    app = create_app(ApiSettings(database_url=services.database_url, pool_min_size=1,
-                                 pool_max_size=4))
+    app = create_app(
+        ApiSettings(database_url=services.database_url, pool_min_size=1, pool_max_size=4)
+    )
     app.include_router(router)
     app.state.dashboard_settings = DashboardSettings(session_secret=SECRET)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

@@ -17,8 +17,12 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from dashboards import i18n
 from tests.dashboards.conftest import CHROMIUM, CHROMIUM_ARGS, Site
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.integration,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}"),
+]
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
 FIGURES = ("coverage", "participation_rate", "wet_share", "in_window_share")
 
@@ -26,8 +30,7 @@ FIGURES = ("coverage", "participation_rate", "wet_share", "in_window_share")
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                      headless=True)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         chromium.close()
 
@@ -35,8 +38,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     """A fresh browser profile signed in as a viewer of every estate."""
-    ctx = browser.new_context(base_url=site.base, viewport={"width": 1400, "height": 900},
-                              accept_downloads=True)
+    ctx = browser.new_context(
+        base_url=site.base, viewport={"width": 1400, "height": 900}, accept_downloads=True
+    )
     page = ctx.new_page()
     page.goto("/dashboards/signin?next=/dashboards/")
     page.fill("#token", site.viewer)
@@ -65,17 +69,22 @@ def shot(page: Page, name: str) -> None:
 
 
 def cards(page: Page) -> dict[str, str]:
-    return {c.get_attribute("data-figure") or "": c.get_attribute("data-value") or ""
-            for c in page.locator(".card").all()}
+    return {
+        c.get_attribute("data-figure") or "": c.get_attribute("data-value") or ""
+        for c in page.locator(".card").all()
+    }
 
 
 def test_every_page_loads_without_console_errors(context: BrowserContext) -> None:
     errors: list[str] = []
     q = "from=2026-03-01&to=2026-03-31"
-    for path, name in ((f"/dashboards/estates/jjq?{q}", "overview-zh"),
-                       (f"/dashboards/district?{q}", "district-zh"),
-                       (f"/dashboards/estates/jjq/disclosure?{q}", "disclosure-zh"),
-                       ("/dashboards/", None), ("/dashboards/signin", None)):
+    for path, name in (
+        (f"/dashboards/estates/jjq?{q}", "overview-zh"),
+        (f"/dashboards/district?{q}", "district-zh"),
+        (f"/dashboards/estates/jjq/disclosure?{q}", "disclosure-zh"),
+        ("/dashboards/", None),
+        ("/dashboards/signin", None),
+    ):
         page = open_page(context, path, errors)
         assert page.locator("h1").count() == 1, path
         if name:
@@ -109,8 +118,9 @@ def test_language_switch_changes_the_labels(context: BrowserContext) -> None:
     page.wait_for_selector("body[data-charts-ready]")
     assert page.locator("html").get_attribute("lang") == "en"
     assert "Estate overview" in page.locator("h1").inner_text()
-    assert page.locator(".card .label").all_inner_texts() == [i18n.t("en", f"figure.{f}")
-                                                              for f in FIGURES]
+    assert page.locator(".card .label").all_inner_texts() == [
+        i18n.t("en", f"figure.{f}") for f in FIGURES
+    ]
     assert page.locator("#period-label").inner_text() == "1 Mar 2026 – 31 Mar 2026"
     assert "from=2026-03-01" in page.url  # the period survives the switch
     shot(page, "overview-en")
@@ -130,16 +140,16 @@ def test_period_picker_changes_the_data(context: BrowserContext, site: Site) -> 
     page.wait_for_selector("body[data-charts-ready]")
     after = cards(page)
     assert after != before
-    api = site.api_json("/api/v1/estates/jjq/metrics", **{"from": "2026-01-10",
-                                                           "to": "2026-01-16"})
+    api = site.api_json("/api/v1/estates/jjq/metrics", **{"from": "2026-01-10", "to": "2026-01-16"})
     assert {f: float(after[f]) for f in FIGURES} == {f: api[f] for f in FIGURES}
     assert page.locator("#table-daily tbody tr").count() == 7
     assert errors == []
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-def test_an_export_downloads_a_file_pandas_reads(context: BrowserContext, site: Site,
-                                                 fmt: str) -> None:
+def test_an_export_downloads_a_file_pandas_reads(
+    context: BrowserContext, site: Site, fmt: str
+) -> None:
     errors: list[str] = []
     page = open_page(context, "/dashboards/estates/jjq?from=2026-03-01&to=2026-03-31", errors)
     with page.expect_download() as info:
@@ -147,11 +157,15 @@ def test_an_export_downloads_a_file_pandas_reads(context: BrowserContext, site: 
     download = info.value
     assert download.suggested_filename == f"jjq-groups-2026-03-01-2026-03-31.{fmt}"
     data = Path(download.path()).read_bytes()
-    frame = (pd.read_csv(io.BytesIO(data), encoding="utf-8-sig") if fmt == "csv"
-             else pd.read_excel(io.BytesIO(data)))
+    frame = (
+        pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+        if fmt == "csv"
+        else pd.read_excel(io.BytesIO(data))
+    )
     api = site.api_json("/api/v1/estates/jjq/buildings/metrics", **MARCH)
-    groups = {(b["building"], g["building_group"]): g for b in api["buildings"]
-              for g in b["groups"]}
+    groups = {
+        (b["building"], g["building_group"]): g for b in api["buildings"] for g in b["groups"]
+    }
     assert len(frame) == len(groups)
     by_key = {(str(r["楼"]), r["楼组"]): r for r in frame.to_dict("records")}
     for key, g in groups.items():

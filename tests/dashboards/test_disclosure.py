@@ -22,17 +22,29 @@ def test_pseudonyms_are_stable_secret_and_distinct() -> None:
 
 
 def group(name: str | None, enrolled: int, active: int) -> dict[str, Any]:
-    return {"building_group": name, "households_enrolled": enrolled, "households_active": active,
-            "participation_rate": active / enrolled if enrolled else None, "wet_share": 0.4}
+    return {
+        "building_group": name,
+        "households_enrolled": enrolled,
+        "households_active": active,
+        "participation_rate": active / enrolled if enrolled else None,
+        "wet_share": 0.4,
+    }
 
 
 def test_small_groups_and_their_families_are_hidden() -> None:
-    buildings = [{"building": "1", "groups": [group("1-1", 10, 9), group("1-2", 3, 3),
-                                              group(None, 6, 3)]}]
-    activity = [{"building": "1", "building_group": g, "household": h, "active_days": d,
-                 "drops": d}
-                for g, h, d in [("1-1", "a", 20), ("1-1", "b", 25), ("1-1", "c", 5),
-                                ("1-2", "small", 30), (None, "x", 1)]]
+    buildings = [
+        {"building": "1", "groups": [group("1-1", 10, 9), group("1-2", 3, 3), group(None, 6, 3)]}
+    ]
+    activity = [
+        {"building": "1", "building_group": g, "household": h, "active_days": d, "drops": d}
+        for g, h, d in [
+            ("1-1", "a", 20),
+            ("1-1", "b", 25),
+            ("1-1", "c", 5),
+            ("1-2", "small", 30),
+            (None, "x", 1),
+        ]
+    ]
     groups, stars, hidden = board("jjq", buildings, activity, SETTINGS, "(none)")
     assert hidden == 1
     assert [(g["rank"], g["building_group"]) for g in groups] == [(1, "1-1"), (2, "(none)")]

@@ -36,8 +36,9 @@ def test_every_label_key_used_in_the_code_exists() -> None:
     used: set[str] = set()
     for path in SOURCE.glob("*.py"):
         text = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r"""\bt\(\s*(?:ctx\.locale|locale|"\w+")\s*,\s*"([\w.]+)"\)""",
-                               text))
+        used |= set(
+            re.findall(r"""\bt\(\s*(?:ctx\.locale|locale|"\w+")\s*,\s*"([\w.]+)"\)""", text)
+        )
         used |= set(re.findall(r"""ctx\.t\("([\w.]+)"[,)]""", text))
         used |= set(re.findall(r'Column\([^)]*?"(col\.\w+)"', text))
     assert used, "the pattern found no label keys"
