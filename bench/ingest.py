@@ -23,9 +23,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
+import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from deploy.migrate import migrate
@@ -116,6 +119,16 @@ def publish_backlog(mqtt_url: str, msgs: list[tuple[str, bytes]]) -> float:
     return len(msgs) / (time.perf_counter() - started)
 
 
+def drop_session(mqtt_url: str, client_id: str) -> None:
+    """End a contender's persistent broker session, or it keeps queueing for a week."""
+    parts = urlsplit(mqtt_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=True)
+    client.loop_start()
+    client.disconnect()  # session expiry 0 (the default): gone with the connection
+    client.loop_stop()
+
+
 def count_events(url: str) -> int:
     with psycopg.connect(url) as conn:
         return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])  # type: ignore[index]
@@ -159,7 +172,12 @@ def contender(
     ]
     subprocess.run([*base, "--prepare"], check=True)
     pub_rates.append(publish_backlog(mqtt_url, msgs))
-    out = subprocess.run([*base, "--expect", str(n)], check=True, capture_output=True, text=True)
+    try:
+        out = subprocess.run(
+            [*base, "--expect", str(n)], check=True, capture_output=True, text=True
+        )
+    finally:
+        drop_session(mqtt_url, cid)
     result: dict[str, float] = json.loads(out.stdout)
     if mode == "naive":
         rows, distinct, _ = stored_span(db_url)
@@ -175,12 +193,13 @@ def fenlei_ingest(
     pub_rates: list[float],
     expect_stored: int | None = None,
 ) -> dict[str, float]:
+    cid = f"bench-fenlei-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
     env.update(
         FENLEI_DATABASE_URL=db_url,
         FENLEI_MQTT_URL=mqtt_url,
         FENLEI_METRICS_PORT="0",
-        FENLEI_CLIENT_ID=f"bench-fenlei-{uuid.uuid4().hex[:6]}",
+        FENLEI_CLIENT_ID=cid,
         FENLEI_HOME="/nonexistent",
     )
     warm = messages("warmup", 1)
@@ -201,6 +220,7 @@ def fenlei_ingest(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+        drop_session(mqtt_url, cid)
     rows, distinct, span = stored_span(db_url)
     with psycopg.connect(db_url) as conn:
         rejected = conn.execute("SELECT count(*) FROM rejected_messages").fetchone()[0]  # type: ignore[index]

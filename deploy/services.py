@@ -67,6 +67,8 @@ def _paths(s: ServicesSettings) -> dict[str, Path]:
         "pglog": home / "pg" / "postgres.log",
         "mq": home / "mosquitto",
         "mqdata": home / "mosquitto" / "data",
+        # In the data dir: mosquitto writes it after dropping to its own user.
+        "mqpid": home / "mosquitto" / "data" / "mosquitto.pid",
         "mqconf": home / "mosquitto" / "mosquitto.conf",
         "mqlog": home / "mosquitto" / "mosquitto.log",
         "state": home / STATE_FILE,
@@ -159,6 +161,13 @@ def _write_state(s: ServicesSettings, state: ServicesState) -> None:
             "FENLEI_MQTT_URL": state.mqtt_url(),
         },
     )
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _pg_pid(s: ServicesSettings) -> int | None:
@@ -323,6 +332,8 @@ def _mosquitto_conf(s: ServicesSettings, state: ServicesState) -> str:
             "allow_anonymous true",
             "persistence true",
             f"persistence_location {p['mqdata']}/",
+        # Written by mosquitto itself: the pid `down` stops, whatever started it.
+        f"pid_file {p['mqpid']}",
             f"autosave_interval {s.mqtt_autosave_interval_s}",
             f"max_queued_messages {s.mqtt_max_queued_messages}",
             f"max_queued_bytes {s.mqtt_max_queued_bytes}",
@@ -372,15 +383,16 @@ def _start_mosquitto(s: ServicesSettings, state: ServicesState) -> None:
         text=True,
         check=True,
     )
-    state.mqtt_pid = int(launched.stdout.strip())
+    launcher_pid = int(launched.stdout.strip())
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not _port_answers(state.mqtt_port):
-        if not _pid_alive(state.mqtt_pid, "mosquitto"):
+    while not (_port_answers(state.mqtt_port) and _read_pid(p["mqpid"])):
+        if not _pid_alive(_read_pid(p["mqpid"]) or launcher_pid, "mosquitto"):
             tail = p["mqlog"].read_text(errors="replace").strip().splitlines()[-1:]
             raise ServiceError(f"mosquitto exited at start: {' '.join(tail)} (log: {p['mqlog']}).")
         if time.monotonic() > deadline:
             raise ServiceError(f"mosquitto did not listen within {START_TIMEOUT_S:.0f} s.")
         time.sleep(0.05)
+    state.mqtt_pid = _read_pid(p["mqpid"])
 
 
 def up(s: ServicesSettings) -> ServicesState:

@@ -15,6 +15,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 CONNECT_TIMEOUT_S = 15.0
 # paho keeps at most this many QoS>0 messages unacknowledged; more are queued locally.
 MAX_INFLIGHT = 1_000
+# Published but not yet acknowledged, at most (a bound below 65,535 message ids).
+MAX_UNACKED = 20_000
 
 
 class Publisher:
@@ -84,11 +86,15 @@ class Publisher:
     ) -> None:
         with self._lock:
             self._unacked -= 1
-            if self._unacked == 0:
+            if self._unacked == 0 or self._unacked == MAX_UNACKED - 1:
                 self._all_acked.notify_all()
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         with self._lock:
+            # paho's message ids are 16-bit: with ~65k messages queued a new id would
+            # collide with a queued one ("Message queue full"), so wait for room.
+            while self._unacked >= MAX_UNACKED:
+                self._all_acked.wait(1.0)
             self._unacked += 1
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:

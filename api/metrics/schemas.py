@@ -47,6 +47,8 @@ class EstateMetrics(BaseModel):
                     "drops": 251034,
                     "kg": KG_EXAMPLE,
                     "in_window_share": 0.91,
+                    "accuracy": 0.97,
+                    "inspected": 4210,
                     "definitions_version": "v1",
                 }
             ]
@@ -71,6 +73,14 @@ class EstateMetrics(BaseModel):
     kg: Kg
     in_window_share: float | None = Field(
         description="share of drops made inside the estate's drop-off windows (local time)"
+    )
+    accuracy: float | None = Field(
+        default=None,
+        description="sorting accuracy from volunteers' inspections: drops that passed / "
+        "drops inspected in the period (null when nothing was inspected)",
+    )
+    inspected: int = Field(
+        default=0, description="drops volunteers inspected: the evidence behind `accuracy`"
     )
     definitions_version: str
 

@@ -335,6 +335,12 @@ def _accuracy_row(r: Row | None) -> Row:
     }
 
 
+async def estate_accuracy(conn: Conn, estate: str, start: date, end: date) -> Row:
+    """The estate's totals only (inspected, passed, accuracy, …), for the figures."""
+    counts = await repo.accuracy_counts(conn, estate, start, end)
+    return _accuracy_row(counts["total"][0] if counts["total"] else None)
+
+
 async def accuracy(conn: Conn, estate: str, start: date, end: date) -> Row:
     """Sorting accuracy (passed / inspected) of an estate, per category and building."""
     await registry.get_estate(conn, estate)

@@ -236,6 +236,13 @@ def test_checkin_inspection_accuracy_and_telemetry(
         ).json()["accuracy"]
         is None
     )
+    # The committee's figures carry it too, with the evidence behind it.
+    figures = client.get(
+        "/api/v1/estates/jjq/metrics?from=2026-04-01&to=2026-04-30", headers=make_viewer(db_url)
+    ).json()
+    assert (figures["accuracy"], figures["inspected"]) == (0.92, 50)
+    empty = client.get("/api/v1/estates/jjq/metrics?from=2026-05-01&to=2026-05-31", headers=admin)
+    assert (empty.json()["accuracy"], empty.json()["inspected"]) == (None, 0)
 
 
 def make_viewer(db_url: str) -> dict[str, str]:
