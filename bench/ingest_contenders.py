@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import threading
 import time
@@ -36,6 +35,13 @@ INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind, weight_g,
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (bin_key, event_id, ts) DO NOTHING
 """
+
+
+def _peak_rss_mb() -> float:
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would report
+    # the forking benchmark process's size.
+    with open("/proc/self/status") as fh:
+        return next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM")) / 1024
 
 
 def main() -> int:
