@@ -78,7 +78,7 @@ def main() -> int:
         if state["first"] is None:
             state["first"] = now
         if conn is not None:
-            parsed = parse_events(msg.topic, msg.payload, datetime.now(UTC))
+            parsed = parse_events(msg.topic, bytes(msg.payload), datetime.now(UTC))
             for ev in parsed.events:
                 a = ev.address
                 key, cat = bins[(a.estate, a.room, a.bin)]
@@ -108,7 +108,7 @@ def main() -> int:
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     parts = urlsplit(args.mqtt_url)
     client.connect(
@@ -129,7 +129,7 @@ def main() -> int:
             "messages": state["n"],
             "seconds": elapsed,
             "rate": state["n"] / elapsed if elapsed else 0.0,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": _peak_rss_mb(),
         },
         sys.stdout,
     )
