@@ -332,8 +332,8 @@ def _mosquitto_conf(s: ServicesSettings, state: ServicesState) -> str:
             "allow_anonymous true",
             "persistence true",
             f"persistence_location {p['mqdata']}/",
-        # Written by mosquitto itself: the pid `down` stops, whatever started it.
-        f"pid_file {p['mqpid']}",
+            # Written by mosquitto itself: the pid `down` stops, whatever started it.
+            f"pid_file {p['mqpid']}",
             f"autosave_interval {s.mqtt_autosave_interval_s}",
             f"max_queued_messages {s.mqtt_max_queued_messages}",
             f"max_queued_bytes {s.mqtt_max_queued_bytes}",
@@ -368,31 +368,32 @@ def _start_mosquitto(s: ServicesSettings, state: ServicesState) -> None:
         os.chown(p["mqdata"], pw.pw_uid, pw.pw_gid)
         for child in p["mqdata"].iterdir():
             os.chown(child, pw.pw_uid, pw.pw_gid)
-    # Started through a shell that exits at once, so mosquitto is re-parented to
-    # init and outlives this command without being our zombie-to-be.
-    launched = subprocess.run(
-        [
-            "sh",
-            "-c",
-            'setsid "$0" -c "$1" </dev/null >>"$2" 2>&1 & echo $!',
-            _mosquitto_bin(),
-            str(p["mqconf"]),
-            str(p["mqlog"]),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    launcher_pid = int(launched.stdout.strip())
+    # `setsid -f` always forks, so mosquitto is re-parented to init, outlives this
+    # command and is never our zombie; its own pid file says which process it is.
+    p["mqpid"].unlink(missing_ok=True)
+    log_size = p["mqlog"].stat().st_size if p["mqlog"].exists() else 0
+    with p["mqlog"].open("ab") as logfh:
+        subprocess.run(
+            ["setsid", "-f", _mosquitto_bin(), "-c", str(p["mqconf"])],
+            stdin=subprocess.DEVNULL,
+            stdout=logfh,
+            stderr=logfh,
+            check=True,
+        )
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not (_port_answers(state.mqtt_port) and _read_pid(p["mqpid"])):
-        if not _pid_alive(_read_pid(p["mqpid"]) or launcher_pid, "mosquitto"):
-            tail = p["mqlog"].read_text(errors="replace").strip().splitlines()[-1:]
-            raise ServiceError(f"mosquitto exited at start: {' '.join(tail)} (log: {p['mqlog']}).")
+    while True:
+        pid = _read_pid(p["mqpid"])
+        if pid and _pid_alive(pid, "mosquitto") and _port_answers(state.mqtt_port):
+            break
+        with p["mqlog"].open("rb") as fh:
+            fh.seek(log_size)
+            errors = [ln for ln in fh.read().decode(errors="replace").splitlines() if "Error" in ln]
+        if errors:
+            raise ServiceError(f"mosquitto failed to start: {errors[-1]} (log: {p['mqlog']}).")
         if time.monotonic() > deadline:
             raise ServiceError(f"mosquitto did not listen within {START_TIMEOUT_S:.0f} s.")
         time.sleep(0.05)
-    state.mqtt_pid = _read_pid(p["mqpid"])
+    state.mqtt_pid = pid
 
 
 def up(s: ServicesSettings) -> ServicesState:
@@ -414,6 +415,8 @@ def up(s: ServicesSettings) -> ServicesState:
     if not running["postgres"]:
         state.pg_port = _choose_port(state.pg_port, s.pg_port)
         _start_postgres(s, state)
+        # Recorded at once, so `down` can stop it even if the broker fails to start.
+        _write_state(s, state)
     if not running["mosquitto"]:
         state.mqtt_port = _choose_port(state.mqtt_port, s.mqtt_port)
         _start_mosquitto(s, state)
@@ -465,11 +468,12 @@ def down(s: ServicesSettings) -> list[str]:
         return stopped
     if stop_postgres(s):
         stopped.append("postgres")
-    if state.mqtt_pid and _pid_alive(state.mqtt_pid, "mosquitto"):
-        os.kill(state.mqtt_pid, signal.SIGTERM)
-        if not _wait_gone(state.mqtt_pid, "mosquitto", STOP_TIMEOUT_S):
-            os.kill(state.mqtt_pid, signal.SIGKILL)
-            _wait_gone(state.mqtt_pid, "mosquitto", 5.0)
+    mqtt_pid = state.mqtt_pid or _read_pid(_paths(s)["mqpid"])
+    if mqtt_pid and _pid_alive(mqtt_pid, "mosquitto"):
+        os.kill(mqtt_pid, signal.SIGTERM)
+        if not _wait_gone(mqtt_pid, "mosquitto", STOP_TIMEOUT_S):
+            os.kill(mqtt_pid, signal.SIGKILL)
+            _wait_gone(mqtt_pid, "mosquitto", 5.0)
         stopped.append("mosquitto")
     state.pg_pid = state.mqtt_pid = None
     _write_state(s, state)

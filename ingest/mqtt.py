@@ -59,6 +59,7 @@ class Subscriber:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.fast_publish = self._on_fast_publish
         self.client = client
         # Set at shutdown: messages arriving after it stay unacknowledged, so the
         # broker redelivers them to the next session instead of us half-handling them.
@@ -132,14 +133,19 @@ class Subscriber:
             log.warning("disconnected from broker: %s; reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        # paho's own path: QoS 0/2, or packets with properties.
+        self._receive(msg.topic, cast(bytes, msg.payload), msg.mid, msg.qos)
+
+    def _on_fast_publish(self, topic: str, payload: bytes, mid: int) -> None:
+        self._receive(topic, payload, mid, 1)
+
+    def _receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         # Runs on the network thread: parse and hand on, never block or raise.
         if self.draining:
             return
         try:
-            topic = msg.topic
-            payload = cast(bytes, msg.payload)  # paho hands over bytes for received packets
             if topic.endswith("/status"):
-                item = Message(msg.mid, msg.qos, time.monotonic())
+                item = Message(mid, qos, time.monotonic())
                 where = parse_topic(topic)
                 status = parse_status(payload) if where else None
                 if where and status is not None:
@@ -150,7 +156,7 @@ class Subscriber:
                 parsed = parse_events(
                     topic, payload, datetime.now(UTC), self.settings.future_tolerance_s
                 )
-                item = Message(msg.mid, msg.qos, time.monotonic(), parsed.events, parsed.rejections)
+                item = Message(mid, qos, time.monotonic(), parsed.events, parsed.rejections)
             self.inbox.put(item)
         except Exception:
-            log.exception("could not hand on message %s on %s", msg.mid, msg.topic)
+            log.exception("could not hand on message %s on %s", mid, topic)

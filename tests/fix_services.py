@@ -127,8 +127,8 @@ def _local_launcher() -> Iterator[Services]:
             return int(s.getsockname()[1])
 
     settings = ServicesSettings(home=home, pg_port=free_port(), mqtt_port=free_port())
-    state = launcher.up(settings)
     try:
+        state = launcher.up(settings)
         url = state.database_url(settings)
         migrate(url)
         yield Services(
