@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import struct
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -61,6 +62,12 @@ class Subscriber:
         client.on_subscribe = self._on_subscribe
         client.fast_publish = self._on_fast_publish
         self.client = client
+        # Backpressure: past this many parsed messages waiting for the writer, the
+        # network thread waits (TCP then holds the broker back). Mosquitto was seen
+        # sending far past our Receive Maximum while draining a backlog, so the bound
+        # on memory has to be ours.
+        self.max_pending = settings.receive_maximum
+        self.room = threading.Event()
         # Set at shutdown: messages arriving after it stay unacknowledged, so the
         # broker redelivers them to the next session instead of us half-handling them.
         self.draining = False
@@ -136,6 +143,12 @@ class Subscriber:
         # paho's own path: QoS 0/2, or packets with properties.
         self._receive(msg.topic, cast(bytes, msg.payload), msg.mid, msg.qos)
 
+    def _wait_for_room(self) -> None:
+        self.room.clear()
+        while self.inbox.qsize() >= self.max_pending and not self.draining:
+            # Timed: a set() between the size check and clear() must not be missed.
+            self.room.wait(0.2)
+
     def _on_fast_publish(self, topic: str, payload: bytes, mid: int) -> None:
         self._receive(topic, payload, mid, 1)
 
@@ -143,6 +156,8 @@ class Subscriber:
         # Runs on the network thread: parse and hand on, never block or raise.
         if self.draining:
             return
+        if self.inbox.qsize() >= self.max_pending:
+            self._wait_for_room()
         try:
             if topic.endswith("/status"):
                 item = Message(mid, qos, time.monotonic())

@@ -51,6 +51,7 @@ class Ingester:
                 batch = collect(
                     self.inbox, s.batch_max_messages, s.batch_max_events, s.batch_max_age_ms / 1000
                 )
+                self.subscriber.room.set()  # the batch left the inbox
                 if batch:
                     # Counted per batch: a counter's lock per message is measurable
                     # on the network thread.
