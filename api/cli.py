@@ -1,6 +1,8 @@
-"""`fenlei api`, `fenlei token` and `fenlei registry`: arguments (cheap to import) and runs.
+"""`fenlei token` and `fenlei registry`: arguments (cheap to import) and runs.
 
-Only argparse is imported at module level; each `run` imports what it needs.
+Only argparse is imported at module level; each `run` imports what it needs. (`fenlei
+api`, which serves the whole application, is `fenlei.serve`: `api` does not import the
+pages mounted on it.)
 """
 
 from __future__ import annotations
@@ -18,12 +20,8 @@ IMPORT_CHUNK_ROWS = 1_000
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
-    """Declare the arguments of subcommand `name` (api, token or registry)."""
-    if name == "api":
-        parser.description = "Serve the HTTP API with uvicorn (settings: FENLEI_* variables)."
-        parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, help="port to bind (default 8000)")
-    elif name == "token":
+    """Declare the arguments of subcommand `name` (token or registry)."""
+    if name == "token":
         actions = parser.add_subparsers(dest="action", required=True)
         create = actions.add_parser("create", help="create a token; printed on the last line")
         create.add_argument("--role", choices=ROLES, required=True)
@@ -54,29 +52,9 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand parsed into `args`."""
-    if args.command == "api":
-        return _serve(args)
     if args.command == "token":
         return _token(args)
     return _import(args)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from api.main import create_app
-    from api.settings import ApiSettings
-
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = ApiSettings(**overrides)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-    )
-    return 0
 
 
 def _connect() -> psycopg.Connection[Any]:

@@ -1,4 +1,8 @@
-"""The FastAPI application: `create_app(settings)` with a lifespan owning the pool."""
+"""The HTTP API alone: `create_api(settings)` with a lifespan owning the pool.
+
+The pages (dashboards, volunteers' phone pages) are mounted on it by the composition
+root, `fenlei.app.create_app`; nothing in `api` imports them.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from api.errors import ApiError, Invalid
 from api.routes import metrics, operations, registry
+from api.routes.volunteers import router as volunteers_router
 from api.settings import ApiSettings
-from api.volunteers.router import router as volunteers_router
-from dashboards.router import router as dashboards_router
-from dashboards.volunteer_pages import pages_router as volunteer_pages_router
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.OperationalError, unavailable)
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
+def create_api(settings: ApiSettings) -> FastAPI:
     """The API for one process; the pool opens and closes with the app's lifespan."""
 
     @asynccontextmanager
@@ -104,6 +106,4 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(operations.router)
     app.include_router(volunteers_router)
-    app.include_router(volunteer_pages_router)
-    app.include_router(dashboards_router)
     return app

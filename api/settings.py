@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ApiSettings(BaseSettings):
-    """One API process; built once in the entry point and passed to `create_app`."""
+    """One API process; built once in the entry point and passed to `create_api`."""
 
     model_config = SettingsConfigDict(env_prefix="FENLEI_", extra="ignore")
 

@@ -13,10 +13,11 @@ Creates a scratch database `fenlei_bench_api` on that server, migrates it and lo
 
 Drops are generated in SQL on the server (INSERT ... SELECT, faster than COPY from
 Python) and the rollups (daily_category, household_days, household_months) are
-aggregated from exactly those drops with the ingester's definitions; the ingest path
-itself is benchmarked by `bench/ingest.py`. Every random draw depends on the day, the
-household and the drop, so no two days are alike. The API runs
-under uvicorn in this process and is called over loopback HTTP with a bearer token.
+counted from exactly those drops by the ingester's own rollup function
+(`fenlei_add_drops`, deploy/sql/idempotent/); the ingest path itself is benchmarked
+by `bench/ingest.py`. Every random draw depends on the day, the household and the
+drop, so no two days are alike. The API runs under uvicorn in this process and is
+called over loopback HTTP with a bearer token.
 Writes bench/results/api.md and drops the scratch database.
 """
 
@@ -40,7 +41,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.auth.repository import create_token
 from api.auth.tokens import Role
-from api.main import create_app
+from api.main import create_api
 from api.settings import ApiSettings
 from deploy.migrate import migrate
 
@@ -80,39 +81,13 @@ CROSS JOIN LATERAL (SELECT random() + z AS r, random() + z AS r2, random() + z A
                            random() + z AS r4, random() + z AS r5
                     FROM (SELECT k.i * 0 + h.n * 0 + d.dn * 0 AS z) AS zero) AS x
 """
-# household_months from household_days, as migration 0004 backfills it.
-HOUSEHOLD_MONTHS_FROM_DAYS = """
-INSERT INTO household_months (estate_id, month, household, days, drops, dry_g, wet_g,
-                              recyclable_g, hazardous_g, construction_g)
-SELECT estate_id, date_trunc('month', day)::date, household,
-       bit_or(1 << (extract(day FROM day)::int - 1)), sum(drops), sum(dry_g), sum(wet_g),
-       sum(recyclable_g), sum(hazardous_g), sum(construction_g)
-FROM household_days WHERE estate_id = %(estate)s
-GROUP BY 1, 2, 3
-"""
+# The rollups of the generated drops, by the one definition the ingester uses too.
 ROLLUPS = [
     """
-    INSERT INTO daily_category (estate_id, day, category, drops, weight_g, identified_drops,
-                                in_window_drops)
-    SELECT g.estate_id, g.day, g.category, count(*), sum(g.weight_g), count(g.household),
-           count(*) FILTER (WHERE fenlei_in_window((g.ts AT TIME ZONE e.timezone)::time,
-                                                   e.drop_windows))
-    FROM gen g JOIN estates e ON e.id = g.estate_id
-    GROUP BY g.estate_id, g.day, g.category
-    """,
+    SELECT fenlei_add_drops(array_agg(estate_id), array_agg(ts), array_agg(category),
+                            array_agg(weight_g), array_agg(household))
+    FROM gen
     """
-    INSERT INTO household_days (estate_id, day, household, drops, dry_g, wet_g,
-                                recyclable_g, hazardous_g, construction_g)
-    SELECT estate_id, day, household, count(*),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'dry'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'wet'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'recyclable'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'hazardous'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'construction'), 0)
-    FROM gen WHERE household IS NOT NULL
-    GROUP BY estate_id, day, household
-    """,
-    HOUSEHOLD_MONTHS_FROM_DAYS,
 ]
 RAW_EVENTS = """
 INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind, weight_g, household)
@@ -137,14 +112,15 @@ SELECT %(estate)s, 'h' || lpad(n::text, 4, '0'),
 FROM generate_series(1, %(households)s) AS n;
 """
 
-# The naive way: straight from the raw events, local days computed per row.
+# The naive way: straight from the raw events, local days computed per row (by the
+# one local-day rule, which the planner inlines to the bare AT TIME ZONE expression).
 NAIVE_METRICS = """
 WITH e AS (SELECT timezone FROM estates WHERE id = %(estate)s),
 drops AS (
     SELECT ev.category, ev.weight_g, ev.household
     FROM events ev, e
     WHERE ev.estate_id = %(estate)s AND ev.kind = 'drop'
-      AND (ev.ts AT TIME ZONE e.timezone)::date BETWEEN %(from)s AND %(to)s
+      AND fenlei_local_day(ev.ts, e.timezone) BETWEEN %(from)s AND %(to)s
 ),
 enrolled AS (
     SELECT id FROM households WHERE estate_id = %(estate)s AND enrolled_on <= %(to)s
@@ -159,12 +135,12 @@ SELECT count(*) AS drops,
 FROM drops
 """
 NAIVE_DAILY = """
-SELECT (ev.ts AT TIME ZONE e.timezone)::date AS day, count(*) AS drops,
+SELECT fenlei_local_day(ev.ts, e.timezone) AS day, count(*) AS drops,
        count(DISTINCT ev.household) AS households,
        sum(ev.weight_g) FILTER (WHERE ev.category = 'wet') AS wet_g
 FROM events ev JOIN estates e ON e.id = ev.estate_id
 WHERE ev.estate_id = %(estate)s AND ev.kind = 'drop'
-  AND (ev.ts AT TIME ZONE e.timezone)::date BETWEEN %(from)s AND %(to)s
+  AND fenlei_local_day(ev.ts, e.timezone) BETWEEN %(from)s AND %(to)s
 GROUP BY 1 ORDER BY 1
 """
 
@@ -217,9 +193,8 @@ COPY_ROLLUPS = [
     FROM household_days, unnest(%(estates)s::text[]) AS e WHERE estate_id = %(source)s
     """,
 ]
-MONTHS_OF_COPIES = HOUSEHOLD_MONTHS_FROM_DAYS.replace(
-    "WHERE estate_id = %(estate)s", "WHERE estate_id = ANY(%(estates)s)"
-)
+# Shifted days land in other months: the copies' months come from their days.
+MONTHS_OF_COPIES = "SELECT fenlei_rebuild_household_months(%(estates)s)"
 # The one secondary index of household_days, dropped while copying millions of rows into
 # it and built again afterwards (several times faster than maintaining it row by row).
 SECONDARY_INDEX = "household_days_household"
@@ -240,7 +215,6 @@ def copy_estates(
         for back in range(years_back + 1):
             for sql in COPY_ROLLUPS:
                 conn.execute(sql, {"estates": estates, "source": source, "shift": back * 365})
-        # Shifted days land in other months: the months come from the copied days.
         conn.execute(MONTHS_OF_COPIES, {"estates": estates})
         conn.execute(indexdef[0])
 
@@ -257,7 +231,7 @@ def serve(url: str) -> tuple[uvicorn.Server, str]:
     settings = ApiSettings(database_url=url, port=port, pool_min_size=2, pool_max_size=4)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            create_api(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
         )
     )
     threading.Thread(target=server.run, daemon=True).start()

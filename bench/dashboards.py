@@ -35,25 +35,16 @@ from playwright.sync_api import Page, sync_playwright
 
 from api.auth.repository import create_token
 from api.auth.tokens import Role
-from api.main import create_app
 from api.settings import ApiSettings
 from bench.api import YEAR, _free_port, _with_db, load_estate, pct
 from dashboards import session
-from dashboards.router import router
 from dashboards.settings import DashboardSettings
 from deploy.migrate import migrate
+from fenlei.app import create_app
+from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
 
 RESULTS = Path(__file__).parent / "results" / "dashboards.md"
 BENCH_DB = "fenlei_bench_dashboards"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GOAL_MS = 1_000
 MEASURE = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -104,9 +95,7 @@ def serve(url: str, settings: DashboardSettings) -> tuple[uvicorn.Server, str]:
     """The API with the dashboards under uvicorn in a thread; the server and its URL."""
     port = _free_port()
     # The default pool (up to 10 connections): the overview's six queries run at once.
-    app = create_app(ApiSettings(database_url=url, port=port))
-    app.include_router(router)
-    app.state.dashboard_settings = settings
+    app = create_app(ApiSettings(database_url=url, port=port), settings)
     _add_reference(app)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

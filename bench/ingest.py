@@ -1,12 +1,14 @@
 """Ingest throughput: `fenlei ingest` against a bare subscriber and a naive ingester.
 
     make bench-ingest            # or: python -m bench.ingest [--events 300000]
+    python -m bench.ingest --events 30000 --results /tmp/ingest.md   # a quick check
 
 Each contender drains the same backlog of N QoS-1 messages (one ~200-byte event
 each) that fast publishers queued at the broker while the contender's persistent
 session was disconnected, so publishers and consumer never share the 2 cores. All
 three run in one invocation against the same Mosquitto and TimescaleDB (a scratch
-database `fenlei_bench`, dropped afterwards). Writes bench/results/ingest.md.
+database `fenlei_bench`, dropped afterwards). Writes bench/results/ingest.md, keeping
+its hand-written "## Notes" section, and says which MQTT path `fenlei ingest` took.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from deploy.migrate import migrate
 from ingest.contract import events_topic
+from ingest.fastclient import PAHO_INSTALLED, describe_mqtt_path
 from simulators.publisher import Publisher
 
 RESULTS = Path(__file__).parent / "results" / "ingest.md"
@@ -44,7 +47,9 @@ CATEGORIES = ("dry", "wet", "recyclable", "hazardous", "construction")
 PUBLISHERS = 4
 # In (d) one message in this many is garbage (bad JSON or an unknown bin).
 GARBAGE_EVERY = 10
-GOALS = {"c/a": 1.0, "c/b": 8.0, "rss_mb": 200.0}
+# c/a: issue #10 holds `fenlei ingest` to what its fast MQTT path reached (1.38 at 300k).
+GOALS = {"c/a": 1.31, "c/b": 8.0, "rss_mb": 200.0}
+NOTES_HEADING = "## Notes"
 
 
 def scratch_database(url: str) -> str:
@@ -244,6 +249,12 @@ def main() -> int:
         default=None,
         help="messages for the naive baseline (default: same as --events)",
     )
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where to write the results (default: bench/results/ingest.md)",
+    )
     args = ap.parse_args()
     from fenlei.env import load_services_env
 
@@ -277,12 +288,13 @@ def main() -> int:
     finally:
         with psycopg.connect(base_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    write_results(n, n_naive, a, b, c, d, pub_rates)
-    print(RESULTS.read_text())
+    write_results(args.results, n, n_naive, a, b, c, d, pub_rates)
+    print(args.results.read_text())
     return 0
 
 
 def write_results(
+    path: Path,
     n: int,
     n_naive: int,
     a: dict[str, float],
@@ -309,6 +321,9 @@ def write_results(
         f"{PUBLISHERS} publishers (mean {sum(pub_rates) / len(pub_rates):,.0f} msg/s); "
         "rate = messages or stored events per second from first to last.",
         "",
+        f"MQTT path measured in (c) and (d): {describe_mqtt_path()}. "
+        f"(a) and (b) use paho-mqtt {PAHO_INSTALLED}'s stock client.",
+        "",
         "| contender | messages | events/s | peak RSS MB |",
         "| --- | ---: | ---: | ---: |",
         f"| (a) bare paho subscriber (ceiling) | {n:,} | {a['rate']:,.0f} | "
@@ -334,7 +349,10 @@ def write_results(
         f"{d['rejected']:,} of {n // GARBAGE_EVERY:,} garbage messages quarantined |",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
+    # Keep the explanation written by hand under the tables of the last run.
+    old = path.read_text() if path.exists() else ""
+    notes = old[old.find(NOTES_HEADING) :] if NOTES_HEADING in old else ""
+    path.write_text("\n".join(lines) + notes)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from api.deps import ConnDep
 from api.metrics import repository as metrics
 from api.metrics import service
+from api.metrics.definitions import kg_total
 from api.registry import repository as registry
 from dashboards import charts, common, layout, tables
 from dashboards.period import resolve
@@ -39,7 +40,7 @@ def _row(figures: dict[str, Any], estate: str, name: str) -> dict[str, Any]:
         **{c.key: figures.get(c.key) for c in COLUMNS},
         "estate": estate,
         "name": name,
-        "kg_total": sum(figures["kg"].values()),
+        "kg_total": kg_total(figures["kg"]),
     }
 
 

@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from api.deps import EstatePath, PoolDep
 from api.metrics import repository as metrics
 from api.metrics import service
-from api.metrics.definitions import CATEGORIES, ratio
+from api.metrics.definitions import CATEGORIES, kg_total
 from api.registry import repository as registry
 from dashboards import charts, common, i18n, layout, repository, tables
 from dashboards.period import Period, resolve
@@ -68,8 +68,6 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
     current = service.estate_metrics(now[0], period.start, period.end)
     previous = service.estate_metrics(before[0], prev.start, prev.end)
     days = service.daily(estate, day_rows, period.start, period.end)["days"]
-    for d, r in zip(days, day_rows, strict=True):
-        d["in_window_share"] = ratio(int(r["in_window_drops"]), int(r["drops"]))
     buildings = service.buildings(estate, building_rows, period.start, period.end)["buildings"]
     zone = ZoneInfo(timezone)
     bins = [
@@ -100,7 +98,7 @@ def _group_row(g: dict[str, Any], building: str, group: str | None) -> dict[str,
                 "wet_share",
             )
         },
-        "kg_total": sum(g["kg"].values()),
+        "kg_total": kg_total(g["kg"]),
     }
 
 

@@ -18,22 +18,21 @@ Conn = psycopg.AsyncConnection[Any]
 
 # received_at is when fenlei got the message: that is the day a data problem showed.
 REJECTED_DAILY_SQL = """
-SELECT (r.received_at AT TIME ZONE e.timezone)::date AS day, r.reason, count(*)::int AS count
+SELECT fenlei_local_day(r.received_at, e.timezone) AS day, r.reason, count(*)::int AS count
 FROM rejected_messages r JOIN estates e ON e.id = r.estate_id
 WHERE r.estate_id = %(estate)s
-  AND r.received_at >= (%(from)s::date::timestamp AT TIME ZONE e.timezone)
-  AND r.received_at < ((%(to)s::date + 1)::timestamp AT TIME ZONE e.timezone)
+  AND r.received_at >= fenlei_local_day_start(%(from)s::date, e.timezone)
+  AND r.received_at < fenlei_local_day_start(%(to)s::date + 1, e.timezone)
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 # Households enrolled on `to` with their days with a drop in the period (the set bits
-# of their months' day bitmaps inside the period) and their drops in it.
+# of their months' day bitmaps inside the period, by the figures' own rule) and their
+# drops in it.
 HOUSEHOLD_DAYS_SQL = f"""
 WITH days AS (
     SELECT m.household,
-           sum(bit_count((m.days & CASE m.month WHEN %(first_month)s THEN %(first_mask)s
-                                                WHEN %(last_month)s THEN %(last_mask)s
-                                                ELSE -1 END)::bit(32)))::int AS active_days
+           sum(bit_count({metrics.DAYS_IN_PERIOD}::bit(32)))::int AS active_days
     FROM household_months m
     WHERE m.estate_id = %(estate)s AND m.month BETWEEN %(first_month)s AND %(last_month)s
     GROUP BY m.household

@@ -1,15 +1,15 @@
-"""Settings of the dashboards (FENLEI_* variables), read once per app and kept on it."""
+"""Settings of the dashboards (FENLEI_* variables): read by the entry point, kept on the app.
+
+`fenlei.app.load_settings()` reads them (and makes up a session secret when none is
+configured); `fenlei.app.create_app` stores them on `app.state`; pages get them with
+`get_dashboard_settings(request)`. Nothing here reads the environment by itself.
+"""
 
 from __future__ import annotations
-
-import logging
-import secrets
 
 from fastapi import Request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-log = logging.getLogger(__name__)
 
 
 class DashboardSettings(BaseSettings):
@@ -17,8 +17,9 @@ class DashboardSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FENLEI_", extra="ignore")
 
-    # Signs the session cookie and keys household pseudonyms. Unset: a random secret per
-    # process (sessions end and pseudonyms change on restart; several processes disagree).
+    # Signs the session cookie and keys household pseudonyms. Unset: the entry point makes
+    # up a random secret per process (sessions end and pseudonyms change on restart;
+    # several processes disagree).
     session_secret: str = Field(default="", repr=False)
     # Seconds a sign-in lasts: a working day plus margin, so a shared office PC forgets.
     session_max_age_s: int = Field(default=12 * 3600, gt=0)
@@ -50,20 +51,11 @@ class DashboardSettings(BaseSettings):
         }
 
 
-def load_settings() -> DashboardSettings:
-    """Settings from the environment, with a random secret when none is configured."""
-    settings = DashboardSettings()
-    if not settings.session_secret:
-        log.warning("FENLEI_SESSION_SECRET is not set: using a random one for this process")
-        settings.session_secret = secrets.token_urlsafe(32)
-    return settings
-
-
 def get_dashboard_settings(request: Request) -> DashboardSettings:
-    """The app's dashboard settings (`app.state.dashboard_settings`), loaded on first use."""
-    state = request.app.state
-    settings: DashboardSettings | None = getattr(state, "dashboard_settings", None)
+    """The settings the composition root (`fenlei.app.create_app`) put on the app."""
+    settings: DashboardSettings | None = getattr(request.app.state, "dashboard_settings", None)
     if settings is None:
-        settings = load_settings()
-        state.dashboard_settings = settings
+        # Not a default from the environment: a page would then sign sessions with
+        # whatever secret this process happened to make up.
+        raise RuntimeError("the app has no dashboard settings: build it with fenlei.app.create_app")
     return settings

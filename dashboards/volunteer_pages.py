@@ -24,12 +24,18 @@ from api.auth.repository import find_principal
 from api.auth.tokens import Principal, Role
 from api.deps import ConnDep
 from api.errors import ApiError, Forbidden
+from api.inspections import service as inspection_service
+from api.inspections.schemas import InspectionIn
 from api.metrics.definitions import CATEGORIES
 from api.registry import repository as registry
-from api.volunteers import repository as repo
-from api.volunteers import service
-from api.volunteers.router import Now, calendar_url
-from api.volunteers.schemas import InspectionIn
+from api.roster import service as roster_service
+from api.routes.calendar import calendar_url
+from api.routes.volunteer_deps import Now
+from api.shifts import repository as shift_repo
+from api.shifts import service as shift_service
+from api.swaps import repository as swap_repo
+from api.swaps import service as swap_service
+from api.volunteers import repository as volunteer_repo
 from dashboards.volunteer_html import CATEGORY_NAMES, Lang, button, page, t, when
 
 pages_router = APIRouter(prefix="/volunteer", include_in_schema=False)
@@ -129,7 +135,7 @@ def _shift_card(lang: Lang, s: dict[str, Any], me: int, now: datetime, offered: 
     aid = mine["assignment_id"]
     others = ", ".join(escape(a["name"]) for a in s["assignees"] if a["volunteer_id"] != me)
     actions = []
-    near = s["starts_at"] - service.CHECK_IN_EARLY <= now <= s["ends_at"]
+    near = s["starts_at"] - shift_service.CHECK_IN_EARLY <= now <= s["ends_at"]
     if mine["checked_in_at"] is None and near:
         actions.append(
             button(
@@ -185,7 +191,7 @@ async def home(
     lang = _lang(request)
     if principal is None:
         return RedirectResponse("/volunteer/login", status_code=303)
-    me = await repo.volunteer_of_token(conn, principal.token_id)
+    me = await volunteer_repo.volunteer_of_token(conn, principal.token_id)
     if me is None:
         if principal.role is not Role.volunteer:
             return RedirectResponse("/volunteer/roster", status_code=303)
@@ -201,10 +207,10 @@ async def home(
             403,
         )
     estate = me["estate"]
-    shifts = (await repo.volunteer_shifts(conn, me["id"], now, now + timedelta(days=SHOW_DAYS)))[
-        :SHOW_SHIFTS
-    ]
-    swaps = await repo.list_swaps(conn, estate, "open", now)
+    shifts = (
+        await shift_repo.volunteer_shifts(conn, me["id"], now, now + timedelta(days=SHOW_DAYS))
+    )[:SHOW_SHIFTS]
+    swaps = await swap_repo.list_swaps(conn, estate, "open", now)
     offered = {w["assignment_id"] for w in swaps if w["offered_by"] == me["id"]}
     cards = "".join(_shift_card(lang, s, me["id"], now, offered) for s in shifts)
     parts = [
@@ -216,7 +222,7 @@ async def home(
     for room in await registry.list_rooms(conn, estate):
         names = [
             a["name"] + (" ✓" if a["checked_in_at"] else "")
-            for s in await repo.shifts_at(conn, estate, room["id"], now)
+            for s in await shift_repo.shifts_at(conn, estate, room["id"], now)
             for a in s["assignees"]
         ]
         parts.append(
@@ -232,7 +238,7 @@ async def home(
     parts.append(f"<h2>{t(lang, 'swaps')}</h2>")
     takeable = [w for w in swaps if w["offered_by"] != me["id"]]
     for w in takeable:
-        shift = await repo.get_shift(conn, w["shift_id"])
+        shift = await shift_repo.get_shift(conn, w["shift_id"])
         assert shift is not None
         slot = when(lang, shift["day"], shift["local_start"], shift["local_end"])
         parts.append(
@@ -273,7 +279,7 @@ async def check_in(
         request,
         conn,
         principal,
-        principal and service.check(conn, principal, assignment, "in", now),
+        principal and shift_service.check(conn, principal, assignment, "in", now),
     )
 
 
@@ -286,7 +292,7 @@ async def check_out(
         request,
         conn,
         principal,
-        principal and service.check(conn, principal, assignment, "out", now),
+        principal and shift_service.check(conn, principal, assignment, "out", now),
     )
 
 
@@ -299,7 +305,7 @@ async def offer_swap(
         request,
         conn,
         principal,
-        principal and service.offer_swap(conn, principal, assignment, None, now),
+        principal and swap_service.offer_swap(conn, principal, assignment, None, now),
     )
 
 
@@ -309,7 +315,7 @@ async def accept_swap(
 ) -> Response:
     """Take someone's offered watch."""
     return await _act(
-        request, conn, principal, principal and service.accept_swap(conn, principal, swap, now)
+        request, conn, principal, principal and swap_service.accept_swap(conn, principal, swap, now)
     )
 
 
@@ -328,7 +334,7 @@ async def inspect_page(
     lang = _lang(request)
     if principal is None:
         return RedirectResponse("/volunteer/login", status_code=303)
-    me = await repo.volunteer_of_token(conn, principal.token_id)
+    me = await volunteer_repo.volunteer_of_token(conn, principal.token_id)
     rows = "".join(
         f"<tr><th>{CATEGORY_NAMES[lang][c]}</th>"
         + "".join(
@@ -392,7 +398,10 @@ async def inspect(
             f"/volunteer/inspect/{assignment}",
         )
     return await _act(
-        request, conn, principal, service.record_inspection(conn, principal, assignment, body, now)
+        request,
+        conn,
+        principal,
+        inspection_service.record_inspection(conn, principal, assignment, body, now),
     )
 
 
@@ -413,7 +422,7 @@ async def roster_page(
     if principal is None:
         return RedirectResponse("/volunteer/login", status_code=303)
     if estate is None:
-        me = await repo.volunteer_of_token(conn, principal.token_id)
+        me = await volunteer_repo.volunteer_of_token(conn, principal.token_id)
         visible = (
             sorted(principal.estates) if principal.estates else await registry.estate_ids(conn)
         )
@@ -422,24 +431,24 @@ async def roster_page(
         raise Forbidden(f"the token is not allowed to see estate {estate!r}")
     found = await registry.get_estate(conn, estate)
     local_today = now.astimezone(ZoneInfo(found["timezone"])).date()
-    first, last = service.month_bounds(month or f"{local_today:%Y-%m}")
-    cov = await service.coverage(conn, estate, first, last, now)
-    acc = await service.accuracy(conn, estate, first, last)
-    shifts = await repo.shifts_between(conn, estate, first, last)
+    first, last = roster_service.month_bounds(month or f"{local_today:%Y-%m}")
+    watch = await roster_service.watch_coverage(conn, estate, first, last, now)
+    acc = await inspection_service.accuracy(conn, estate, first, last)
+    shifts = await shift_repo.shifts_between(conn, estate, first, last)
     pct = "—" if acc["accuracy"] is None else f"{acc['accuracy']:.1%}"
     parts = [
         f'<div class="card"><b>{t(lang, "accuracy")}: {pct}</b> '
         f'<span class="muted">({acc["inspected"]} {t(lang, "inspected")})</span><br>'
-        f'<span class="bad">{t(lang, "uncovered")}: {len(cov["uncovered"])}</span>'
-        f" / {cov['shifts']}</div>"
+        f'<span class="bad">{t(lang, "uncovered")}: {len(watch["uncovered"])}</span>'
+        f" / {watch['shifts']}</div>"
     ]
-    if cov["suggestions"]:
+    if watch["suggestions"]:
         parts.append(f"<h2>{t(lang, 'suggest')}</h2>")
         parts += [
             f'<div class="card">{escape(s["room"])} · {s["day_type"]} '
             f"{s['start']:%H:%M}–{s['end']:%H:%M}: {s['avg_drops']} / "
             f"{s['avg_volunteers']} → {s['suggested_volunteers']}</div>"
-            for s in cov["suggestions"]
+            for s in watch["suggestions"]
         ]
     rows = "".join(
         f'<tr{" class=bad" if s["uncovered"] else ""} data-test="roster-{s["id"]}"><td>'

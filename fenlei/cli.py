@@ -71,11 +71,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # imports happen inside `run`.
 PACKAGE_COMMANDS = (
     ("ingest", "ingest.cli", "MQTT → TimescaleDB ingester (until SIGTERM)"),
-    ("api", "api.cli", "HTTP API and dashboards (uvicorn)"),
+    ("api", "fenlei.serve", "HTTP API, dashboards and volunteer pages (uvicorn)"),
     ("token", "api.cli", "create or revoke API tokens"),
     ("registry", "api.cli", "import a committee's household sheet (CSV/Excel)"),
     ("simulate", "simulators.cli", "simulated estates publishing like real bins"),
-    ("demo", "simulators.cli", "everything at once: services, a simulated estate, ingest, API"),
+    ("demo", "fenlei.demo", "everything at once: services, a simulated estate, ingest, API"),
 )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Reason",
     "Rejection",
     "check_category",
+    "check_registered",
     "encode_payload",
     "event_to_json",
     "events_topic",
@@ -178,7 +179,7 @@ def encode_payload(events: Sequence[Mapping[str, object]] | Mapping[str, object]
 class Reason(StrEnum):
     """Why a device message (or one event in it) was not stored as an event."""
 
-    bad_topic = "bad_topic"  # not fenlei/v1/{estate}/{room}/{bin}/events with valid ids
+    bad_topic = "bad_topic"  # not fenlei/v1/{estate}/{room}/{bin}/events (or /status), valid ids
     payload_too_large = "payload_too_large"  # more than MAX_PAYLOAD_BYTES; not decoded
     not_utf8 = "not_utf8"  # the payload bytes are not valid UTF-8
     bad_json = "bad_json"  # not JSON (incl. NaN/Infinity), or nested beyond MAX_JSON_DEPTH
@@ -197,7 +198,7 @@ class Reason(StrEnum):
     bad_battery = "bad_battery"  # battery_pct outside 0-100 (or not finite)
     bad_household = "bad_household"  # household does not match HOUSEHOLD_PATTERN
     bad_category = "bad_category"  # category is not one of CATEGORIES
-    unknown_bin = "unknown_bin"  # the topic's bin is not registered (found by the writer)
+    unknown_bin = "unknown_bin"  # the topic's bin is not registered (checked at store time)
     category_mismatch = "category_mismatch"  # category differs from the bin's registered one
 
 
@@ -222,6 +223,25 @@ class Rejection:
         if type(payload) is not bytes or len(payload) > MAX_STORED_PAYLOAD_BYTES:
             # Frozen dataclass: the truncation is part of construction, so set it directly.
             object.__setattr__(self, "payload", bytes(payload[:MAX_STORED_PAYLOAD_BYTES]))
+
+
+def check_registered(event: Event, registered: str | None) -> Rejection | None:
+    """Refuse ``event`` unless its bin is registered, with a category it does not contradict.
+
+    ``registered`` is the bin's category in the registry, None when the registry has no
+    such bin. The registry lives in the database, so this runs where the batch is stored;
+    the rule is here, with the rest of the contract.
+    """
+    if registered is None:
+        address = event.address
+        return Rejection(
+            topic=events_topic(address.estate, address.room, address.bin),
+            reason=Reason.unknown_bin,
+            detail=f"bin {address.estate}/{address.room}/{address.bin} is not registered",
+            payload=encode_payload(event_to_json(event)),
+            index=None,
+        )
+    return check_category(event, registered)
 
 
 def check_category(event: Event, registered: str) -> Rejection | None:

@@ -1,46 +1,108 @@
-"""A paho client that reads the socket in large chunks.
+"""A paho client that reads the socket in large chunks and skips paho's per-message work.
 
-paho 2.x reads every packet with three or more recv() calls (command byte, each
-length byte, body) and goes back to select() after each packet: for a stream of
-small QoS-1 messages those syscalls are most of the network thread's time. This
-client serves paho's small reads from one large recv() and drains what is buffered
-before paho selects again (data left in the buffer would not wake select()).
+This is the one module that uses paho's private internals, and it does so against one
+paho release only: ``PAHO_VERSION``, which ``pyproject.toml`` pins exactly and
+``tests/ingest/test_fastclient.py`` feeds crafted packets through, comparing what this
+client and a stock paho client deliver and send. With any other paho the client falls
+back to paho's own (public, slower) behaviour and logs a warning, so an upgrade costs
+speed, never correctness; the benchmark's results file says which path it measured.
 
-It also takes a fast path for the common QoS-1 PUBLISH without properties: paho
-builds a Properties object, an MQTTMessage and a debug log record for each one,
-which profiled at about a third of the network thread. With `fast_publish` set,
-such packets go straight to it as (topic, payload, mid); everything else (QoS 0/2,
-properties, MQTT 3) takes paho's own path. It overrides private methods; paho is
-pinned below 3 and every ingest test goes through it.
+What the fast path changes, and why (profiled with py-spy; the network thread is the
+limit of ingest throughput):
+
+- Reads: paho 2.x reads every packet with three or more recv() calls (command byte,
+  each length byte, body) and goes back to select() after each packet. This client
+  serves paho's small reads from one large recv() and drains what is buffered before
+  paho selects again (data left in the buffer would not wake select()).
+- QoS-1 PUBLISH without properties, MQTT 5, manual acks: paho builds a Properties
+  object, an MQTTMessage and a debug log record for each one, about a third of the
+  network thread. Such packets go straight to ``fast_publish(topic, payload, mid)``.
+  Everything else (QoS 0/2, properties such as a topic alias, MQTT 3, malformed or
+  non-UTF-8 topics) takes paho's own path. ``fast_publish`` is called without paho's
+  callback locks and bypasses ``message_callback_add`` filters; it must not raise.
+- PUBACKs: paho writes each with its own send() and wakes its loop once per ack;
+  ``ack_qos1`` queues a whole batch's PUBACKs as one write of the same bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import struct
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+from itertools import repeat
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
+log = logging.getLogger(__name__)
+
+# The paho-mqtt release whose internals this module overrides; pinned in pyproject.toml.
+PAHO_VERSION = "2.2.0"
+PAHO_INSTALLED = version("paho-mqtt")
 # One recv() takes up to this much (about 1,000 small events).
 RECV_CHUNK_BYTES = 256 * 1024
 # Packets handled per loop_read before paho gets to write (acks, pings) again,
 # once the buffer is empty.
 PACKETS_PER_READ = 1_000
 
+# MQTT 5 PUBACK, reason Success, no properties: type 0x40, remaining length 2, the mid.
+# Byte for byte what paho's ack(mid, 1) queues (_send_command_with_mid).
+_PUBACK = struct.Struct("!BBH")
+_PUBACK_TYPE = 0x40
+
+
+def fast_path_supported() -> bool:
+    """True when the installed paho is the release the fast path was written against."""
+    return PAHO_INSTALLED == PAHO_VERSION
+
+
+def describe_mqtt_path() -> str:
+    """Which MQTT path `fenlei ingest` takes with the installed paho, for logs and reports."""
+    if fast_path_supported():
+        return (
+            f"fenlei fast path (buffered reads, direct QoS-1 PUBLISH, batched PUBACKs) "
+            f"on paho-mqtt {PAHO_INSTALLED}"
+        )
+    return f"paho-mqtt {PAHO_INSTALLED}'s own path (the fast path needs paho-mqtt {PAHO_VERSION})"
+
 
 class BufferedClient(mqtt.Client):
-    """paho's Client with buffered socket reads; behaviour is otherwise unchanged."""
+    """paho's Client with buffered socket reads, a direct QoS-1 path and batched PUBACKs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fast = fast_path_supported()
+        if not self.fast:
+            log.warning("MQTT fast path off: %s", describe_mqtt_path())
         self._rbuf = b""
         self._rpos = 0
         self._rbuf_sock: object | None = None
         # (topic, payload, mid) of a QoS-1 PUBLISH with no properties; must not block.
         self.fast_publish: Callable[[str, bytes, int], None] | None = None
 
+    def ack_qos1(self, mids: Sequence[int]) -> None:
+        """Acknowledge QoS-1 messages, in this order, as one write.
+
+        The bytes are those ``ack(mid, 1)`` would send for each mid; like ``ack``, this
+        sends nothing unless the client was made with ``manual_ack=True``.
+        """
+        if not mids or not self._manual_ack:
+            return
+        if not self.fast:
+            for mid in mids:
+                self.ack(mid, 1)
+            return
+        blob = b"".join(map(_PUBACK.pack, repeat(_PUBACK_TYPE), repeat(2), mids))
+        self._packet_queue(PUBACK, blob, 0, 0)
+
+    # -- overrides of paho internals (PAHO_VERSION only) ---------------------------------
+
     def _sock_recv(self, bufsize: int) -> bytes:
+        if not self.fast:
+            return super()._sock_recv(bufsize)
         if self._sock is not self._rbuf_sock:  # a new connection: forget the old bytes
             self._rbuf, self._rpos, self._rbuf_sock = b"", 0, self._sock
         if self._rpos >= len(self._rbuf):
@@ -56,6 +118,8 @@ class BufferedClient(mqtt.Client):
         return self._rbuf_sock is self._sock and self._rpos < len(self._rbuf)
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if not self.fast:
+            return super().loop_read(max_packets)
         handled = 0
         while True:
             if self._sock is None:
@@ -71,22 +135,26 @@ class BufferedClient(mqtt.Client):
 
     def _handle_publish(self) -> MQTTErrorCode:
         handler = self.fast_publish
-        command = self._in_packet["command"]
         if (
             handler is not None
+            and self.fast
             and self._manual_ack
-            and (command & 0x06) == 0x02  # QoS 1
+            and (self._in_packet["command"] & 0x06) == 0x02  # QoS 1
             and self._protocol == MQTTProtocolVersion.MQTTv5
         ):
             packet = self._in_packet["packet"]
-            end = 2 + ((packet[0] << 8) | packet[1])  # after the topic name
-            # Then the 2-byte packet id and the properties' length: 0 means none.
-            if len(packet) >= end + 3 and packet[end + 2] == 0:
-                try:
-                    topic = bytes(packet[2:end]).decode("utf-8")
-                except UnicodeDecodeError:
-                    return super()._handle_publish()
-                mid = (packet[end] << 8) | packet[end + 1]
-                handler(topic, bytes(packet[end + 3 :]), mid)
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
+            # Topic length (2), topic, packet id (2), properties length (1 when 0).
+            if len(packet) >= 5:
+                end = 2 + ((packet[0] << 8) | packet[1])  # after the topic name
+                # The properties' length is a variable byte integer: 0 is the byte 0.
+                if len(packet) >= end + 3 and packet[end + 2] == 0:
+                    try:
+                        topic = bytes(packet[2:end]).decode("utf-8")
+                    except UnicodeDecodeError:
+                        return super()._handle_publish()
+                    mid = (packet[end] << 8) | packet[end + 1]
+                    handler(topic, bytes(packet[end + 3 :]), mid)
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+        # Anything the checks above do not prove simple, malformed packets included
+        # (paho turns those into a protocol error and drops the connection).
         return super()._handle_publish()

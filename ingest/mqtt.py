@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import struct
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -19,17 +17,15 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest import metrics
 from ingest.batcher import Message
-from ingest.contract import EVENTS_SUBSCRIPTION, STATUS_SUBSCRIPTION
-from ingest.fastclient import BufferedClient
-from ingest.payload import parse_events, parse_status, parse_topic
+from ingest.contract import EVENTS_SUBSCRIPTION, STATUS_SUBSCRIPTION, Rejection
+from ingest.fastclient import BufferedClient, describe_mqtt_path
+from ingest.payload import parse_events, parse_status_message
 from ingest.settings import IngestSettings
-from ingest.writer import status_rejection
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 30
-_PUBACK = struct.Struct("!BBH")
 
 
 def subscriptions(settings: IngestSettings) -> list[str]:
@@ -80,6 +76,7 @@ class Subscriber:
         host, port = self.settings.mqtt_host_port
         # clean_start=False: a restarted ingester resumes its session and gets what
         # the broker queued meanwhile (paho's default wipes it on every new process).
+        log.info("MQTT path: %s", describe_mqtt_path())
         self.client.connect_async(
             host, port, keepalive=self.settings.keepalive_s, clean_start=False, properties=props
         )
@@ -92,20 +89,11 @@ class Subscriber:
     def ack(self, batch: list[Message]) -> None:
         """Acknowledge a committed batch, in arrival order.
 
-        paho writes each PUBACK with its own send() and wakes its loop once per ack;
-        for thousands of acks a batch that is a large share of the CPU. All QoS-1
-        acks of the batch therefore go out as one write of concatenated PUBACK
-        packets (the same bytes paho's `ack` would send, in the same order).
+        paho writes each PUBACK with its own send(); for thousands of acks a batch
+        that is a large share of the CPU, so the QoS-1 acks go out as one write
+        (``BufferedClient.ack_qos1``: the same bytes, in the same order).
         """
-        mids = [msg.mid for msg in batch if msg.qos == 1]
-        queue_packet = getattr(self.client, "_packet_queue", None)
-        if mids and queue_packet is not None:
-            # MQTT 5 PUBACK with reason Success and no properties: 0x40, length 2, mid.
-            blob = b"".join(_PUBACK.pack(0x40, 2, mid) for mid in mids)
-            queue_packet(PUBACK, blob, 0, 0)
-        else:
-            for mid in mids:
-                self.client.ack(mid, 1)
+        self.client.ack_qos1([msg.mid for msg in batch if msg.qos == 1])
         for msg in batch:
             if msg.qos == 2:
                 self.client.ack(msg.mid, 2)
@@ -141,7 +129,13 @@ class Subscriber:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         # paho's own path: QoS 0/2, or packets with properties.
-        self._receive(msg.topic, cast(bytes, msg.payload), msg.mid, msg.qos)
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            # Brokers refuse such topics, but paho decodes lazily and an exception here
+            # would stop the network thread. Quarantined as a bad topic, then acknowledged.
+            topic = "(topic is not UTF-8)"
+        self._receive(topic, cast(bytes, msg.payload), msg.mid, msg.qos)
 
     def _wait_for_room(self) -> None:
         self.room.clear()
@@ -161,12 +155,11 @@ class Subscriber:
         try:
             if topic.endswith("/status"):
                 item = Message(mid, qos, time.monotonic())
-                where = parse_topic(topic)
-                status = parse_status(payload) if where else None
-                if where and status is not None:
-                    item.status = (where[0], status)
-                elif payload:  # an empty payload clears a retained status
-                    item.rejections.append(status_rejection(topic, payload))
+                outcome = parse_status_message(topic, payload)
+                if isinstance(outcome, Rejection):
+                    item.rejections.append(outcome)
+                elif outcome is not None:  # None: an empty payload cleared a retained status
+                    item.status = outcome
             else:
                 parsed = parse_events(
                     topic, payload, datetime.now(UTC), self.settings.future_tolerance_s

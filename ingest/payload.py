@@ -48,7 +48,14 @@ from ingest.contract import (
     Rejection,
 )
 
-__all__ = ["Parsed", "Status", "parse_events", "parse_status", "parse_topic"]
+__all__ = [
+    "Parsed",
+    "Status",
+    "parse_events",
+    "parse_status",
+    "parse_status_message",
+    "parse_topic",
+]
 
 _TOPIC_MATCH = re.compile(
     rf"{re.escape(TOPIC_ROOT)}/({ID_PATTERN})/({ID_PATTERN})/({ID_PATTERN})/(events|status)"
@@ -113,6 +120,9 @@ if tuple(f.name for f in fields(Event)) != _EVENT_FIELDS:
 _object_new = object.__new__
 
 _BAD_TOPIC_DETAIL = f"is not an events topic {TOPIC_ROOT}/{{estate}}/{{room}}/{{bin}}/events"
+_BAD_STATUS_TOPIC_DETAIL = f"is not a status topic {TOPIC_ROOT}/{{estate}}/{{room}}/{{bin}}/status"
+# Why a status message was refused: the one shape a status may have.
+_STATUS_DETAIL = 'status must be {"online": true|false, "battery_pct"?: 0-100, "ts"?: RFC 3339}'
 
 
 def parse_topic(topic: str) -> tuple[BinAddress, str] | None:
@@ -216,6 +226,29 @@ def parse_events(
         detail = f"the payload is {_show(doc)}, not an event object or an array of them"
         rejections.append(Rejection(topic, Reason.not_object, detail, payload, None))
     return parsed
+
+
+def parse_status_message(
+    topic: str, payload: bytes
+) -> tuple[BinAddress, Status] | Rejection | None:
+    """Validate one status message into its bin and status, or a rejection; never raises.
+
+    None for an empty payload: it clears a retained status (or a last will) at the
+    broker and there is nothing to store. A topic that is not a v1 status topic is
+    ``bad_topic``; a payload that ``parse_status`` refuses is ``bad_type``.
+    """
+    if type(payload) is not bytes:
+        payload = _as_bytes(payload)
+    if not payload:
+        return None
+    where = parse_topic(topic)
+    if where is None or where[1] != "status":
+        detail = f"topic {_show(topic)} {_BAD_STATUS_TOPIC_DETAIL}"
+        return Rejection(topic, Reason.bad_topic, detail, payload, None)
+    status = parse_status(payload)
+    if status is None:
+        return Rejection(topic, Reason.bad_type, _STATUS_DETAIL, payload, None)
+    return where[0], status
 
 
 def parse_status(payload: bytes) -> Status | None:

@@ -10,24 +10,13 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
-from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql as pgsql
 
 from ingest import metrics, sql
 from ingest.batcher import Message
-from ingest.contract import (
-    MAX_STORED_PAYLOAD_BYTES,
-    BinAddress,
-    Event,
-    Reason,
-    Rejection,
-    encode_payload,
-    event_to_json,
-    events_topic,
-)
+from ingest.contract import MAX_STORED_PAYLOAD_BYTES, BinAddress, Event, Rejection, check_registered
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +32,6 @@ STAGING_COLUMNS = (
     "household",
     "alarm",
     "battery_pct",
-    "day",
-    "in_window",
 )
 STAGING_TYPES = (
     "timestamptz",
@@ -58,8 +45,6 @@ STAGING_TYPES = (
     "text",
     "text",
     "float4",
-    "date",
-    "bool",
 )
 REJECTED_COLUMNS = ("topic", "estate_id", "reason", "detail", "payload", "item_index")
 # Registry lookups are cached; a full refresh this often picks up deleted bins and
@@ -69,26 +54,11 @@ BIN_CACHE_REFRESH_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class BinInfo:
+    """A registered bin as the writer needs it. Local days and drop-off windows are
+    the database's (`fenlei_add_drops`, deploy/sql/idempotent/): one definition."""
+
     bin_key: int
     category: str
-    tz: ZoneInfo
-    # Drop-off windows as [start, end) minutes of the local day.
-    windows: tuple[tuple[int, int], ...]
-
-
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def _minutes(hhmm: str) -> int:
-    hours, _, minutes = hhmm.partition(":")
-    return int(hours) * 60 + int(minutes or 0)
-
-
-def windows_in_minutes(drop_windows: Sequence[Sequence[str]]) -> tuple[tuple[int, int], ...]:
-    """[["07:00", "09:00"], …] → ((420, 540), …)."""
-    return tuple((_minutes(w[0]), _minutes(w[1])) for w in drop_windows)
 
 
 @dataclass(slots=True)
@@ -127,21 +97,12 @@ class BinCache:
                     "bins": [a.bin for a in missing],
                 },
             ).fetchall()
-            for estate, room, bin_id, bin_key, category, tz, windows in rows:
-                self._bins[BinAddress(estate, room, bin_id)] = BinInfo(
-                    bin_key, category, _zone(tz), windows_in_minutes(windows)
-                )
+            for estate, room, bin_id, bin_key, category in rows:
+                self._bins[BinAddress(estate, room, bin_id)] = BinInfo(bin_key, category)
         return self._bins
 
 
 def _event_row(event: Event, info: BinInfo) -> tuple[object, ...]:
-    local = event.ts.astimezone(info.tz)
-    minute = local.hour * 60 + local.minute
-    in_window = False
-    for start, end in info.windows:
-        if start <= minute < end:
-            in_window = True
-            break
     return (
         event.ts,
         info.bin_key,
@@ -154,20 +115,12 @@ def _event_row(event: Event, info: BinInfo) -> tuple[object, ...]:
         event.household,
         event.alarm,
         event.battery_pct,
-        local.date(),
-        in_window,
     )
 
 
 def _estate_of(topic: str) -> str | None:
     parts = topic.split("/")
     return parts[2] if len(parts) > 2 and parts[0] == "fenlei" else None
-
-
-def _registry_rejection(event: Event, reason: Reason, detail: str, index: int | None) -> Rejection:
-    a = event.address
-    payload = encode_payload(event_to_json(event))[:MAX_STORED_PAYLOAD_BYTES]
-    return Rejection(events_topic(a.estate, a.room, a.bin), reason, detail, payload, index)
 
 
 class Writer:
@@ -210,27 +163,12 @@ class Writer:
             rows = []
             for event in events:
                 info = bins.get(event.address)
-                if info is None:
-                    a = event.address
-                    rejections.append(
-                        _registry_rejection(
-                            event,
-                            Reason.unknown_bin,
-                            f"bin {a.estate}/{a.room}/{a.bin} is not registered",
-                            None,
-                        )
-                    )
-                elif event.category is not None and event.category != info.category:
-                    rejections.append(
-                        _registry_rejection(
-                            event,
-                            Reason.category_mismatch,
-                            f"category {event.category!r} contradicts the bin's registered "
-                            f"category {info.category!r}",
-                            None,
-                        )
-                    )
-                else:
+                # The contract's rule: the bin is registered, and the event does not
+                # name another category.
+                refused = check_registered(event, None if info is None else info.category)
+                if refused is not None:
+                    rejections.append(refused)
+                elif info is not None:
                     rows.append(_event_row(event, info))
             stored = 0
             with conn.transaction():
@@ -283,17 +221,6 @@ class Writer:
                         r.index,
                     )
                 )
-
-
-def status_rejection(topic: str, payload: bytes) -> Rejection:
-    """A status message that is not `{"online": bool, ...}`."""
-    return Rejection(
-        topic,
-        Reason.bad_type,
-        'status must be {"online": true|false, "battery_pct"?: 0-100}',
-        payload[:MAX_STORED_PAYLOAD_BYTES],
-        None,
-    )
 
 
 def record(result: BatchResult, first_received: float) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import os
 import time
 from contextlib import ExitStack
 
@@ -14,19 +13,20 @@ from simulators.delivery import FaultPlan, Message
 from simulators.devices import Fleet
 from simulators.probe import StoreProbe
 from simulators.runner import CATCH_UP_TIMEOUT_S, CHUNK_MESSAGES, POLL_INTERVAL_S
-from simulators.simulate import period, register, spec_from, truth_path
+from simulators.settings import SimulatorSettings
 from simulators.simulation import Simulation
+from simulators.steps import period, register, spec_from, truth_path
 
 
-def run_scale(args: argparse.Namespace, plan: FaultPlan) -> int:
+def run_scale(args: argparse.Namespace, plan: FaultPlan, settings: SimulatorSettings) -> int:
     """Backfill ``--estates`` estates, interleaved in time, at ``--rate`` events/s."""
     sims = []
     for i in range(args.estates):
-        spec = spec_from(args, f"{args.estate}-{i + 1:03d}")
+        spec = spec_from(args.households, f"{args.estate}-{i + 1:03d}")
         start, end = period(spec, args.days, args.end)
         sims.append(Simulation(spec, args.seed + i, start, end, plan))
-    register(args, sims)
-    mqtt_url = os.environ.get("FENLEI_MQTT_URL", "mqtt://127.0.0.1:1883")
+    register(args.api, args.token or settings.api_token, sims)
+    mqtt_url = settings.mqtt_url
     rate = args.rate
     started = time.monotonic()
     sent = 0
@@ -58,12 +58,12 @@ def run_scale(args: argparse.Namespace, plan: FaultPlan) -> int:
         f"{published_s:.1f} s: {sent / max(published_s, 1e-9):,.0f} messages/s"
         + (f" (target {rate:,.0f})" if rate else "")
     )
-    db_url = None if args.no_wait else os.environ.get("FENLEI_DATABASE_URL")
+    db_url = None if args.no_wait else settings.database_url
     if db_url:
         _wait_stored(db_url, sims)
         total_s = time.monotonic() - started
         print(f"stored by the ingester after {total_s:.1f} s: {events / total_s:,.0f} events/s")
-    path = truth_path(args, f"{args.estate}-x{len(sims)}")
+    path = truth_path(args.truth, settings.home_dir, f"{args.estate}-x{len(sims)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(
         orjson.dumps({"estates": [s.ground_truth() for s in sims]}, option=orjson.OPT_INDENT_2)

@@ -34,8 +34,11 @@ def publish(mqtt_url: str, messages: list[tuple[str, object]], raw: bool = False
         pub.flush()
 
 
-def count(db_url: str, where: str = "true") -> int:
-    return int(scalar(db_url, f"SELECT count(*) FROM events WHERE {where}"))  # type: ignore[arg-type]
+def count(db_url: str, where: str = "true", table: str = "events") -> int:
+    """Rows of `table` (events unless told) matching `where`."""
+    n = scalar(db_url, f"SELECT count(*) FROM {table} WHERE {where}")
+    assert isinstance(n, int)
+    return n
 
 
 def wait_stored(db_url: str, n: int, timeout: float = 60.0) -> None:

@@ -29,13 +29,18 @@ _GRAMS = """
 """
 _HOUSEHOLD_GRAMS = "dry_g, wet_g, recyclable_g, hazardous_g, construction_g"
 
-# A household-month row of household_months has a drop on a day of [from, to]: months
-# strictly inside the period count whole (a row exists only for a month with a drop),
-# the first and last month through the mask of their days in the period.
-IN_PERIOD = """m.month BETWEEN %(first_month)s AND %(last_month)s
-          AND m.days & CASE m.month WHEN %(first_month)s THEN %(first_mask)s
+# The bits of a household-month row `m` of household_months that are days of [from, to]
+# (with `period_params`): months strictly inside the period count whole, the first and
+# last month through the mask of their days in the period. Only meaningful for rows of
+# months BETWEEN %(first_month)s AND %(last_month)s.
+DAYS_IN_PERIOD = """(m.days & CASE m.month WHEN %(first_month)s THEN %(first_mask)s
                                     WHEN %(last_month)s THEN %(last_mask)s
-                                    ELSE -1 END <> 0"""
+                                    ELSE -1 END)"""
+
+# A household-month row has a drop on a day of [from, to] (a row exists only for a month
+# with a drop).
+IN_PERIOD = f"""m.month BETWEEN %(first_month)s AND %(last_month)s
+          AND {DAYS_IN_PERIOD} <> 0"""
 
 # The estates queries after their `reg` (enrolled and active households per estate):
 # the period's drops and grams per category from daily_category, one row per estate.

@@ -96,6 +96,9 @@ class DailyRow(BaseModel):
     identified_drops: int
     kg: Kg
     wet_share: float | None
+    in_window_share: float | None = Field(
+        description="share of the day's drops made inside the drop-off windows (local time)"
+    )
 
 
 class EstateDaily(BaseModel):

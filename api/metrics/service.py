@@ -9,6 +9,7 @@ from typing import Any
 from api.metrics.definitions import (
     CATEGORIES,
     DEFINITIONS_VERSION,
+    in_window_share,
     kg,
     ratio,
     wet_share,
@@ -36,7 +37,7 @@ def _core(row: Mapping[str, Any]) -> dict[str, Any]:
         "households_active": active,
         "drops": int(row["drops"]),
         "kg": kg(g),
-        "in_window_share": ratio(int(row["in_window_drops"]), int(row["drops"])),
+        "in_window_share": in_window_share(int(row["in_window_drops"]), int(row["drops"])),
     }
 
 
@@ -87,6 +88,7 @@ def daily(estate: str, rows: list[dict[str, Any]], start: date, end: date) -> di
                 "identified_drops": int(r["identified_drops"]),
                 "kg": kg(g),
                 "wet_share": wet_share(g),
+                "in_window_share": in_window_share(int(r["in_window_drops"]), int(r["drops"])),
             }
         )
     return {

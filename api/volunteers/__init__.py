@@ -1,5 +1,10 @@
-"""Volunteers who watch the refuse rooms: rosters, check-in, inspections, swaps.
+"""The volunteers who watch the refuse rooms: their records and whose token acts as whom.
 
-The routes are `api.volunteers.router.router`; the phone pages are
+The rest of volunteering lives in one package per noun, each with the same roles
+(`schemas.py`, `repository.py` for its SQL, `service.py` for its rules):
+`api.roster` (watch slots, roster generation, watch coverage), `api.shifts` (shifts,
+on-duty, check-in/out), `api.inspections` (inspections, sorting accuracy),
+`api.swaps` and `api.calendar` (the ICS feed). Their routes are in `api.routes`
+(`api.routes.volunteers.router` includes them all); the phone pages are
 `dashboards.volunteer_pages.pages_router`.
 """

@@ -10,9 +10,5 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
     fill_pct    real,
     household   text,
     alarm       text,
-    battery_pct real,
-    -- Local day and "inside a drop-off window", worked out by the writer from the
-    -- estate's time zone (cheaper there than a per-row SQL function).
-    day         date NOT NULL,
-    in_window   boolean NOT NULL
+    battery_pct real
 ) ON COMMIT DELETE ROWS

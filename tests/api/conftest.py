@@ -1,4 +1,8 @@
-"""The API against the real database: a TestClient (which runs the lifespan) and tokens."""
+"""The application against the real database: a TestClient (which runs the lifespan) and tokens.
+
+The app is the composed one (`fenlei.app.create_app`), as `fenlei api` serves it, so the
+route matrix sees every route a deployment has.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,20 @@ with warnings.catch_warnings():
 
 from api.auth.repository import create_token
 from api.auth.tokens import Role
-from api.main import create_app
 from api.settings import ApiSettings
+from dashboards.settings import DashboardSettings
+from fenlei.app import create_app
+
+SECRET = "api-test-secret"
 
 
 @pytest.fixture
 def client(db_url: str) -> Iterator[TestClient]:
     """An API client on an emptied database; requests carry no token unless given."""
-    app = create_app(ApiSettings(database_url=db_url, pool_min_size=1, pool_max_size=4))
+    app = create_app(
+        ApiSettings(database_url=db_url, pool_min_size=1, pool_max_size=4),
+        DashboardSettings(session_secret=SECRET),
+    )
     with TestClient(app) as test_client:
         yield test_client
 

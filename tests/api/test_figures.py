@@ -340,6 +340,7 @@ def test_figures_equal_pandas(
                     "wet_share": ratio(
                         g["wet"], g["dry"] + g["wet"] + g["recyclable"] + g["hazardous"]
                     ),
+                    "in_window_share": ratio(int(one["in_window"].sum()), len(one)),
                 },
                 f"{estate}/{day}",
             )

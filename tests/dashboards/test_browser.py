@@ -8,14 +8,18 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from dashboards import i18n
-from tests.dashboards.conftest import CHROMIUM, CHROMIUM_ARGS, Site
+from tests.dashboards.conftest import Site
+from tests.dashboards.dataset import CATEGORIES, same
+from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.browser,
@@ -23,8 +27,10 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}"),
 ]
-MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
+MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 FIGURES = ("coverage", "participation_rate", "wet_share", "in_window_share")
+# What plotly drew: each chart div's traces, read back from the page.
+DRAWN = """(id) => document.getElementById(id).data.map(t => ({x: t.x, y: t.y}))"""
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +102,47 @@ def test_every_page_loads_without_console_errors(context: BrowserContext) -> Non
     assert page.locator(".modebar-btn[data-title]").count() > 0  # PNG download is there
 
 
-def test_cards_equal_the_api(context: BrowserContext, site: Site) -> None:
+def percent(value: float) -> str:
+    return f"{value * 100:.2f}%"
+
+
+def test_cards_equal_pandas_over_the_raw_drops(context: BrowserContext, site: Site) -> None:
     errors: list[str] = []
     page = open_page(context, "/dashboards/estates/jjq?from=2026-03-01&to=2026-03-31", errors)
-    api = site.api_json("/api/v1/estates/jjq/metrics", **MARCH)
+    want = site.expected.estate("jjq", *MARCH)
     shown = cards(page)
     for figure in FIGURES:
-        assert float(shown[figure]) == api[figure], figure
+        assert same(float(shown[figure]), want[figure]), (figure, shown[figure], want[figure])
         text = page.locator(f'.card[data-figure="{figure}"] .value').inner_text()
-        assert text == i18n.percent(api[figure])
+        assert text == percent(want[figure])
+    assert errors == []
+
+
+def test_the_daily_charts_draw_pandas_daily_series(context: BrowserContext, site: Site) -> None:
+    errors: list[str] = []
+    page = open_page(context, "/dashboards/estates/jjq?from=2026-03-01&to=2026-03-31", errors)
+    want = site.expected.daily("jjq", *MARCH)
+    days = [d["day"].isoformat() for d in want]
+    kg: list[dict[str, Any]] = page.evaluate(DRAWN, "chart-daily-kg")
+    assert len(kg) == len(CATEGORIES)
+    for trace, c in zip(kg, CATEGORIES, strict=True):
+        assert [x[:10] for x in trace["x"]] == days
+        assert all(same(g, d[f"kg_{c}"]) for g, d in zip(trace["y"], want, strict=True)), c
+    for chart, key in (
+        ("chart-participation", "participation_rate"),
+        ("chart-wet-share", "wet_share"),
+        ("chart-in-window", "in_window_share"),
+    ):
+        line = page.evaluate(DRAWN, chart)[0]  # the figure; the target line comes after
+        assert [x[:10] for x in line["x"]] == days, chart
+        got = line["y"]
+        assert all(same(g, d[key]) for g, d in zip(got, want, strict=True)), (chart, got)
+    buildings = page.evaluate(DRAWN, "chart-buildings")[0]
+    ranked = site.expected.units("jjq", *MARCH, by_group=False)
+    assert sorted(zip(buildings["y"], buildings["x"], strict=True)) == sorted(
+        (b["building"], b["participation_rate"]) for b in ranked
+    )
+    assert buildings["x"] == sorted(buildings["x"], reverse=True)  # best first
     assert errors == []
 
 
@@ -140,8 +178,9 @@ def test_period_picker_changes_the_data(context: BrowserContext, site: Site) -> 
     page.wait_for_selector("body[data-charts-ready]")
     after = cards(page)
     assert after != before
-    api = site.api_json("/api/v1/estates/jjq/metrics", **{"from": "2026-01-10", "to": "2026-01-16"})
-    assert {f: float(after[f]) for f in FIGURES} == {f: api[f] for f in FIGURES}
+    want = site.expected.estate("jjq", date(2026, 1, 10), date(2026, 1, 16))
+    for figure in FIGURES:
+        assert same(float(after[figure]), want[figure]), figure
     assert page.locator("#table-daily tbody tr").count() == 7
     assert errors == []
 
@@ -162,13 +201,16 @@ def test_an_export_downloads_a_file_pandas_reads(
         if fmt == "csv"
         else pd.read_excel(io.BytesIO(data))
     )
-    api = site.api_json("/api/v1/estates/jjq/buildings/metrics", **MARCH)
-    groups = {
-        (b["building"], g["building_group"]): g for b in api["buildings"] for g in b["groups"]
-    }
-    assert len(frame) == len(groups)
-    by_key = {(str(r["楼"]), r["楼组"]): r for r in frame.to_dict("records")}
-    for key, g in groups.items():
-        assert by_key[key]["投放户数"] == g["households_active"]
-        assert by_key[key]["参与率"] == pytest.approx(g["participation_rate"], abs=1e-12)
+    want = site.expected.units("jjq", *MARCH, by_group=True)
+    assert len(frame) == len(want)
+    rows = frame.to_dict("records")
+    # 楼组 is empty (NaN) for households without a recorded group.
+    by_key = {(str(r["楼"]), r["楼组"] if isinstance(r["楼组"], str) else None): r for r in rows}
+    for w in want:
+        got = by_key[(w["building"], w["group"])]
+        assert got["投放户数"] == w["households_active"]
+        assert got["参与分类户数"] == w["households_enrolled"]
+        assert same(got["参与率"], w["participation_rate"])
+        assert same(got["湿垃圾占比"], w["wet_share"])
+        assert same(got["总量（公斤）"], w["kg_total"])
     assert errors == []

@@ -49,14 +49,46 @@ def test_applies_once_then_is_a_no_op(scratch_db: str) -> None:
     assert rows == [(m.version, m.sha256) for m in load_migrations()]
 
 
+def test_idempotent_functions_are_installed_and_the_old_window_function_is_gone(
+    scratch_db: str,
+) -> None:
+    migrate(scratch_db)
+    with psycopg.connect(scratch_db) as conn:
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname LIKE 'fenlei%'"
+            )
+        }
+    assert "fenlei_in_window(time without time zone,jsonb)" not in names
+    assert {
+        "fenlei_local_day(timestamp with time zone,text)",
+        "fenlei_in_window(timestamp with time zone,text,int4multirange)",
+        "fenlei_add_drops(text[],timestamp with time zone[],text[],integer[],text[])",
+    } <= names
+
+
+def test_idempotent_files_are_reapplied_on_every_run(scratch_db: str, tmp_path: Path) -> None:
+    idempotent = tmp_path / "idempotent"
+    shutil.copytree(IDEMPOTENT_DIR, idempotent)
+    migrate(scratch_db, idempotent_dir=idempotent)
+    (idempotent / "99_extra.sql").write_text(
+        "CREATE OR REPLACE FUNCTION fenlei_test_answer() RETURNS int"
+        " LANGUAGE sql AS $$ SELECT 42 $$;"
+    )
+    assert migrate(scratch_db, idempotent_dir=idempotent) == []
+    with psycopg.connect(scratch_db) as conn:
+        assert conn.execute("SELECT fenlei_test_answer()").fetchone() == (42,)
+
+
 def test_edited_applied_migration_is_an_error(scratch_db: str, tmp_path: Path) -> None:
     copy = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, copy)
-    migrate(scratch_db, copy, IDEMPOTENT_DIR)
+    migrate(scratch_db, copy, IDEMPOTENT_DIR, frozen_file=None)
     first = sorted(copy.glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- edited\n")
     with pytest.raises(MigrationDriftError, match=re.escape(first.name)):
-        migrate(scratch_db, copy, IDEMPOTENT_DIR)
+        migrate(scratch_db, copy, IDEMPOTENT_DIR, frozen_file=None)
 
 
 def test_failing_migration_is_reported_and_not_recorded(scratch_db: str, tmp_path: Path) -> None:
@@ -64,7 +96,7 @@ def test_failing_migration_is_reported_and_not_recorded(scratch_db: str, tmp_pat
     shutil.copytree(MIGRATIONS_DIR, copy)
     (copy / "9999_broken.sql").write_text("CREATE TABLE broken (x nosuchtype);")
     with pytest.raises(MigrationError, match=re.escape("9999_broken.sql")):
-        migrate(scratch_db, copy, IDEMPOTENT_DIR)
+        migrate(scratch_db, copy, IDEMPOTENT_DIR, frozen_file=None)
     with psycopg.connect(scratch_db) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM fenlei_migrations")]
         assert "9999" not in versions

@@ -1,11 +1,10 @@
-"""Batch closing rules and the writer's pure helpers."""
+"""Batch closing rules and the batch settings' checks."""
 
 from __future__ import annotations
 
 import queue
 import time
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -13,7 +12,6 @@ from pydantic import ValidationError
 from ingest.batcher import Message, collect
 from ingest.contract import BinAddress, Event
 from ingest.settings import IngestSettings
-from ingest.writer import BinInfo, _event_row, windows_in_minutes
 
 
 def _msg(events: int = 1) -> Message:
@@ -49,36 +47,6 @@ def test_batch_closes_at_max_events() -> None:
 
 def test_empty_inbox_gives_an_empty_batch() -> None:
     assert collect(queue.SimpleQueue(), 5, 5, 0.01, idle_timeout_s=0.01) == []
-
-
-def test_windows_and_local_day() -> None:
-    windows = windows_in_minutes([["07:00", "09:00"], ["18:30", "20:00"]])
-    assert windows == ((420, 540), (1110, 1200))
-    info = BinInfo(1, "wet", ZoneInfo("Asia/Shanghai"), windows)
-
-    def row(ts: str) -> tuple[object, ...]:
-        ev = Event(
-            BinAddress("e", "r", "b"),
-            "x",
-            datetime.fromisoformat(ts),
-            "drop",
-            1,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
-        return _event_row(ev, info)[-2:]
-
-    assert row("2026-03-23T22:59:59+00:00") == (date(2026, 3, 24), False)
-    assert row("2026-03-23T23:00:00+00:00") == (date(2026, 3, 24), True)
-    assert row("2026-03-24T00:59:59+00:00") == (date(2026, 3, 24), True)
-    assert row("2026-03-24T01:00:00+00:00") == (date(2026, 3, 24), False)
-    assert row("2026-03-24T10:29:59+00:00") == (date(2026, 3, 24), False)
-    assert row("2026-03-24T10:30:00+00:00") == (date(2026, 3, 24), True)
-    assert row("2026-03-24T15:59:59+00:00") == (date(2026, 3, 24), False)
-    assert row("2026-03-24T16:00:00+00:00") == (date(2026, 3, 25), False)
 
 
 def test_window_must_exceed_batch(monkeypatch: pytest.MonkeyPatch) -> None:

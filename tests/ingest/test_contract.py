@@ -28,6 +28,7 @@ from ingest.contract import (
     Reason,
     Rejection,
     check_category,
+    check_registered,
     encode_payload,
     event_to_json,
     events_topic,
@@ -208,3 +209,21 @@ def test_check_category_rejects_mismatch() -> None:
     assert "'dry'" in rejection.detail
     assert rejection.index is None
     assert orjson.loads(rejection.payload) == event_to_json(event)
+
+
+def test_check_registered_refuses_an_unknown_bin() -> None:
+    event = make_event(category=None)
+    rejection = check_registered(event, None)
+    assert rejection is not None
+    assert rejection.reason is Reason.unknown_bin
+    assert rejection.topic == "fenlei/v1/jiangjiaqiao/room-1/bin-wet-1/events"
+    assert "jiangjiaqiao/room-1/bin-wet-1 is not registered" in rejection.detail
+    assert rejection.index is None
+    assert orjson.loads(rejection.payload) == event_to_json(event)
+
+
+def test_check_registered_applies_the_category_rule() -> None:
+    assert check_registered(make_event(category="wet"), "wet") is None
+    assert check_registered(make_event(category=None), "dry") is None
+    event = make_event(category="wet")
+    assert check_registered(event, "dry") == check_category(event, "dry")

@@ -118,7 +118,7 @@ def test_every_invalid_case_is_quarantined_with_its_reason(
         messages.append((TOPIC_WET, orjson.dumps(drop(f"ok-{i}"))))
     publish(mqtt_url, messages, raw=True)
     wait_for(
-        lambda: int(scalar(db_url, "SELECT count(*) FROM rejected_messages")),  # type: ignore[arg-type]
+        lambda: count(db_url, table="rejected_messages"),
         lambda c: c >= len(INVALID),
         what="all rejections",
     )

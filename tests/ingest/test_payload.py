@@ -20,8 +20,10 @@ from ingest.contract import (
     BinAddress,
     Event,
     Reason,
+    Rejection,
     event_to_json,
     events_topic,
+    status_topic,
 )
 from ingest.payload import (
     Parsed,
@@ -29,6 +31,7 @@ from ingest.payload import (
     _reencode,
     parse_events,
     parse_status,
+    parse_status_message,
     parse_topic,
 )
 from tests.ingest.test_contract import events
@@ -449,6 +452,45 @@ def test_parse_status_refuses_invalid(payload: bytes) -> None:
     assert parse_status(payload) is None
 
 
+STATUS_TOPIC = status_topic("jiangjiaqiao", "room-1", "bin-wet-1")
+
+
+def test_parse_status_message_gives_the_bin_and_its_status() -> None:
+    assert parse_status_message(STATUS_TOPIC, b'{"online": true, "battery_pct": 40}') == (
+        ADDRESS,
+        {"online": True, "battery_pct": 40.0, "ts": None},
+    )
+
+
+def test_an_empty_status_payload_is_a_cleared_retained_message() -> None:
+    assert parse_status_message(STATUS_TOPIC, b"") is None
+    assert parse_status_message("fenlei/v1/Bad/r/b/status", b"") is None
+
+
+def test_parse_status_message_refuses_a_bad_status() -> None:
+    rejection = parse_status_message(STATUS_TOPIC, b'{"online": "yes"}')
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is Reason.bad_type
+    assert rejection.topic == STATUS_TOPIC
+    assert '"online": true|false' in rejection.detail
+    assert rejection.payload == b'{"online": "yes"}'
+    assert rejection.index is None
+
+
+@pytest.mark.parametrize("topic", ["fenlei/v1/Bad/r/b/status", TOPIC, "elsewhere/status"])
+def test_parse_status_message_refuses_a_topic_that_is_not_a_status_topic(topic: str) -> None:
+    rejection = parse_status_message(topic, b'{"online": true}')
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason is Reason.bad_topic
+    assert "is not a status topic" in rejection.detail
+
+
+def test_a_refused_status_payload_is_stored_bounded() -> None:
+    rejection = parse_status_message(STATUS_TOPIC, b"x" * (MAX_PAYLOAD_BYTES + 1))
+    assert isinstance(rejection, Rejection)
+    assert len(rejection.payload) == MAX_STORED_PAYLOAD_BYTES
+
+
 # -- topics -------------------------------------------------------------------------------
 
 
@@ -498,12 +540,14 @@ def check_total(parsed: Parsed, elements: int | None = None) -> None:
 def test_arbitrary_bytes_never_raise(payload: bytes) -> None:
     check_total(parse_events(TOPIC, payload, NOW))
     parse_status(payload)
+    parse_status_message(STATUS_TOPIC, payload)
 
 
 @given(st.text(max_size=200), st.binary(max_size=64))
 def test_arbitrary_topics_never_raise(topic: str, payload: bytes) -> None:
     check_total(parse_events(topic, payload, NOW))
     parse_topic(topic)
+    parse_status_message(topic, payload)
 
 
 field_values = (

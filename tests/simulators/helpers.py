@@ -1,4 +1,9 @@
-"""Registering a simulated estate through SQL, and reading what the ingester made of it."""
+"""Registering a simulated estate through the API, and reading what the product made of it.
+
+The figures are read from the real API (``/metrics`` and ``/daily``) and compared with
+the simulator's ground truth, which is plain Python over the events it sent; raw
+counts (events by kind, quarantine by reason) come straight from the tables.
+"""
 
 from __future__ import annotations
 
@@ -10,60 +15,33 @@ from typing import Any
 
 import orjson
 import psycopg
+import pytest
 
 from ingest.contract import events_topic
-from simulators.estate import Estate
 from simulators.publisher import Publisher
+from simulators.registry_client import RegistryClient
+from simulators.simulation import Simulation
+from tests.fix_data import register as register_rows
 from tests.fix_data import scalar, wait_for
 from tests.fix_ingest import IngestProcess
+from tests.simulators.api_server import ApiServer
+
+# Figures are ratios of the same integers on both sides: equal but for float rounding.
+EXACT = 1e-12
 
 
-def register_sql(db_url: str, estate: Estate) -> None:
-    """The registry rows of ``estate`` (what the API's registry routes would write)."""
-    spec = estate.spec
-    with psycopg.connect(db_url) as conn:
-        conn.execute(
-            "INSERT INTO estates (id, name, timezone, households_total, drop_windows)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (
-                spec.id,
-                spec.name,
-                spec.timezone,
-                spec.households_total,
-                orjson.dumps([list(w) for w in spec.drop_windows]).decode(),
-            ),
-        )
-        buildings = sorted({h.building for h in estate.households})
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO buildings (estate_id, id) VALUES (%s, %s)",
-                [(spec.id, b) for b in buildings],
-            )
-            cur.executemany(
-                "INSERT INTO households (estate_id, id, building_id, building_group_id,"
-                " enrolled_on) VALUES (%s, %s, %s, %s, %s)",
-                [
-                    (spec.id, h.id, h.building, h.building_group, h.enrolled_on)
-                    for h in estate.households
-                ],
-            )
-            cur.executemany(
-                "INSERT INTO rooms (estate_id, id) VALUES (%s, %s)",
-                [(spec.id, r) for r in estate.rooms()],
-            )
-            cur.executemany(
-                "INSERT INTO bins (estate_id, room_id, id, category) VALUES (%s, %s, %s, %s)",
-                [(spec.id, b.room, b.id, b.category) for b in estate.bins],
-            )
+def register(api: ApiServer, *sims: Simulation) -> None:
+    """Register the simulated estates as an installer would: the registry API."""
+    with RegistryClient(api.base_url, api.token) as client:
+        for sim in sims:
+            client.register(sim.estate)
 
 
 def start_ingester(
     db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
 ) -> IngestProcess:
     """A running, subscribed ingester logging JSON totals often (for duplicate counts)."""
-    from tests.fix_data import register
-
-    register(db_url, estate="canary", rooms={"r1": {"b-dry": "dry"}})
+    register_rows(db_url, estate="canary", rooms={"r1": {"b-dry": "dry"}})
     proc = ingest_factory(FENLEI_LOG_FORMAT="json", FENLEI_SUMMARY_INTERVAL_S="0.1").start()
     _canary(db_url, mqtt_url)
     return proc
@@ -102,59 +80,51 @@ def settled_totals(proc: IngestProcess) -> dict[str, Any]:
     return wait_for(lambda: totals(proc), lambda t: bool(t), what="an ingest summary")
 
 
-def db_figures(db_url: str, estate: str, start: date, end: date) -> dict[str, Any]:
-    """The figures from the ingester's rollups and the registry, by the brief's rules."""
+def assert_api_equals_truth(
+    api: ApiServer, estate: str, start: date, end: date, truth: dict[str, Any]
+) -> None:
+    """The API's figures of ``[start, end]`` equal the ground truth's ``figures``."""
+    got = api.get(
+        f"/estates/{estate}/metrics", **{"from": start.isoformat(), "to": end.isoformat()}
+    )
+    counts = ("households_total", "households_enrolled", "households_active", "drops")
+    assert {k: got[k] for k in counts} == {k: truth[k] for k in counts}
+    for key in (
+        "coverage",
+        "participation_rate",
+        "wet_share",
+        "wet_share_of_wet_dry",
+        "in_window_share",
+    ):
+        assert got[key] == pytest.approx(truth[key], abs=EXACT), key
+    assert got["kg"] == pytest.approx(truth["kg"], abs=EXACT)
+    daily = api.get(
+        f"/estates/{estate}/daily", **{"from": start.isoformat(), "to": end.isoformat()}
+    )
+    rows = {row["day"]: row for row in daily["days"]}
+    assert len(rows) == (end - start).days + 1, "every day of the period is present"
+    want = {d["day"]: d for d in truth["daily"]}
+    for day, row in rows.items():
+        if day not in want:  # no drop at all that day
+            assert row["drops"] == 0, day
+            continue
+        w = want[day]
+        for key in ("drops", "households_active", "households_enrolled"):
+            assert row[key] == w[key], (day, key)
+        assert row["participation_rate"] == pytest.approx(w["participation_rate"], abs=EXACT)
+        assert row["kg"] == pytest.approx(w["kg"], abs=EXACT), day
+    assert set(want) <= set(rows)
+
+
+def stored_by_kind(db_url: str, estate: str) -> dict[str, int]:
+    """Rows in ``events`` of the estate, by kind (a raw count of what was stored)."""
     with psycopg.connect(db_url) as conn:
-        total, enrolled = conn.execute(
-            "SELECT e.households_total, (SELECT count(*) FROM households h"
-            "  WHERE h.estate_id = e.id AND h.enrolled_on <= %s)"
-            " FROM estates e WHERE e.id = %s",
-            (end, estate),
-        ).fetchone()  # type: ignore[misc]
-        active = conn.execute(
-            "SELECT count(DISTINCT d.household) FROM household_days d"
-            " JOIN households h ON h.estate_id = d.estate_id AND h.id = d.household"
-            " WHERE d.estate_id = %s AND d.day BETWEEN %s AND %s AND h.enrolled_on <= %s",
-            (estate, start, end, end),
-        ).fetchone()[0]  # type: ignore[index]
-        grams: dict[str, int] = dict(
+        return dict(
             conn.execute(
-                "SELECT category, sum(weight_g)::bigint FROM daily_category"
-                " WHERE estate_id = %s AND day BETWEEN %s AND %s GROUP BY category",
-                (estate, start, end),
+                "SELECT kind, count(*)::int FROM events WHERE estate_id = %s GROUP BY kind",
+                (estate,),
             ).fetchall()
         )
-        drops, in_window = conn.execute(
-            "SELECT sum(drops)::int, sum(in_window_drops)::int FROM daily_category"
-            " WHERE estate_id = %s AND day BETWEEN %s AND %s",
-            (estate, start, end),
-        ).fetchone()  # type: ignore[misc]
-        daily: dict[str, int] = dict(
-            conn.execute(
-                "SELECT day::text, sum(weight_g)::bigint FROM daily_category"
-                " WHERE estate_id = %s AND day BETWEEN %s AND %s GROUP BY day",
-                (estate, start, end),
-            ).fetchall()
-        )
-        by_kind: dict[str, int] = dict(
-            conn.execute(
-                "SELECT kind, count(*) FROM events WHERE estate_id = %s GROUP BY kind", (estate,)
-            ).fetchall()
-        )
-    household_g = sum(grams.get(c, 0) for c in ("dry", "wet", "recyclable", "hazardous"))
-    return {
-        "households_total": total,
-        "households_enrolled": enrolled,
-        "households_active": active,
-        "coverage": enrolled / total,
-        "participation_rate": active / enrolled,
-        "wet_share": grams["wet"] / household_g,
-        "grams": grams,
-        "drops": drops,
-        "in_window_share": in_window / drops,
-        "daily_grams": daily,
-        "by_kind": by_kind,
-    }
 
 
 def rejections_by_reason(db_url: str) -> dict[str, int]:

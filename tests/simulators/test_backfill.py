@@ -1,4 +1,4 @@
-"""A backfilled month through the real broker and ingester equals the simulator's truth."""
+"""A backfilled month through the real broker, ingester and API equals the simulator's truth."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from simulators.runner import backfill
 from simulators.simulation import Simulation
 from tests.fix_data import scalar
 from tests.fix_ingest import IngestProcess
+from tests.simulators.api_server import ApiServer
 from tests.simulators.helpers import (
-    db_figures,
-    register_sql,
+    assert_api_equals_truth,
+    register,
     rejections_by_reason,
     settled_totals,
     start_ingester,
+    stored_by_kind,
     totals,
 )
 
@@ -38,36 +40,30 @@ def run(sim: Simulation, db_url: str, mqtt_url: str) -> None:
     assert stats.confirmed, "the ingester stored and quarantined everything in time"
 
 
-def assert_figures_equal_truth(sim: Simulation, db_url: str) -> dict[str, Any]:
+def assert_stored_equals_truth(sim: Simulation, db_url: str, api: ApiServer) -> dict[str, Any]:
+    """The API's figures and the stored rows are what the ground truth says."""
     truth = sim.ground_truth()
-    f: dict[str, Any] = truth["figures"]  # type: ignore[assignment]
-    got = db_figures(db_url, sim.estate.id, sim.start, sim.end)
-    for key in ("households_total", "households_enrolled", "households_active", "drops"):
-        assert got[key] == f[key], key
-    for key in ("coverage", "participation_rate", "wet_share", "in_window_share"):
-        assert got[key] == pytest.approx(f[key], abs=1e-12), key
-    assert {c: g for c, g in got["grams"].items() if g} == {
-        c: g for c, g in f["grams"].items() if g
-    }
-    assert got["daily_grams"] == {d["day"]: round(sum(d["kg"].values()) * 1000) for d in f["daily"]}
-    assert got["by_kind"] == truth["stored"]["by_kind"]  # type: ignore[index]
-    return f
+    figures: dict[str, Any] = truth["figures"]  # type: ignore[assignment]
+    assert_api_equals_truth(api, sim.estate.id, sim.start, sim.end, figures)
+    assert stored_by_kind(db_url, sim.estate.id) == truth["stored"]["by_kind"]  # type: ignore[index]
+    return figures
 
 
 def test_backfilled_month_equals_ground_truth(
-    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+    db_url: str, mqtt_url: str, api: ApiServer, ingest_factory: Callable[..., IngestProcess]
 ) -> None:
     sim = Simulation(EstateSpec().scaled(100, "sim-month"), 11, date(2026, 3, 1), date(2026, 3, 30))
-    register_sql(db_url, sim.estate)
+    register(api, sim)
     start_ingester(db_url, mqtt_url, ingest_factory)
     run(sim, db_url, mqtt_url)
-    f = assert_figures_equal_truth(sim, db_url)
+    f = assert_stored_equals_truth(sim, db_url, api)
     assert 0.85 < f["participation_rate"] <= 1.0
+    assert f["households_enrolled"] > f["households_active"] > 0
     assert rejections_by_reason(db_url) == {}
 
 
 def test_faults_produce_exactly_the_announced_rejections_and_duplicates(
-    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+    db_url: str, mqtt_url: str, api: ApiServer, ingest_factory: Callable[..., IngestProcess]
 ) -> None:
     plan = FaultPlan(
         duplicate=0.03, out_of_order=0.03, offline=0.15, malformed=0.01, clock_skew=0.05, silent=1
@@ -75,13 +71,13 @@ def test_faults_produce_exactly_the_announced_rejections_and_duplicates(
     sim = Simulation(
         EstateSpec().scaled(100, "sim-faults"), 12, date(2026, 6, 1), date(2026, 6, 10), plan
     )
-    register_sql(db_url, sim.estate)
+    register(api, sim)
     proc = start_ingester(db_url, mqtt_url, ingest_factory)
     before = settled_totals(proc)
     run(sim, db_url, mqtt_url)
     faults: dict[str, Any] = sim.ground_truth()["faults"]  # type: ignore[assignment]
     assert rejections_by_reason(db_url) == faults["rejections"]
-    assert_figures_equal_truth(sim, db_url)
+    assert_stored_equals_truth(sim, db_url, api)
     proc.stop()
     after = totals(proc)
     assert after["duplicates"] - before["duplicates"] == faults["duplicates"] > 0

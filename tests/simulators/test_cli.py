@@ -1,4 +1,5 @@
-"""`fenlei simulate` end to end: its truth file matches what the ingester stored."""
+"""`fenlei simulate` end to end: it registers through the API, and its truth file
+matches the figures the API computes from what the ingester stored."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from simulators.delivery import FaultPlan
-from simulators.estate import EstateSpec
-from simulators.simulation import Simulation
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
-from tests.simulators.helpers import db_figures, register_sql, rejections_by_reason, start_ingester
+from tests.simulators.api_server import ApiServer
+from tests.simulators.helpers import (
+    assert_api_equals_truth,
+    rejections_by_reason,
+    start_ingester,
+    stored_by_kind,
+)
 
 ARGS = [
     "--estate",
@@ -59,30 +63,33 @@ def test_dry_run_is_reproducible(tmp_path: Path) -> None:
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
+def cli_env(db_url: str, mqtt_url: str, home: Path) -> dict[str, str]:
+    """The environment of a `fenlei simulate` run: these services, nothing inherited."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_MQTT_URL=mqtt_url, FENLEI_HOME=str(home))
+    return env
+
+
 @pytest.mark.integration
 def test_simulate_publishes_what_its_truth_says(
     services: Services,
     db_url: str,
     mqtt_url: str,
+    api: ApiServer,
     tmp_path: Path,
     ingest_factory: Callable[..., IngestProcess],
 ) -> None:
-    plan = FaultPlan(duplicate=0.02, malformed=0.02, offline=0.2)
-    sim = Simulation(
-        EstateSpec().scaled(60, "cli-est"), 77, date(2026, 4, 1), date(2026, 4, 4), plan
-    )
-    register_sql(db_url, sim.estate)
     start_ingester(db_url, mqtt_url, ingest_factory)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_MQTT_URL=mqtt_url, FENLEI_HOME=str(tmp_path))
-    done = simulate("--no-progress", env=env)
+    # The token comes from the environment, as an installer's script would pass it.
+    env = {**cli_env(db_url, mqtt_url, tmp_path), "FENLEI_API_TOKEN": api.token}
+    done = simulate("--no-progress", "--api", api.base_url, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("stored and checked"), done.stdout
     truth = json.loads((tmp_path / "simulate" / "cli-est-truth.json").read_text())
-    f = truth["figures"]
-    got = db_figures(db_url, "cli-est", date(2026, 4, 1), date(2026, 4, 4))
-    assert (got["households_active"], got["drops"]) == (f["households_active"], f["drops"])
-    assert got["wet_share"] == pytest.approx(f["wet_share"], abs=1e-12)
+    assert truth["figures"]["households_total"] == 60
+    assert_api_equals_truth(api, "cli-est", date(2026, 4, 1), date(2026, 4, 4), truth["figures"])
+    assert stored_by_kind(db_url, "cli-est") == truth["stored"]["by_kind"]
+    assert truth["faults"]["rejections"], "the run had malformed payloads to quarantine"
     assert rejections_by_reason(db_url) == truth["faults"]["rejections"]
 
 
@@ -91,15 +98,11 @@ def test_scale_mode_publishes_many_estates_at_the_target_rate(
     services: Services,
     db_url: str,
     mqtt_url: str,
+    api: ApiServer,
     tmp_path: Path,
     ingest_factory: Callable[..., IngestProcess],
 ) -> None:
-    for i in range(3):
-        spec = EstateSpec().scaled(20, f"scale-{i + 1:03d}")
-        register_sql(db_url, Simulation(spec, 5 + i, date(2026, 4, 4), date(2026, 4, 4)).estate)
     start_ingester(db_url, mqtt_url, ingest_factory)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_MQTT_URL=mqtt_url, FENLEI_HOME=str(tmp_path))
     done = subprocess.run(
         [
             sys.executable,
@@ -120,8 +123,12 @@ def test_scale_mode_publishes_many_estates_at_the_target_rate(
             "5",
             "--rate",
             "400",
+            "--api",
+            api.base_url,
+            "--token",
+            api.token,
         ],
-        env=env,
+        env=cli_env(db_url, mqtt_url, tmp_path),
         capture_output=True,
         text=True,
         timeout=300,
@@ -130,7 +137,9 @@ def test_scale_mode_publishes_many_estates_at_the_target_rate(
     assert done.returncode == 0, done.stderr
     assert "stored by the ingester" in done.stdout, done.stdout
     truth = json.loads((tmp_path / "simulate" / "scale-x3-truth.json").read_text())
+    ids = [estate["estate"]["id"] for estate in truth["estates"]]
+    assert ids == ["scale-001", "scale-002", "scale-003"]
+    day = date(2026, 4, 4)
     for estate in truth["estates"]:
-        got = db_figures(db_url, estate["estate"]["id"], date(2026, 4, 4), date(2026, 4, 4))
-        assert got["drops"] == estate["figures"]["drops"]
+        assert_api_equals_truth(api, estate["estate"]["id"], day, day, estate["figures"])
     assert rejections_by_reason(db_url) == {}

@@ -17,10 +17,10 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from api.auth.tokens import Role
-from api.main import create_app
+from api.routes.volunteer_deps import get_now
 from api.settings import ApiSettings
-from api.volunteers.router import get_now, router
-from dashboards.volunteer_pages import pages_router
+from dashboards.settings import DashboardSettings
+from fenlei.app import create_app
 from tests.api.conftest import make_token
 from tests.fix_data import register
 
@@ -39,10 +39,11 @@ def clock() -> Clock:
 
 
 def build_app(db_url: str, clock: Clock) -> Any:
-    """create_app() with the volunteer routers the lead mounts in api.main."""
-    app = create_app(ApiSettings(database_url=db_url, pool_min_size=1, pool_max_size=4))
-    app.include_router(router)
-    app.include_router(pages_router)
+    """The whole app (it mounts the volunteer routes and pages) on a settable clock."""
+    app = create_app(
+        ApiSettings(database_url=db_url, pool_min_size=1, pool_max_size=4),
+        DashboardSettings(session_secret="volunteers-test-secret"),
+    )
     app.dependency_overrides[get_now] = lambda: clock.now
     return app
 

@@ -108,7 +108,7 @@ def test_on_duty_across_local_midnight_and_weekends(
     a = add_volunteer(client, admin, "A")
     _roster(client, admin)
 
-    def who(at: str) -> list[str]:
+    def who(at: str) -> list[tuple[str, str]]:
         r = client.get("/api/v1/estates/jjq/rooms/r1/on-duty", params={"at": at}, headers=admin)
         assert r.status_code == 200, r.text
         return [(s["day"], x["name"]) for s in r.json()["shifts"] for x in s["assignees"]]
@@ -153,7 +153,9 @@ def test_checkin_inspection_accuracy_and_telemetry(
     )
     # Telemetry in the room during the watch, and one drop outside it.
     with psycopg.connect(db_url, autocommit=True) as conn:
-        keys = dict(conn.execute("SELECT id, bin_key FROM bins WHERE estate_id = 'jjq'"))
+        keys: dict[str, Any] = dict(
+            conn.execute("SELECT id, bin_key FROM bins WHERE estate_id = 'jjq'")
+        )
         rows = [
             ("2026-04-06T10:05:00Z", keys["b-wet"], "e1", "wet", "drop", 1200, None, "h1", None),
             ("2026-04-06T10:06:00Z", keys["b-dry"], "e2", "dry", "drop", 800, None, None, None),
@@ -184,7 +186,7 @@ def test_checkin_inspection_accuracy_and_telemetry(
     assert [x["alarm"] for x in detail["alarms"]] == ["odour"]
     # An inspection, then its correction.
     clock.now = datetime(2026, 4, 6, 11, tzinfo=UTC)
-    body = {
+    body: dict[str, Any] = {
         "building": "12",
         "notes": "外卖盒",
         "lines": [

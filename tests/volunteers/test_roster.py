@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.volunteers.roster import (
+from api.roster.rotation import (
     Availability,
     AvailWindow,
     SlotSpec,

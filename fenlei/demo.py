@@ -1,7 +1,12 @@
 """`fenlei demo`: services, migrations, ingester, API, a Jiangjiaqiao-like estate, live.
 
 Everything it starts (ingester, API, the simulated bins) it stops on Ctrl-C; the local
-services keep running (`fenlei services down` stops them).
+services keep running (`fenlei services down` stops them). The ingester and the API
+run as `fenlei ingest` / `fenlei api` child processes, and the simulated estate talks to
+them only as bins and an installer would: MQTT, and the registry API over HTTP.
+
+Only argparse and the standard library are imported at module level (the command
+table imports this to build the parser); `run` imports the rest.
 """
 
 from __future__ import annotations
@@ -15,20 +20,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
-
-import httpx
-import psycopg
+from typing import IO, TYPE_CHECKING, Any
 
 from fenlei.errors import FenleiError
-from simulators.delivery import FaultPlan
-from simulators.devices import Fleet
-from simulators.probe import StoreProbe
-from simulators.runner import backfill
-from simulators.simulate import period, print_stats, run_live, spec_from, truth_path
-from simulators.simulation import Simulation
+from simulators.arguments import add_run_arguments
+
+if TYPE_CHECKING:
+    from deploy.settings import ServicesSettings
+    from simulators.devices import Fleet
+    from simulators.settings import SimulatorSettings
+    from simulators.simulation import Simulation
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,45 @@ STOP_TIMEOUT_S = 20.0
 MATCH_PLACES = 4
 
 
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """Arguments of `fenlei demo`."""
+    if name != "demo":
+        raise ValueError(f"fenlei.demo does not provide {name!r}")
+    add_run_arguments(parser)
+    parser.add_argument(
+        "--no-live",
+        action="store_true",
+        help="stop after the backfill and the figures (for tests)",
+    )
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        default=8000,
+        help="port of the API it starts (default %(default)s; 0: any)",
+    )
+    parser.add_argument(
+        "--live-seconds",
+        type=float,
+        default=None,
+        help="end the live simulation after this many seconds",
+    )
+    parser.add_argument(
+        "--services",
+        choices=["local", "env"],
+        default="local",
+        help="local: start the project's own services (default); env: "
+        "use FENLEI_DATABASE_URL / FENLEI_MQTT_URL as they are",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `fenlei demo`, with settings read once from FENLEI_* variables."""
+    from deploy.settings import ServicesSettings
+    from simulators.settings import SimulatorSettings
+
+    return run_demo(args, ServicesSettings(), SimulatorSettings())
+
+
 class Children:
     """Subprocesses started by the demo, each logging to a file, stopped in reverse."""
 
@@ -49,6 +92,7 @@ class Children:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> Path:
+        """Start `fenlei <argv>` logging to ``<log_dir>/<name>.log``; return that path."""
         path = self.log_dir / f"{name}.log"
         out: IO[bytes] = path.open("wb")
         proc = subprocess.Popen(
@@ -63,6 +107,7 @@ class Children:
         return path
 
     def check(self) -> None:
+        """Fail, pointing at its log, if a child has exited."""
         for name, proc in self.procs:
             if proc.poll() is not None:
                 raise FenleiError(
@@ -71,6 +116,7 @@ class Children:
                 )
 
     def stop(self) -> None:
+        """SIGTERM each child, newest first; kill what does not stop in time."""
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -92,7 +138,9 @@ def _free_port(preferred: int) -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(what: str, done: Any, children: Children, timeout: float = START_TIMEOUT_S) -> None:
+def _wait(
+    what: str, done: Callable[[], bool], children: Children, timeout: float = START_TIMEOUT_S
+) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         children.check()
@@ -102,37 +150,42 @@ def _wait(what: str, done: Any, children: Children, timeout: float = START_TIMEO
 
 
 def _healthy(url: str) -> bool:
+    import httpx
+
     try:
         return httpx.get(url, timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    try:
-        import api.cli  # noqa: F401  (the API must exist to run the demo)
-    except ModuleNotFoundError:
-        raise FenleiError("the API (package api) is not installed: the demo needs it") from None
+def run_demo(
+    args: argparse.Namespace, services_settings: ServicesSettings, sim_settings: SimulatorSettings
+) -> int:
+    """Bring everything up, backfill, print the figures, then go live until stopped."""
     from deploy import services
     from deploy.migrate import migrate
-    from deploy.settings import ServicesSettings
+    from simulators.delivery import FaultPlan
+    from simulators.devices import Fleet
+    from simulators.probe import StoreProbe
     from simulators.registry_client import RegistryClient
+    from simulators.runner import backfill
+    from simulators.simulation import Simulation
+    from simulators.steps import period, print_stats, run_live, spec_from, truth_path
 
-    settings = ServicesSettings()
     if args.services == "local":
         print("starting services (Mosquitto, PostgreSQL + TimescaleDB) ...", flush=True)
-        state = services.up(settings)
-        db_url, mqtt_url = state.database_url(settings), state.mqtt_url()
+        state = services.up(services_settings)
+        db_url, mqtt_url = state.database_url(services_settings), state.mqtt_url()
     else:
-        db_url = os.environ.get("FENLEI_DATABASE_URL", "")
-        mqtt_url = os.environ.get("FENLEI_MQTT_URL", "")
-        if not db_url or not mqtt_url:
+        if not sim_settings.database_url or not sim_settings.mqtt_url_given:
             raise FenleiError("--services env needs FENLEI_DATABASE_URL and FENLEI_MQTT_URL")
+        db_url, mqtt_url = sim_settings.database_url, sim_settings.mqtt_url
     migrate(db_url)
+    # The children are configured like any `fenlei` process: through FENLEI_* variables.
     env = {**os.environ, "FENLEI_DATABASE_URL": db_url, "FENLEI_MQTT_URL": mqtt_url}
     env.setdefault("FENLEI_METRICS_PORT", "0")
     env.setdefault("FENLEI_CLIENT_ID", "fenlei-demo-ingest")
-    children = Children(settings.home_dir / "demo")
+    children = Children(services_settings.home_dir / "demo")
     fleet: Fleet | None = None
     sim: Simulation | None = None
     try:
@@ -148,7 +201,7 @@ def run_demo(args: argparse.Namespace) -> int:
         _wait(f"the API answering at {base}", lambda: _healthy(f"{base}/healthz"), children)
         token = _admin_token(env)
 
-        spec = spec_from(args, DEMO_ESTATE)
+        spec = spec_from(args.households, DEMO_ESTATE)
         start, end = period(spec, args.days, None)
         sim = Simulation(spec, args.seed, start, end, FaultPlan())
         if args.events:
@@ -164,7 +217,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 stats = backfill(sim, fleet, probe, progress=not args.no_progress)
             finally:
                 probe.close()
-            path = truth_path(args, spec.id)
+            path = truth_path(args.truth, sim_settings.home_dir, spec.id)
             sim.write_truth(path)
             print_stats(stats, path)
             computed = client.metrics(spec.id, start.isoformat(), end.isoformat())
@@ -202,6 +255,8 @@ def reset_estate(db_url: str, estate: str) -> None:
     A run over another period draws other events under the same ids; kept, they would
     be counted beside the new ones. Only the demo's own estate is touched.
     """
+    import psycopg
+
     with psycopg.connect(db_url, application_name="fenlei-demo") as conn:
         conn.execute("DELETE FROM events WHERE estate_id = %s", (estate,))
         conn.execute("DELETE FROM rejected_messages WHERE estate_id = %s", (estate,))

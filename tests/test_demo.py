@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -13,15 +12,49 @@ from pathlib import Path
 
 import pytest
 
+import fenlei.demo
+from deploy.settings import ServicesSettings
+from fenlei.cli import build_parser
+from fenlei.errors import FenleiError
+from simulators.settings import SimulatorSettings
 from tests.fix_services import Services
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Services up (already), migrate, ingester, API, token, 3 days of 100 households.
 DEMO_TIMEOUT_S = 180
 
 
-@pytest.mark.skipif(importlib.util.find_spec("api.cli") is None, reason="api.cli not built yet")
+def test_demo_takes_the_documented_options() -> None:
+    args = build_parser().parse_args(
+        ["demo", "--days", "3", "--households", "100", "--seed", "7", "--speed", "10", "--no-live"]
+    )
+    assert args.func is fenlei.demo.run
+    assert (args.days, args.households, args.seed, args.speed, args.no_live) == (
+        3,
+        100,
+        7,
+        10.0,
+        True,
+    )
+    defaults = build_parser().parse_args(["demo"])
+    assert (defaults.days, defaults.households, defaults.no_live) == (30, 1200, False)
+    assert (defaults.services, defaults.api_port) == ("local", 8000)
+
+
+def test_demo_on_given_services_needs_both_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FENLEI_MQTT_URL", raising=False)
+    args = build_parser().parse_args(["demo", "--services", "env"])
+    with pytest.raises(FenleiError, match="FENLEI_MQTT_URL"):
+        fenlei.demo.run_demo(
+            args,
+            ServicesSettings(home=tmp_path),
+            SimulatorSettings(database_url="postgresql://nowhere/fenlei", home=tmp_path),
+        )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 def test_demo_comes_up_and_computes_the_expected_figures(
     services: Services, db_url: str, tmp_path: Path
 ) -> None:

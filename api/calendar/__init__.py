@@ -1,0 +1,1 @@
+"""A volunteer's watches as an iCalendar feed, behind a secret URL key instead of a token."""

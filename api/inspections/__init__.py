@@ -1,0 +1,2 @@
+"""Inspections volunteers record during a watch, and the sorting accuracy they give
+(passed / inspected)."""

@@ -1,0 +1,66 @@
+"""Who is on duty, a shift's telemetry, and check-in/out of one's own watch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import ConnDep, EstatePath, EstateViewer, Viewer
+from api.errors import Invalid
+from api.registry import repository as registry
+from api.routes.volunteer_deps import AnyVolunteer, IdPath, Now, RoomPath
+from api.shifts import repository as repo
+from api.shifts import service
+from api.shifts.schemas import CheckIn, OnDuty, ShiftActivity
+
+router = APIRouter(prefix="/api/v1", tags=["volunteers"])
+
+
+@router.get("/estates/{estate}/rooms/{room}/on-duty", response_model=OnDuty)
+async def on_duty(
+    estate: EstatePath,
+    room: RoomPath,
+    conn: ConnDep,
+    _: EstateViewer,
+    now: Now,
+    at: Annotated[
+        datetime | None,
+        Query(
+            description="an instant with offset; default now",
+            examples=["2026-04-03T19:00:00+08:00"],
+        ),
+    ] = None,
+) -> Any:
+    """Who watches the room at `at`."""
+    if at is not None and at.tzinfo is None:
+        raise Invalid("'at' needs an offset, e.g. 2026-04-03T19:00:00+08:00")
+    when = at or now
+    await registry.get_room(conn, estate, room)
+    return {
+        "estate": estate,
+        "room": room,
+        "at": when,
+        "shifts": await repo.shifts_at(conn, estate, room, when),
+    }
+
+
+@router.get("/shifts/{shift}", response_model=ShiftActivity)
+async def shift_detail(shift: IdPath, conn: ConnDep, principal: Viewer) -> Any:
+    """A watch with its room's drops, kg, fill levels and alarms during it."""
+    return await service.shift_activity(conn, await service.shift_in_scope(conn, principal, shift))
+
+
+@router.post("/assignments/{assignment}/check-in", response_model=CheckIn)
+async def check_in(assignment: IdPath, conn: ConnDep, principal: AnyVolunteer, now: Now) -> Any:
+    """Check in to one's own watch, from 30 minutes before it until its end."""
+    row = await service.check(conn, principal, assignment, "in", now)
+    return {**row, "assignment_id": row["id"]}
+
+
+@router.post("/assignments/{assignment}/check-out", response_model=CheckIn)
+async def check_out(assignment: IdPath, conn: ConnDep, principal: AnyVolunteer, now: Now) -> Any:
+    """Check out of one's own watch, up to an hour after it ends."""
+    row = await service.check(conn, principal, assignment, "out", now)
+    return {**row, "assignment_id": row["id"]}

@@ -1,0 +1,17 @@
+"""Fixtures of the simulator tests: the real API, started per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.simulators.api_server import ApiServer, serve
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path) -> Iterator[ApiServer]:
+    """`fenlei api` against the (emptied) test database, with an admin token."""
+    with serve(db_url, tmp_path) as server:
+        yield server
