@@ -37,6 +37,7 @@ lint: python
 
 # Ingest throughput benchmark; writes bench/results/ingest.md.
 bench-ingest: setup
+	$(FENLEI) services up
 	$(PY) -m bench.ingest
 
 # Start / stop the local services.
