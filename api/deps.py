@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.auth.repository import find_principal
 from api.auth.tokens import Principal, Role
+from api.devices.broker import AdminClient
 from api.errors import Forbidden, NotAuthenticated
 from api.settings import ApiSettings
 
@@ -31,8 +32,15 @@ def get_pool(request: Request) -> AsyncConnectionPool[psycopg.AsyncConnection[ob
     return pool
 
 
+def get_broker(request: Request) -> AdminClient | None:
+    """The process's admin client for the broker; None when no admin login is configured."""
+    broker: AdminClient | None = request.app.state.broker
+    return broker
+
+
 PoolDep = Annotated[AsyncConnectionPool[psycopg.AsyncConnection[object]], Depends(get_pool)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+BrokerDep = Annotated[AdminClient | None, Depends(get_broker)]
 
 
 async def get_connection(pool: PoolDep) -> AsyncIterator[psycopg.AsyncConnection[object]]:

@@ -15,8 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from api.devices.revocations import RevocationDrainer
+from api.devices.service import admin_client
 from api.errors import ApiError, Invalid
-from api.routes import metrics, operations, registry
+from api.routes import devices, metrics, operations, registry
 from api.routes.volunteers import router as volunteers_router
 from api.settings import ApiSettings
 
@@ -35,6 +37,10 @@ listed estates.
 TAGS = [
     {"name": "figures", "description": "The three figures and their breakdowns (viewer+)."},
     {"name": "registry", "description": "Estates, rooms, bins, households (admin)."},
+    {
+        "name": "devices",
+        "description": "Per-bin MQTT logins the broker enforces (admin): issue, rotate, revoke.",
+    },
     {"name": "operations", "description": "Quarantine and device state for operators."},
     {"name": "health", "description": "Liveness and readiness probes (no token)."},
     {
@@ -91,18 +97,35 @@ def create_api(settings: ApiSettings) -> FastAPI:
         # /readyz says when it can answer.
         await pool.open(wait=False)
         app.state.pool = pool
+        # Optional: without an admin login the API runs and stores credentials unapplied.
+        broker = admin_client(settings)
+        drainer: RevocationDrainer | None = None
+        if broker is not None:
+            broker.start()
+            drainer = RevocationDrainer(
+                pool, broker, settings.database_url, settings.revocation_drain_interval_s
+            )
+            drainer.start()
+        app.state.broker = broker
         try:
             yield
         finally:
+            if drainer is not None:
+                await drainer.stop()
+            if broker is not None:
+                broker.stop()
+            app.state.broker = None
             await pool.close()
 
     app = FastAPI(
         title="fenlei", version="1", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan
     )
     app.state.settings = settings
+    app.state.broker = None
     _install_error_handlers(app)
     app.include_router(operations.health)
     app.include_router(registry.router)
+    app.include_router(devices.router)
     app.include_router(metrics.router)
     app.include_router(operations.router)
     app.include_router(volunteers_router)

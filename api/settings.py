@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,3 +22,19 @@ class ApiSettings(BaseSettings):
     pool_timeout_s: float = Field(default=10.0, gt=0)
     # Milliseconds; a figure query over rollups takes a few, so this only stops runaways.
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+    # The broker the admin client applies device credentials on (dynamic-security
+    # commands). Without admin credentials the API still runs: credentials are then
+    # stored with broker_applied false until `fenlei devices sync`.
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_ca_file: str | None = None
+    admin_mqtt_username: str | None = None
+    admin_mqtt_password: SecretStr | None = None
+    # Empty: "fenlei-admin-<random>", so the API processes and `fenlei devices` can all be
+    # connected at once (a shared id would make them kick each other off the broker).
+    admin_mqtt_client_id: str = ""
+    # Seconds a broker command waits for its reply before counting as not applied.
+    broker_timeout_s: float = Field(default=5.0, gt=0)
+    # Seconds between drains of queued revocations even without a notification (a
+    # NOTIFY is lost while the listening connection is down).
+    revocation_drain_interval_s: float = Field(default=30.0, gt=0)

@@ -1,14 +1,21 @@
-"""Ingest throughput: `fenlei ingest` against a bare subscriber and a naive ingester.
+"""Ingest throughput: `fenlei ingest` against a bare subscriber and a naive ingester,
+and what authentication and TLS cost it.
 
     make bench-ingest            # or: python -m bench.ingest [--events 300000]
-    python -m bench.ingest --events 30000 --results /tmp/ingest.md   # a quick check
+    python -m bench.ingest --quick   # 30,000 messages, results to /tmp: a quick check
 
 Each contender drains the same backlog of N QoS-1 messages (one ~200-byte event
 each) that fast publishers queued at the broker while the contender's persistent
 session was disconnected, so publishers and consumer never share the 2 cores. All
-three run in one invocation against the same Mosquitto and TimescaleDB (a scratch
-database `fenlei_bench`, dropped afterwards). Writes bench/results/ingest.md, keeping
-its hand-written "## Notes" section, and says which MQTT path `fenlei ingest` took.
+run in one invocation against the same TimescaleDB (a scratch database
+`fenlei_bench`, dropped afterwards) and the local Mosquitto, which refuses anonymous
+clients: the consumers log in as `fenlei-ingest`, the publishers as `fenlei-sim`
+(FENLEI_INGEST_MQTT_* / FENLEI_SIM_MQTT_* from services.env). `fenlei ingest` also
+drains the backlog once over the broker's mqtts listener (e), and once from a
+throwaway second Mosquitto with the same settings but `allow_anonymous true` and no
+plugin (f): the figure without authentication that (c) and (e) are compared with.
+Writes bench/results/ingest.md, keeping its hand-written "## Notes" section, and
+says which MQTT path `fenlei ingest` took.
 """
 
 from __future__ import annotations
@@ -17,15 +24,21 @@ import argparse
 import json
 import os
 import platform
+import pwd
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -36,9 +49,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from deploy.migrate import migrate
 from ingest.contract import events_topic
 from ingest.fastclient import PAHO_INSTALLED, describe_mqtt_path
+from simulators.broker import Broker, Login
 from simulators.publisher import Publisher
 
 RESULTS = Path(__file__).parent / "results" / "ingest.md"
+QUICK_EVENTS = 30_000
+QUICK_RESULTS = Path(tempfile.gettempdir()) / "fenlei-bench-ingest-quick.md"
 BENCH_DB = "fenlei_bench"
 ESTATE = "bench"
 ROOMS = 10
@@ -48,8 +64,129 @@ PUBLISHERS = 4
 # In (d) one message in this many is garbage (bad JSON or an unknown bin).
 GARBAGE_EVERY = 10
 # c/a: issue #10 holds `fenlei ingest` to what its fast MQTT path reached (1.38 at 300k).
-GOALS = {"c/a": 1.31, "c/b": 8.0, "rss_mb": 200.0}
+GOALS = {"c/a": 1.31, "c/b": 8.0, "rss_mb": 200.0, "auth": 0.95, "tls": 0.95}
 NOTES_HEADING = "## Notes"
+# The throwaway anonymous broker: started for (f), gone after it.
+ANON_START_TIMEOUT_S = 15.0
+# Lines of the local broker's config that (f) replaces: its security, listeners, files.
+ANON_DROPPED = {
+    "per_listener_settings",
+    "allow_anonymous",
+    "plugin",
+    "plugin_opt_config_file",
+    "listener",
+    "cafile",
+    "certfile",
+    "keyfile",
+    "tls_version",
+    "persistence_location",
+    "pid_file",
+    "log_dest",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A broker the contenders drain: publishers fill the backlog at ``publish``,
+    the consumer connects to ``consume_url`` with ``login`` (the ingest account)."""
+
+    name: str
+    publish: Broker
+    consume_url: str
+    ca_file: str | None = None
+    login: Login | None = None
+
+    def consumer_env(self) -> dict[str, str]:
+        """FENLEI_* variables of a consumer process (the login never on a command line)."""
+        env = {"FENLEI_MQTT_URL": self.consume_url}
+        if self.ca_file:
+            env["FENLEI_MQTT_CA_FILE"] = self.ca_file
+        if self.login:
+            env["FENLEI_INGEST_MQTT_USERNAME"] = self.login.username
+            env["FENLEI_INGEST_MQTT_PASSWORD"] = self.login.password
+        return env
+
+
+def _login(user_var: str, password_var: str) -> Login | None:
+    user = os.environ.get(user_var)
+    return Login(user, os.environ.get(password_var, "")) if user else None
+
+
+def local_target() -> Target:
+    """The broker of services.env with fenlei's own logins."""
+    mqtt_url = os.environ["FENLEI_MQTT_URL"]
+    ca_file = os.environ.get("FENLEI_MQTT_CA_FILE") or None
+    sim = _login("FENLEI_SIM_MQTT_USERNAME", "FENLEI_SIM_MQTT_PASSWORD")
+    return Target(
+        "local",
+        Broker(mqtt_url, ca_file, sim),
+        mqtt_url,
+        ca_file,
+        _login("FENLEI_INGEST_MQTT_USERNAME", "FENLEI_INGEST_MQTT_PASSWORD"),
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def anonymous_broker(config: Path) -> Iterator[Target | None]:
+    """A second Mosquitto with ``config``'s settings but no authentication, on a free
+    loopback port in a temporary directory; None when there is no config to copy."""
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not config.is_file() or not Path(mosquitto).exists():
+        yield None
+        return
+    work = Path(tempfile.mkdtemp(prefix="fenlei-bench-anon-", dir="/tmp"))
+    try:
+        if os.geteuid() == 0:  # mosquitto drops to its own user and must write here
+            pw = pwd.getpwnam("mosquitto")
+            work.chmod(0o755)
+            os.chown(work, pw.pw_uid, pw.pw_gid)
+        port = _free_port()
+        kept = [
+            line
+            for line in config.read_text().splitlines()
+            if line.strip() and not line.startswith("#") and line.split()[0] not in ANON_DROPPED
+        ]
+        conf = work / "mosquitto.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "allow_anonymous true",
+                    f"listener {port} 127.0.0.1",
+                    f"persistence_location {work}/",
+                    "log_dest stderr",
+                    *kept,
+                    "",
+                ]
+            )
+        )
+        log = (work / "mosquitto.log").open("wb")
+        proc = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + ANON_START_TIMEOUT_S
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(
+                            f"the anonymous broker did not start: {work / 'mosquitto.log'}"
+                        ) from None
+                    time.sleep(0.1)
+            url = f"mqtt://127.0.0.1:{port}"
+            yield Target("anonymous", Broker(url), url)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            log.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def scratch_database(url: str) -> str:
@@ -105,15 +242,16 @@ def with_garbage(msgs: list[tuple[str, bytes]], every: int) -> list[tuple[str, b
     return out
 
 
-def publish_backlog(mqtt_url: str, msgs: list[tuple[str, bytes]]) -> float:
+def publish_backlog(broker: Broker, msgs: list[tuple[str, bytes]]) -> float:
     """Publish with several connections at once; returns messages/s."""
     chunks = [msgs[i::PUBLISHERS] for i in range(PUBLISHERS)]
 
     def send(chunk: list[tuple[str, bytes]]) -> None:
-        with Publisher(mqtt_url, f"bench-pub-{uuid.uuid4().hex[:6]}") as pub:
+        with Publisher(broker, f"bench-pub-{uuid.uuid4().hex[:6]}") as pub:
             for topic, body in chunk:
                 pub.publish(topic, body)
             pub.flush(timeout=600)
+            pub.check_denied()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=send, args=(c,)) for c in chunks]
@@ -124,11 +262,16 @@ def publish_backlog(mqtt_url: str, msgs: list[tuple[str, bytes]]) -> float:
     return len(msgs) / (time.perf_counter() - started)
 
 
-def drop_session(mqtt_url: str, client_id: str) -> None:
+def drop_session(target: Target, client_id: str) -> None:
     """End a contender's persistent broker session, or it keeps queueing for a week."""
-    parts = urlsplit(mqtt_url)
+    broker = Broker(target.consume_url, target.ca_file)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=True)
+    if target.login:
+        client.username_pw_set(target.login.username, target.login.password)
+    if broker.tls:
+        client.tls_set(ca_certs=broker.ca_file)
+    host, port = broker.host_port
+    client.connect(host, port, clean_start=True)
     client.loop_start()
     client.disconnect()  # session expiry 0 (the default): gone with the connection
     client.loop_stop()
@@ -156,7 +299,7 @@ def stored_span(url: str) -> tuple[int, int, float]:
 
 def contender(
     mode: str,
-    mqtt_url: str,
+    target: Target,
     db_url: str,
     n: int,
     msgs: list[tuple[str, bytes]],
@@ -168,21 +311,20 @@ def contender(
         "-m",
         "bench.ingest_contenders",
         mode,
-        "--mqtt-url",
-        mqtt_url,
         "--database-url",
         db_url,
         "--client-id",
         cid,
     ]
-    subprocess.run([*base, "--prepare"], check=True)
-    pub_rates.append(publish_backlog(mqtt_url, msgs))
+    env = {**os.environ, **target.consumer_env()}
+    subprocess.run([*base, "--prepare"], check=True, env=env)
+    pub_rates.append(publish_backlog(target.publish, msgs))
     try:
         out = subprocess.run(
-            [*base, "--expect", str(n)], check=True, capture_output=True, text=True
+            [*base, "--expect", str(n)], check=True, capture_output=True, text=True, env=env
         )
     finally:
-        drop_session(mqtt_url, cid)
+        drop_session(target, cid)
     result: dict[str, float] = json.loads(out.stdout)
     if mode == "naive":
         rows, distinct, _ = stored_span(db_url)
@@ -191,7 +333,7 @@ def contender(
 
 
 def fenlei_ingest(
-    mqtt_url: str,
+    target: Target,
     db_url: str,
     n: int,
     msgs: list[tuple[str, bytes]],
@@ -202,20 +344,22 @@ def fenlei_ingest(
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
     env.update(
         FENLEI_DATABASE_URL=db_url,
-        FENLEI_MQTT_URL=mqtt_url,
         FENLEI_METRICS_PORT="0",
         FENLEI_CLIENT_ID=cid,
         FENLEI_HOME="/nonexistent",
+        **target.consumer_env(),
     )
     warm = messages("warmup", 1)
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     while count_events(db_url) < 1:  # subscribed once: the session now exists
-        publish_backlog(mqtt_url, warm)
+        if proc.poll() is not None:
+            raise SystemExit(f"`fenlei ingest` on {target.consume_url} exited: see its output")
+        publish_backlog(target.publish, warm)
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     proc.wait(60)
     reset(db_url)
-    pub_rates.append(publish_backlog(mqtt_url, msgs))
+    pub_rates.append(publish_backlog(target.publish, msgs))
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     try:
         while count_events(db_url) < (expect_stored or n):
@@ -225,7 +369,7 @@ def fenlei_ingest(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-        drop_session(mqtt_url, cid)
+        drop_session(target, cid)
     rows, distinct, span = stored_span(db_url)
     with psycopg.connect(db_url) as conn:
         rejected = conn.execute("SELECT count(*) FROM rejected_messages").fetchone()[0]  # type: ignore[index]
@@ -242,7 +386,12 @@ def fenlei_ingest(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=300_000)
+    ap.add_argument("--events", type=int, default=None, help="messages per contender (300,000)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a quick check: {QUICK_EVENTS:,} messages, results to {QUICK_RESULTS}",
+    )
     ap.add_argument(
         "--naive-events",
         type=int,
@@ -252,44 +401,73 @@ def main() -> int:
     ap.add_argument(
         "--results",
         type=Path,
-        default=RESULTS,
+        default=None,
         help="where to write the results (default: bench/results/ingest.md)",
     )
+    ap.add_argument(
+        "--no-anonymous",
+        action="store_true",
+        help="skip (f), the run against a throwaway broker without authentication",
+    )
     args = ap.parse_args()
-    from fenlei.env import load_services_env
+    from fenlei.env import fenlei_home, load_services_env
 
     load_services_env()
     base_url = os.environ.get("FENLEI_DATABASE_URL")
-    mqtt_url = os.environ.get("FENLEI_MQTT_URL")
-    if not base_url or not mqtt_url:
+    if not base_url or not os.environ.get("FENLEI_MQTT_URL"):
         raise SystemExit("run `fenlei services up` first (or set FENLEI_DATABASE_URL/MQTT_URL)")
-    n, n_naive = args.events, args.naive_events or args.events
+    n = args.events or (QUICK_EVENTS if args.quick else 300_000)
+    n_naive = args.naive_events or n
+    results = args.results or (QUICK_RESULTS if args.quick else RESULTS)
+    local = local_target()
+    mqtts_url = os.environ.get("FENLEI_MQTTS_URL")
+    # The broker config `fenlei services up` wrote: (f) copies its settings.
+    config = fenlei_home() / "mosquitto" / "mosquitto.conf"
     db_url = scratch_database(base_url)
     pub_rates: list[float] = []
+    e: dict[str, float] | None = None
+    f: dict[str, float] | None = None
     try:
         print(f"(a) bare subscriber draining {n} messages…", flush=True)
-        a = contender("bare", mqtt_url, db_url, n, messages("a", n), pub_rates)
+        a = contender("bare", local, db_url, n, messages("a", n), pub_rates)
         print(f"    {a['rate']:,.0f} msg/s", flush=True)
         print(f"(b) naive ingester draining {n_naive} messages…", flush=True)
         reset(db_url)
-        b = contender("naive", mqtt_url, db_url, n_naive, messages("b", n_naive), pub_rates)
+        b = contender("naive", local, db_url, n_naive, messages("b", n_naive), pub_rates)
         print(f"    {b['rate']:,.0f} events/s", flush=True)
         print(f"(c) fenlei ingest draining {n} messages…", flush=True)
         reset(db_url)
-        c = fenlei_ingest(mqtt_url, db_url, n, messages("c", n), pub_rates)
+        c = fenlei_ingest(local, db_url, n, messages("c", n), pub_rates)
         print(f"    {c['rate']:,.0f} events/s", flush=True)
+        # (f) and (e) right after (c): the machine's load drifts over a run.
+        if not args.no_anonymous:
+            with anonymous_broker(config) as anon:
+                if anon is not None:
+                    print(f"(f) fenlei ingest without authentication draining {n}…", flush=True)
+                    reset(db_url)
+                    f = fenlei_ingest(anon, db_url, n, messages("f", n), pub_rates)
+                    print(f"    {f['rate']:,.0f} events/s", flush=True)
+        if mqtts_url:
+            print(f"(e) fenlei ingest over TLS ({mqtts_url}) draining {n} messages…", flush=True)
+            reset(db_url)
+            e = fenlei_ingest(
+                replace(local, name="tls", consume_url=mqtts_url),
+                db_url,
+                n,
+                messages("e", n),
+                pub_rates,
+            )
+            print(f"    {e['rate']:,.0f} events/s", flush=True)
         print(f"(d) fenlei ingest, every {GARBAGE_EVERY}th message garbage…", flush=True)
         reset(db_url)
         dirty = with_garbage(messages("d", n), GARBAGE_EVERY)
-        d = fenlei_ingest(
-            mqtt_url, db_url, n, dirty, pub_rates, expect_stored=n - n // GARBAGE_EVERY
-        )
+        d = fenlei_ingest(local, db_url, n, dirty, pub_rates, expect_stored=n - n // GARBAGE_EVERY)
         print(f"    {d['rate']:,.0f} valid events/s", flush=True)
     finally:
         with psycopg.connect(base_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    write_results(args.results, n, n_naive, a, b, c, d, pub_rates)
-    print(args.results.read_text())
+    write_results(results, n, n_naive, {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}, pub_rates)
+    print(results.read_text())
     return 0
 
 
@@ -297,18 +475,63 @@ def write_results(
     path: Path,
     n: int,
     n_naive: int,
-    a: dict[str, float],
-    b: dict[str, float],
-    c: dict[str, float],
-    d: dict[str, float],
+    runs: dict[str, dict[str, float] | None],
     pub_rates: list[float],
 ) -> None:
+    a, b, c, d = (runs[k] for k in "abcd")
+    e, f = runs["e"], runs["f"]
+    assert a and b and c and d
     ca, cb = c["rate"] / a["rate"], c["rate"] / b["rate"]
     lost, dup = n - c["distinct"], c["stored"] - c["distinct"]
 
     def ok(good: bool) -> str:
         return "met" if good else "NOT met"
 
+    rows = [
+        f"| (a) bare paho subscriber (ceiling) | {n:,} | {a['rate']:,.0f} | "
+        f"{a['peak_rss_mb']:.0f} |",
+        f"| (b) naive: one INSERT per message (baseline) | {n_naive:,} | {b['rate']:,.0f} | "
+        f"{b['peak_rss_mb']:.0f} |",
+        f"| (c) `fenlei ingest` | {n:,} | {c['rate']:,.0f} | {c['peak_rss_mb']:.0f} |",
+        f"| (d) `fenlei ingest`, every {GARBAGE_EVERY}th message garbage (valid events/s) "
+        f"| {n:,} | {d['rate']:,.0f} | {d['peak_rss_mb']:.0f} |",
+    ]
+    if e:
+        rows.append(
+            f"| (e) `fenlei ingest` over TLS (mqtts listener) | {n:,} | {e['rate']:,.0f} | "
+            f"{e['peak_rss_mb']:.0f} |"
+        )
+    if f:
+        rows.append(
+            f"| (f) `fenlei ingest`, throwaway broker without authentication | {n:,} | "
+            f"{f['rate']:,.0f} | {f['peak_rss_mb']:.0f} |"
+        )
+    goals = [
+        f"| c/a >= {GOALS['c/a']} | {ca:.2f} | {ok(ca >= GOALS['c/a'])} |",
+        f"| c/b >= {GOALS['c/b']} | {cb:.1f} | {ok(cb >= GOALS['c/b'])} |",
+        f"| 0 lost | {lost} | {ok(lost == 0)} |",
+        f"| 0 duplicated | {dup} | {ok(dup == 0)} |",
+        f"| ingester peak RSS < {GOALS['rss_mb']:.0f} MB | {c['peak_rss_mb']:.0f} | "
+        f"{ok(c['peak_rss_mb'] < GOALS['rss_mb'])} |",
+        f"| garbage does not slow valid traffic: d/c | {d['rate'] / c['rate']:.2f} | "
+        f"{d['rejected']:,} of {n // GARBAGE_EVERY:,} garbage messages quarantined |",
+    ]
+    # Authentication and TLS against the same run without them (f), else TLS against (c).
+    base, base_name = (f, "f") if f else (c, "c")
+    if f:
+        cf = c["rate"] / f["rate"]
+        goals.append(
+            f"| with authentication: c/f >= {GOALS['auth']} | {cf:.2f} | "
+            f"{ok(cf >= GOALS['auth'])} |"
+        )
+    if e:
+        eb = e["rate"] / base["rate"]
+        goals.append(
+            f"| over TLS: e/{base_name} >= {GOALS['tls']} | {eb:.2f} | {ok(eb >= GOALS['tls'])} |"
+        )
+        if f:
+            ec = e["rate"] / c["rate"]
+            goals.append(f"| over TLS against authenticated plain: e/c | {ec:.2f} | |")
     lines = [
         "# Ingest benchmark",
         "",
@@ -319,34 +542,24 @@ def write_results(
         "Each contender drains a backlog of QoS-1 messages (one ~200-byte drop event each) "
         "queued at the local Mosquitto for its persistent session by "
         f"{PUBLISHERS} publishers (mean {sum(pub_rates) / len(pub_rates):,.0f} msg/s); "
-        "rate = messages or stored events per second from first to last.",
+        "rate = messages or stored events per second from first to last. "
+        "(a)–(e) log in (dynamic security: consumers as `fenlei-ingest`, publishers as "
+        "`fenlei-sim`); (e) drains over the mqtts listener; (f) drains a second, "
+        "throwaway Mosquitto with the same settings but anonymous access and no plugin.",
         "",
-        f"MQTT path measured in (c) and (d): {describe_mqtt_path()}. "
+        f"MQTT path measured in (c)–(f): {describe_mqtt_path()}. "
         f"(a) and (b) use paho-mqtt {PAHO_INSTALLED}'s stock client.",
         "",
         "| contender | messages | events/s | peak RSS MB |",
         "| --- | ---: | ---: | ---: |",
-        f"| (a) bare paho subscriber (ceiling) | {n:,} | {a['rate']:,.0f} | "
-        f"{a['peak_rss_mb']:.0f} |",
-        f"| (b) naive: one INSERT per message (baseline) | {n_naive:,} | {b['rate']:,.0f} | "
-        f"{b['peak_rss_mb']:.0f} |",
-        f"| (c) `fenlei ingest` | {n:,} | {c['rate']:,.0f} | {c['peak_rss_mb']:.0f} |",
-        f"| (d) `fenlei ingest`, every {GARBAGE_EVERY}th message garbage (valid events/s) "
-        f"| {n:,} | {d['rate']:,.0f} | {d['peak_rss_mb']:.0f} |",
+        *rows,
         "",
         f"Machine load average at the end: {os.getloadavg()[0]:.1f} (2 cores; other work "
         "shares the machine, so compare the ratios, which come from one run).",
         "",
         "| goal | measured | |",
         "| --- | ---: | --- |",
-        f"| c/a >= {GOALS['c/a']} | {ca:.2f} | {ok(ca >= GOALS['c/a'])} |",
-        f"| c/b >= {GOALS['c/b']} | {cb:.1f} | {ok(cb >= GOALS['c/b'])} |",
-        f"| 0 lost | {lost} | {ok(lost == 0)} |",
-        f"| 0 duplicated | {dup} | {ok(dup == 0)} |",
-        f"| ingester peak RSS < {GOALS['rss_mb']:.0f} MB | {c['peak_rss_mb']:.0f} | "
-        f"{ok(c['peak_rss_mb'] < GOALS['rss_mb'])} |",
-        f"| garbage does not slow valid traffic: d/c | {d['rate'] / c['rate']:.2f} | "
-        f"{d['rejected']:,} of {n // GARBAGE_EVERY:,} garbage messages quarantined |",
+        *goals,
         "",
     ]
     # Keep the explanation written by hand under the tables of the last run.

@@ -6,7 +6,9 @@ naive: one INSERT (autocommit) per message, acknowledged by paho after it — wh
        first ingester looks like.
 
 Run as `python -m bench.ingest_contenders MODE --prepare` once to create the broker
-session, then without --prepare to drain N queued messages; prints JSON.
+session, then without --prepare to drain N queued messages; prints JSON. The broker
+and login come from FENLEI_MQTT_URL (mqtts:// with FENLEI_MQTT_CA_FILE) and
+FENLEI_INGEST_MQTT_USERNAME / _PASSWORD, as for `fenlei ingest`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -28,6 +29,7 @@ from paho.mqtt.properties import Properties
 
 from ingest.contract import EVENTS_SUBSCRIPTION
 from ingest.payload import parse_events
+from ingest.settings import IngestSettings
 
 NAIVE_INSERT = """
 INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind, weight_g,
@@ -47,7 +49,6 @@ def _peak_rss_mb() -> float:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["bare", "naive"])
-    ap.add_argument("--mqtt-url", required=True)
     ap.add_argument("--database-url")
     ap.add_argument("--client-id", required=True)
     ap.add_argument("--expect", type=int, default=0)
@@ -105,15 +106,22 @@ def main() -> int:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=args.client_id, protocol=mqtt.MQTTv5
     )
+    # The same settings `fenlei ingest` reads (URL, CA, login), so both log in alike.
+    settings = IngestSettings(database_url=args.database_url or "unused")
+    if settings.mqtt_username:
+        password = settings.mqtt_password
+        client.username_pw_set(
+            settings.mqtt_username, password.get_secret_value() if password else None
+        )
+    if settings.mqtt_tls:
+        client.tls_set(ca_certs=settings.mqtt_ca_file)
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
-    parts = urlsplit(args.mqtt_url)
-    client.connect(
-        parts.hostname or "127.0.0.1", parts.port or 1883, clean_start=False, properties=props
-    )
+    host, port = settings.mqtt_host_port
+    client.connect(host, port, clean_start=False, properties=props)
     client.loop_start()
     if args.prepare:
         subscribed.wait(30)

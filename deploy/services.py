@@ -2,7 +2,12 @@
 
 Data lives under `$FENLEI_HOME`; `services.json` there records what was started
 (ports, pids) so `down` stops exactly that and nothing else, and `services.env`
-holds the URLs every other command reads.
+(0600) holds the URLs and fenlei's own broker credentials every other command reads.
+
+The broker refuses anonymous clients: every login is checked by Mosquitto's
+dynamic-security plugin against the file `deploy.broker` writes before each start.
+It listens on loopback twice: plain MQTT (fenlei's own services) and mqtts with a
+certificate from fenlei's local CA (`deploy.tls`).
 """
 
 from __future__ import annotations
@@ -11,18 +16,22 @@ import json
 import logging
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from deploy import broker, tls
+from deploy.brokerlog import BrokerLogCounts, count_refusals
+from deploy.dynsec import Account
 from deploy.settings import ServicesSettings
 from fenlei.env import SERVICES_ENV, write_env_file
 from fenlei.errors import ServiceError
@@ -36,6 +45,17 @@ STOP_TIMEOUT_S = 30.0
 # PostgreSQL refuses to run as root; Debian's packages create these users.
 PG_SYSTEM_USER = "postgres"
 MOSQUITTO_SYSTEM_USER = "mosquitto"
+STARTUP_ERROR = re.compile(r"(^|: )Error: ")
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+# Where Debian/Ubuntu (multiarch), other distributions and source builds put the plugin.
+DYNSEC_PLUGIN_GLOBS = (
+    f"/usr/lib/*-linux-gnu/{DYNSEC_PLUGIN}",
+    f"/usr/lib/{DYNSEC_PLUGIN}",
+    f"/usr/lib/mosquitto/{DYNSEC_PLUGIN}",
+    f"/usr/lib64/{DYNSEC_PLUGIN}",
+    f"/usr/local/lib/{DYNSEC_PLUGIN}",
+    f"/usr/local/lib/*-linux-gnu/{DYNSEC_PLUGIN}",
+)
 
 
 @dataclass
@@ -47,6 +67,10 @@ class ServicesState:
     pg_password: str
     pg_pid: int | None = None
     mqtt_pid: int | None = None
+    # 0: recorded by a launcher from before the TLS listener; a port is chosen on `up`.
+    mqtts_port: int = 0
+    # fenlei's own broker logins (username -> password), made once, kept across `up`s.
+    mqtt_passwords: dict[str, str] = field(default_factory=dict)
 
     def database_url(self, s: ServicesSettings) -> str:
         return (
@@ -55,6 +79,9 @@ class ServicesState:
 
     def mqtt_url(self) -> str:
         return f"mqtt://127.0.0.1:{self.mqtt_port}"
+
+    def mqtts_url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.mqtts_port}"
 
 
 def _paths(s: ServicesSettings) -> dict[str, Path]:
@@ -71,6 +98,9 @@ def _paths(s: ServicesSettings) -> dict[str, Path]:
         "mqpid": home / "mosquitto" / "data" / "mosquitto.pid",
         "mqconf": home / "mosquitto" / "mosquitto.conf",
         "mqlog": home / "mosquitto" / "mosquitto.log",
+        # Its own 0700 directory: the plugin saves by writing `.new` and renaming it.
+        "dynsec": home / "mosquitto" / "dynsec" / "dynamic-security.json",
+        "tls": home / "tls",
         "state": home / STATE_FILE,
         "env": home / SERVICES_ENV,
     }
@@ -145,22 +175,36 @@ def read_state(s: ServicesSettings) -> ServicesState | None:
     path = _paths(s)["state"]
     if not path.is_file():
         return None
-    return ServicesState(**json.loads(path.read_text(encoding="utf-8")))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    known = {f.name for f in fields(ServicesState)}
+    return ServicesState(**{k: v for k, v in data.items() if k in known})
 
 
-def _write_state(s: ServicesSettings, state: ServicesState) -> None:
+def env_values(s: ServicesSettings, state: ServicesState) -> dict[str, str]:
+    """What services.env exports: URLs, the CA, the own accounts' credentials."""
+    p = _paths(s)
+    values = {
+        "FENLEI_DATABASE_URL": state.database_url(s),
+        "FENLEI_MQTT_URL": state.mqtt_url(),
+        "FENLEI_MQTTS_URL": state.mqtts_url(),
+        "FENLEI_MQTT_CA_FILE": str(tls.files(p["tls"]).ca_cert),
+        "FENLEI_MOSQUITTO_DYNSEC_FILE": str(p["dynsec"]),
+    }
+    for username, (user_var, password_var) in broker.ENV_NAMES.items():
+        if username in state.mqtt_passwords:
+            values[user_var] = username
+            values[password_var] = state.mqtt_passwords[username]
+    return values
+
+
+def write_state(s: ServicesSettings, state: ServicesState) -> None:
+    """Record `state` in services.json and services.env (both 0600: they hold secrets)."""
     p = _paths(s)
     tmp = p["state"].with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
     tmp.chmod(0o600)
     tmp.replace(p["state"])
-    write_env_file(
-        p["env"],
-        {
-            "FENLEI_DATABASE_URL": state.database_url(s),
-            "FENLEI_MQTT_URL": state.mqtt_url(),
-        },
-    )
+    write_env_file(p["env"], env_values(s, state))
 
 
 def _read_pid(path: Path) -> int | None:
@@ -185,6 +229,7 @@ def is_running(s: ServicesSettings, state: ServicesState | None = None) -> dict[
         return {"postgres": False, "mosquitto": False}
     return {
         "postgres": _pid_alive(_pg_pid(s), "postgres") and _port_answers(state.pg_port),
+        # Not the TLS port: a plain probe there logs an SSL error line on every call.
         "mosquitto": _pid_alive(state.mqtt_pid, "mosquitto") and _port_answers(state.mqtt_port),
     }
 
@@ -322,14 +367,36 @@ def _start_postgres(s: ServicesSettings, state: ServicesState) -> None:
             conn.execute(f'CREATE DATABASE "{s.pg_database}"')
 
 
+def _dynsec_plugin() -> str:
+    """The dynamic-security plugin's path; without it the broker would let nobody in."""
+    for pattern in DYNSEC_PLUGIN_GLOBS:
+        for found in sorted(Path("/").glob(pattern.lstrip("/"))):
+            if found.is_file():
+                return str(found)
+    raise ServiceError(
+        f"Mosquitto's dynamic-security plugin ({DYNSEC_PLUGIN}) not found in "
+        f"{', '.join(DYNSEC_PLUGIN_GLOBS)}: install Mosquitto 2.0 or later (Debian: mosquitto)."
+    )
+
+
 def _mosquitto_conf(s: ServicesSettings, state: ServicesState) -> str:
     p = _paths(s)
+    certs = tls.files(p["tls"])
     return "\n".join(
         [
             "# Written by `fenlei services up` on every start.",
+            # One security context for both listeners: the plugin keeps file-static
+            # state, so it cannot be loaded once per listener (2.0.11).
+            "per_listener_settings false",
+            "allow_anonymous false",
+            f"plugin {_dynsec_plugin()}",
+            f"plugin_opt_config_file {p['dynsec']}",
             f"listener {state.mqtt_port} 127.0.0.1",
-            # Device credentials arrive with device auth; until then loopback only.
-            "allow_anonymous true",
+            f"listener {state.mqtts_port} 127.0.0.1",
+            f"cafile {certs.ca_cert}",
+            f"certfile {certs.server_cert}",
+            f"keyfile {certs.server_key}",
+            "tls_version tlsv1.2",
             "persistence true",
             f"persistence_location {p['mqdata']}/",
             # Written by mosquitto itself: the pid `down` stops, whatever started it.
@@ -343,7 +410,14 @@ def _mosquitto_conf(s: ServicesSettings, state: ServicesState) -> str:
             "log_dest stderr",
             "log_type error",
             "log_type warning",
-            "connection_messages false",
+            # Refused logins are notices ("Client … disconnected, not authorised."),
+            # counted by `fenlei services status`; one line per connection, not per message.
+            "log_type notice",
+            # Denied publishes are logged only at debug level, along with a line for
+            # every message received: opt-in (FENLEI_MQTT_LOG_DENIED), costly at volume.
+            *(["log_type debug"] if s.mqtt_log_denied else []),
+            "connection_messages true",
+            "log_timestamp true",
             "",
         ]
     )
@@ -356,18 +430,37 @@ def _mosquitto_bin() -> str:
     raise ServiceError("mosquitto not found: install the mosquitto package.")
 
 
-def _start_mosquitto(s: ServicesSettings, state: ServicesState) -> None:
+def _mosquitto_owner() -> tuple[int, int] | None:
+    """Who the broker runs as after it drops root; None: as us (not root, no drop)."""
+    if not _is_root():
+        return None
+    pw = pwd.getpwnam(MOSQUITTO_SYSTEM_USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def _ensure_own_passwords(state: ServicesState) -> None:
+    state.mqtt_passwords = broker.new_own_passwords(state.mqtt_passwords)
+
+
+def start_mosquitto(s: ServicesSettings, state: ServicesState, accounts: list[Account]) -> None:
+    """Write the config, certificates and accounts file, then start the broker.
+
+    Only while the broker is stopped: a running one rewrites the accounts file on
+    every dynamic-security command and would overwrite ours.
+    """
     p = _paths(s)
     p["mqdata"].mkdir(parents=True, exist_ok=True)
-    p["mqconf"].write_text(_mosquitto_conf(s, state))
-    if _is_root():
+    owner = _mosquitto_owner()
+    if owner is not None:
         # Mosquitto drops to its own user; a data dir it cannot write makes
         # every autosave fail with nothing but a log line.
         _check_traversable(p["home"], MOSQUITTO_SYSTEM_USER)
-        pw = pwd.getpwnam(MOSQUITTO_SYSTEM_USER)
-        os.chown(p["mqdata"], pw.pw_uid, pw.pw_gid)
+        os.chown(p["mqdata"], *owner)
         for child in p["mqdata"].iterdir():
-            os.chown(child, pw.pw_uid, pw.pw_gid)
+            os.chown(child, *owner)
+    tls.ensure(p["tls"], owner)
+    broker.write_document(p["dynsec"], accounts, owner)
+    p["mqconf"].write_text(_mosquitto_conf(s, state))
     # `setsid -f` always forks, so mosquitto is re-parented to init, outlives this
     # command and is never our zombie; its own pid file says which process it is.
     p["mqpid"].unlink(missing_ok=True)
@@ -383,11 +476,19 @@ def _start_mosquitto(s: ServicesSettings, state: ServicesState) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         pid = _read_pid(p["mqpid"])
-        if pid and _pid_alive(pid, "mosquitto") and _port_answers(state.mqtt_port):
+        if (
+            pid
+            and _pid_alive(pid, "mosquitto")
+            and _port_answers(state.mqtt_port)
+            and _port_answers(state.mqtts_port)
+        ):
             break
         with p["mqlog"].open("rb") as fh:
             fh.seek(log_size)
-            errors = [ln for ln in fh.read().decode(errors="replace").splitlines() if "Error" in ln]
+            text = fh.read().decode(errors="replace")
+        # "<time>: Error: Unable to load server key file …"; not the "OpenSSL Error[0]"
+        # lines that the readiness probe's plain connect to the TLS port causes.
+        errors = [ln for ln in text.splitlines() if STARTUP_ERROR.search(ln)]
         if errors:
             raise ServiceError(f"mosquitto failed to start: {errors[-1]} (log: {p['mqlog']}).")
         if time.monotonic() > deadline:
@@ -396,13 +497,29 @@ def _start_mosquitto(s: ServicesSettings, state: ServicesState) -> None:
     state.mqtt_pid = pid
 
 
+def stop_mosquitto(s: ServicesSettings, state: ServicesState) -> bool:
+    """SIGTERM this home's broker (it saves its sessions first); False when not running."""
+    mqtt_pid = state.mqtt_pid or _read_pid(_paths(s)["mqpid"])
+    if not (mqtt_pid and _pid_alive(mqtt_pid, "mosquitto")):
+        return False
+    os.kill(mqtt_pid, signal.SIGTERM)
+    if not _wait_gone(mqtt_pid, "mosquitto", STOP_TIMEOUT_S):
+        log.warning(
+            "mosquitto (pid %d) ignored SIGTERM for %.0f s; killing it", mqtt_pid, STOP_TIMEOUT_S
+        )
+        os.kill(mqtt_pid, signal.SIGKILL)
+        _wait_gone(mqtt_pid, "mosquitto", 5.0)
+    state.mqtt_pid = None
+    return True
+
+
 def up(s: ServicesSettings) -> ServicesState:
     """Start what is not running; a no-op when everything already is."""
     p = _paths(s)
     p["home"].mkdir(parents=True, exist_ok=True)
     state = read_state(s)
     running = is_running(s, state)
-    if state and all(running.values()):
+    if state and state.mqtts_port and all(running.values()):
         return state
     if s.auto_install:
         install_system(s)
@@ -412,15 +529,23 @@ def up(s: ServicesSettings) -> ServicesState:
             mqtt_port=_choose_port(None, s.mqtt_port),
             pg_password=secrets.token_urlsafe(18),
         )
+    _ensure_own_passwords(state)
     if not running["postgres"]:
         state.pg_port = _choose_port(state.pg_port, s.pg_port)
         _start_postgres(s, state)
         # Recorded at once, so `down` can stop it even if the broker fails to start.
-        _write_state(s, state)
-    if not running["mosquitto"]:
+        write_state(s, state)
+    if not running["mosquitto"] or not state.mqtts_port:
+        # A broker whose pid lives but whose ports do not answer (or one started
+        # before the TLS listener existed) is restarted, not left beside a new one.
+        stop_mosquitto(s, state)
         state.mqtt_port = _choose_port(state.mqtt_port, s.mqtt_port)
-        _start_mosquitto(s, state)
-    _write_state(s, state)
+        state.mqtts_port = _choose_port(state.mqtts_port or None, s.mqtts_port)
+        if state.mqtts_port == state.mqtt_port:
+            state.mqtts_port = _free_port()
+        accounts = broker.load_accounts(state.database_url(s), state.mqtt_passwords)
+        start_mosquitto(s, state, accounts)
+    write_state(s, state)
     return state
 
 
@@ -468,24 +593,29 @@ def down(s: ServicesSettings) -> list[str]:
         return stopped
     if stop_postgres(s):
         stopped.append("postgres")
-    mqtt_pid = state.mqtt_pid or _read_pid(_paths(s)["mqpid"])
-    if mqtt_pid and _pid_alive(mqtt_pid, "mosquitto"):
-        os.kill(mqtt_pid, signal.SIGTERM)
-        if not _wait_gone(mqtt_pid, "mosquitto", STOP_TIMEOUT_S):
-            os.kill(mqtt_pid, signal.SIGKILL)
-            _wait_gone(mqtt_pid, "mosquitto", 5.0)
+    if stop_mosquitto(s, state):
         stopped.append("mosquitto")
     state.pg_pid = state.mqtt_pid = None
-    _write_state(s, state)
+    write_state(s, state)
     return stopped
 
 
+def broker_refusals(s: ServicesSettings) -> BrokerLogCounts:
+    """Refused logins and denied publishes in this home's broker log (all of it)."""
+    path = _paths(s)["mqlog"]
+    if not path.is_file():
+        return BrokerLogCounts()
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        return count_refusals(fh)
+
+
 def status(s: ServicesSettings) -> dict[str, Any]:
-    """What runs where, for `fenlei services status`."""
+    """What runs where, for `fenlei services status` (never a password)."""
     state = read_state(s)
     if state is None:
         return {"home": str(s.home_dir), "services": {}}
     running = is_running(s, state)
+    refusals = broker_refusals(s)
     return {
         "home": str(s.home_dir),
         "services": {
@@ -498,6 +628,11 @@ def status(s: ServicesSettings) -> dict[str, Any]:
                 "running": running["mosquitto"],
                 "pid": state.mqtt_pid,
                 "url": state.mqtt_url(),
+                "mqtts_url": state.mqtts_url() if state.mqtts_port else None,
+                "ca_file": str(tls.files(_paths(s)["tls"]).ca_cert),
+                "refused_connections": refusals.refused_connections,
+                # None: not counted (the broker logs them only at debug level).
+                "denied_publishes": refusals.denied_publishes if s.mqtt_log_denied else None,
             },
         },
     }

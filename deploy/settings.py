@@ -25,6 +25,8 @@ class ServicesSettings(BaseSettings):
     home: Path = Field(default=Path(HOME_DEFAULT))
     pg_port: int = 5432
     mqtt_port: int = 1883
+    # The TLS listener (mqtts), also on loopback; devices connect here.
+    mqtts_port: int = 8883
     pg_major: int = 15
     pg_database: str = "fenlei"
     pg_user: str = "fenlei"
@@ -36,6 +38,10 @@ class ServicesSettings(BaseSettings):
     # Unacknowledged QoS-1 messages in flight to one client; the ingester
     # acknowledges after commit, so its batch can be at most this large.
     mqtt_max_inflight_messages: int = 10_000
+    # Log every denied publish (Mosquitto 2.0.11 does so only at debug level, which also
+    # writes a line per message received): for hunting a misconfigured device, not for
+    # production volumes.
+    mqtt_log_denied: bool = False
     # Run the system installer when something is missing (needs root).
     auto_install: bool = True
 

@@ -38,7 +38,8 @@ def cmd_services(args: argparse.Namespace) -> int:
     if args.action == "up":
         state = services.up(settings)
         print(f"postgres  {state.database_url(settings)}")
-        print(f"mosquitto {state.mqtt_url()}")
+        print(f"mosquitto {state.mqtt_url()} (fenlei's own services)")
+        print(f"mqtts     {state.mqtts_url()} (devices; CA in services.env)")
         print(f"env       {settings.home_dir / 'services.env'}")
     elif args.action == "down":
         stopped = services.down(settings)
@@ -54,6 +55,14 @@ def cmd_services(args: argparse.Namespace) -> int:
                 state_word = "running" if info["running"] else "stopped"
                 pid = info["pid"] if info["running"] else "-"
                 print(f"{name:<10}{state_word:<9}pid {pid!s:<8}{info['url']}")
+                if info.get("mqtts_url"):
+                    print(f"{'':<27}{info['mqtts_url']}")
+                if "refused_connections" in info:
+                    denied = info["denied_publishes"]
+                    print(
+                        f"{'':<27}refused connections {info['refused_connections']}, "
+                        f"denied publishes {'not logged' if denied is None else denied}"
+                    )
             return 0 if all(i["running"] for i in report["services"].values()) else 3
     return 0
 
@@ -74,6 +83,7 @@ PACKAGE_COMMANDS = (
     ("api", "fenlei.serve", "HTTP API, dashboards and volunteer pages (uvicorn)"),
     ("token", "api.cli", "create or revoke API tokens"),
     ("registry", "api.cli", "import a committee's household sheet (CSV/Excel)"),
+    ("devices", "fenlei.devices", "per-bin MQTT logins: provision in bulk, sync the broker"),
     ("simulate", "simulators.cli", "simulated estates publishing like real bins"),
     ("demo", "fenlei.demo", "everything at once: services, a simulated estate, ingest, API"),
 )

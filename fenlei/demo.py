@@ -164,6 +164,7 @@ def run_demo(
     """Bring everything up, backfill, print the figures, then go live until stopped."""
     from deploy import services
     from deploy.migrate import migrate
+    from simulators.broker import Broker
     from simulators.delivery import FaultPlan
     from simulators.devices import Fleet
     from simulators.probe import StoreProbe
@@ -175,16 +176,24 @@ def run_demo(
     if args.services == "local":
         print("starting services (Mosquitto, PostgreSQL + TimescaleDB) ...", flush=True)
         state = services.up(services_settings)
-        db_url, mqtt_url = state.database_url(services_settings), state.mqtt_url()
+        # What `services.env` exports: URLs, the CA, fenlei's own broker logins.
+        service_env = services.env_values(services_settings, state)
     else:
         if not sim_settings.database_url or not sim_settings.mqtt_url_given:
             raise FenleiError("--services env needs FENLEI_DATABASE_URL and FENLEI_MQTT_URL")
-        db_url, mqtt_url = sim_settings.database_url, sim_settings.mqtt_url
+        service_env = {}
+    # The children are configured like any `fenlei` process: through FENLEI_* variables
+    # (the ingester reads FENLEI_INGEST_MQTT_*, the API's admin client FENLEI_ADMIN_MQTT_*).
+    env = {**os.environ, **service_env}
+    db_url, mqtt_url = env["FENLEI_DATABASE_URL"], env["FENLEI_MQTT_URL"]
     migrate(db_url)
-    # The children are configured like any `fenlei` process: through FENLEI_* variables.
-    env = {**os.environ, "FENLEI_DATABASE_URL": db_url, "FENLEI_MQTT_URL": mqtt_url}
     env.setdefault("FENLEI_METRICS_PORT", "0")
     env.setdefault("FENLEI_CLIENT_ID", "fenlei-demo-ingest")
+    # The bins connect as real ones would: over TLS when the broker offers it, each
+    # with the login the API issues for it.
+    bins_broker = Broker(
+        env.get("FENLEI_MQTTS_URL") or mqtt_url, env.get("FENLEI_MQTT_CA_FILE") or None
+    )
     children = Children(services_settings.home_dir / "demo")
     fleet: Fleet | None = None
     sim: Simulation | None = None
@@ -209,9 +218,10 @@ def run_demo(
         reset_estate(db_url, spec.id)
         with RegistryClient(base, token) as client:
             client.register(sim.estate)
+            logins = client.issue_logins(sim.estate)
             time.sleep(1.0)  # the ingester's subscription is acknowledged by now
             probe = StoreProbe(db_url, spec.id)
-            fleet = Fleet(mqtt_url, list(sim.devices.values()))
+            fleet = Fleet(bins_broker, list(sim.devices.values()), logins)
             fleet.connect()
             try:
                 stats = backfill(sim, fleet, probe, progress=not args.no_progress)
@@ -233,6 +243,7 @@ def run_demo(
         print(f"metrics    {base}/api/v1/estates/{spec.id}/metrics?from={start}&to={end}")
         print(f"token      {token}")
         print(f"services   {db_url.split('@')[-1]} · {mqtt_url}  (fenlei services down)")
+        print(f"bins       {len(logins)} MQTT logins issued by the API, over {bins_broker.url}")
         print()
         ok = print_figures(figures, computed)
         if not args.no_live:

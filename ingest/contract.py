@@ -41,6 +41,7 @@ __all__ = [
     "event_to_json",
     "events_topic",
     "status_topic",
+    "stored_topic",
 ]
 
 # -- topics -------------------------------------------------------------------------------
@@ -55,6 +56,7 @@ HOUSEHOLD_PATTERN = r"[A-Za-z0-9._:-]{1,64}"
 
 EVENTS_SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/+/events"
 STATUS_SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/+/status"
+STORED_TOPICS = f"{TOPIC_ROOT}/+/+/+/stored"
 
 
 def events_topic(estate: str, room: str, bin_id: str) -> str:
@@ -65,6 +67,11 @@ def events_topic(estate: str, room: str, bin_id: str) -> str:
 def status_topic(estate: str, room: str, bin_id: str) -> str:
     """Return the retained topic a bin publishes ``{"online": ...}`` on (also its last will)."""
     return f"{TOPIC_ROOT}/{estate}/{room}/{bin_id}/status"
+
+
+def stored_topic(estate: str, room: str, bin_id: str) -> str:
+    """Return the retained topic fenlei publishes a bin's stored watermark on (devices read it)."""
+    return f"{TOPIC_ROOT}/{estate}/{room}/{bin_id}/stored"
 
 
 # -- limits -------------------------------------------------------------------------------

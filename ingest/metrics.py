@@ -44,3 +44,11 @@ DEGRADED = Gauge("fenlei_ingest_degraded", "1 while the database is unreachable"
 CONNECTED = Gauge(
     "fenlei_ingest_broker_connected", "1 while connected to the broker", registry=REGISTRY
 )
+# CONNACKs with a failure reason (0x86 bad user name or password, 0x87 not authorized,
+# …), by reason: a wrong or revoked ingest login shows here, not only in the log.
+CONNECT_REFUSED = Counter(
+    "fenlei_ingest_broker_refusals",
+    "Connections the broker refused (CONNACK reason >= 0x80), by reason",
+    ["reason"],
+    registry=REGISTRY,
+)

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 30
 
+# CONNACK reasons that mean the login itself is wrong (MQTT 5 §3.2.2.2).
+LOGIN_REFUSALS = {0x86, 0x87, 0x8C}
+
 
 def subscriptions(settings: IngestSettings) -> list[str]:
     """The topic filters, inside a shared-subscription group when one is set."""
@@ -50,7 +53,14 @@ class Subscriber:
             manual_ack=True,
         )
         if settings.mqtt_username:
-            client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+            password = settings.mqtt_password
+            client.username_pw_set(
+                settings.mqtt_username, password.get_secret_value() if password else None
+            )
+        if settings.mqtt_tls:
+            # Verifies the chain and the host name (paho's defaults: CERT_REQUIRED, and
+            # the system's CAs when no file is given).
+            client.tls_set(ca_certs=settings.mqtt_ca_file)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -77,6 +87,12 @@ class Subscriber:
         # clean_start=False: a restarted ingester resumes its session and gets what
         # the broker queued meanwhile (paho's default wipes it on every new process).
         log.info("MQTT path: %s", describe_mqtt_path())
+        log.info(
+            "connecting to %s as %s (client id %s)",
+            self.settings.mqtt_url,  # never carries a login (settings refuse one)
+            self.settings.mqtt_username or "an anonymous client",
+            self.settings.client_id,
+        )
         self.client.connect_async(
             host, port, keepalive=self.settings.keepalive_s, clean_start=False, properties=props
         )
@@ -102,7 +118,23 @@ class Subscriber:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         if reason.is_failure:
-            log.warning("broker refused the connection: %s", reason)
+            metrics.CONNECT_REFUSED.labels(reason=str(reason)).inc()
+            hint = ""
+            if reason.value in LOGIN_REFUSALS:
+                hint = (
+                    "; check FENLEI_INGEST_MQTT_USERNAME / FENLEI_INGEST_MQTT_PASSWORD "
+                    "(and that the broker knows the account: `fenlei devices sync`)"
+                )
+            # Kept retrying with backoff: a broker restored from a stale account file
+            # lets the ingester in once it is synced, without a restart.
+            log.error(
+                "broker refused the connection as %s (client id %s): %s (0x%02X)%s",
+                self.settings.mqtt_username or "an anonymous client",
+                self.settings.client_id,
+                reason,
+                reason.value,
+                hint,
+            )
             return
         metrics.CONNECTED.set(1)
         log.info("connected (session present: %s)", flags.session_present)

@@ -4,21 +4,36 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.contract import FUTURE_TOLERANCE_S_DEFAULT
+
+# URL scheme → (TLS?, default port). mqtts verifies the server (FENLEI_MQTT_CA_FILE,
+# else the system's CAs).
+MQTT_SCHEMES = {"mqtt": (False, 1883), "tcp": (False, 1883), "mqtts": (True, 8883)}
 
 
 class IngestSettings(BaseSettings):
     """One ingester process."""
 
-    model_config = SettingsConfigDict(env_prefix="FENLEI_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FENLEI_", extra="ignore", populate_by_name=True)
 
     database_url: str
     mqtt_url: str = "mqtt://127.0.0.1:1883"
-    mqtt_username: str | None = None
-    mqtt_password: str | None = None
+    # The CA that signed the broker's certificate, for mqtts:// (None: the system's CAs).
+    mqtt_ca_file: str | None = None
+    # The ingester's own MQTT login (`fenlei services up` makes `fenlei-ingest`);
+    # FENLEI_MQTT_USERNAME/PASSWORD, the names before device identity, still work.
+    mqtt_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FENLEI_INGEST_MQTT_USERNAME", "FENLEI_MQTT_USERNAME"),
+    )
+    # SecretStr: the password shows as '**********' in reprs, dumps and tracebacks.
+    mqtt_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FENLEI_INGEST_MQTT_PASSWORD", "FENLEI_MQTT_PASSWORD"),
+    )
     # Fixed, so a restarted ingester resumes the broker session that queued for it.
     client_id: str = "fenlei-ingest"
     # With a group, subscribe as $share/<group>/… so several ingesters split the stream.
@@ -52,9 +67,30 @@ class IngestSettings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _url_is_mqtt(self) -> IngestSettings:
+        parts = urlsplit(self.mqtt_url)
+        if parts.scheme not in MQTT_SCHEMES or not parts.hostname:
+            raise ValueError(
+                "FENLEI_MQTT_URL must be mqtt://host:port or mqtts://host:port, "
+                f"not {self.mqtt_url!r}"
+            )
+        if parts.username or parts.password:
+            # A password in a URL ends up in logs; it has its own variable.
+            raise ValueError(
+                "FENLEI_MQTT_URL must not carry a login: set FENLEI_INGEST_MQTT_USERNAME "
+                "and FENLEI_INGEST_MQTT_PASSWORD"
+            )
+        if self.mqtt_password is not None and not self.mqtt_username:
+            raise ValueError("FENLEI_INGEST_MQTT_PASSWORD is set without a username")
+        return self
+
+    @property
+    def mqtt_tls(self) -> bool:
+        """Whether the URL asks for TLS (mqtts://), verified against `mqtt_ca_file`."""
+        return MQTT_SCHEMES[urlsplit(self.mqtt_url).scheme][0]
+
     @property
     def mqtt_host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.mqtt_url)
-        if parts.scheme not in ("mqtt", "tcp"):
-            raise ValueError(f"FENLEI_MQTT_URL must be mqtt://host:port, not {self.mqtt_url!r}")
-        return parts.hostname or "127.0.0.1", parts.port or 1883
+        return parts.hostname or "127.0.0.1", parts.port or MQTT_SCHEMES[parts.scheme][1]

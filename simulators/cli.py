@@ -29,8 +29,20 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not watch the database for the ingester to catch up",
     )
-    reg = parser.add_argument_group("registration (through the registry API)")
-    reg.add_argument("--api", metavar="URL", help="register the estate at this API first")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="bins connect over FENLEI_MQTTS_URL, verifying the broker with FENLEI_MQTT_CA_FILE",
+    )
+    reg = parser.add_argument_group(
+        "registration (through the registry API)",
+        "With --api each bin also gets its own MQTT login there (POST .../credentials, "
+        "as an installer would) and connects with it; without --api, and in scale mode, "
+        "the bins share the simulator login FENLEI_SIM_MQTT_USERNAME/PASSWORD.",
+    )
+    reg.add_argument(
+        "--api", metavar="URL", help="register the estate (and issue bin logins) at this API first"
+    )
     reg.add_argument("--token", help="admin token for --api (or FENLEI_API_TOKEN)")
     faults = parser.add_argument_group("faults on demand")
     faults.add_argument(
@@ -75,7 +87,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="bins that die half-way through the backfill",
     )
-    scale = parser.add_argument_group("scale mode (benchmarks)")
+    scale = parser.add_argument_group(
+        "scale mode (benchmarks)",
+        "Every bin connects on its own, all with the shared simulator login "
+        "(FENLEI_SIM_MQTT_USERNAME/PASSWORD, `fenlei-sim`), not logins issued per bin.",
+    )
     scale.add_argument(
         "--estates",
         type=int,

@@ -1,13 +1,22 @@
-"""The simulated bins' MQTT connections: one per bin, its own client id and last will."""
+"""The simulated bins' MQTT connections: one per bin, its own client id and last will.
+
+With logins issued by the registry API (`RegistryClient.issue_logins`), each bin
+connects as itself, with the client id its account is bound to, exactly as a real
+device would; without them (scale mode, benchmarks) every bin uses the broker's
+shared login (`fenlei-sim`), still one connection per bin.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 
+from fenlei.errors import FenleiError
 from ingest.contract import BinAddress, status_topic
 from simulators.bins import BinDevice
+from simulators.broker import Broker, Login
 from simulators.delivery import Message
 from simulators.publisher import Publisher
 
@@ -24,9 +33,19 @@ def client_id(address: BinAddress) -> str:
 class Fleet:
     """Connections of every bin of one estate, publishing at QoS 1 and awaiting PUBACKs."""
 
-    def __init__(self, mqtt_url: str, devices: list[BinDevice]) -> None:
-        self.mqtt_url = mqtt_url
+    def __init__(
+        self,
+        broker: Broker | str,
+        devices: list[BinDevice],
+        logins: Mapping[BinAddress, Login] | None = None,
+    ) -> None:
+        self.broker = broker if isinstance(broker, Broker) else Broker(broker)
         self.devices = {d.address: d for d in devices}
+        self.logins = logins
+        if logins is not None:
+            missing = [a.bin for a in self.devices if a not in logins]
+            if missing:
+                raise FenleiError(f"no MQTT login for bins {', '.join(sorted(missing))}")
         self._pubs: dict[BinAddress, Publisher] = {}
 
     def __enter__(self) -> Fleet:
@@ -38,12 +57,27 @@ class Fleet:
 
     def connect(self) -> None:
         """Connect every bin; each announces itself online (retained), will offline."""
-        for address, device in self.devices.items():
-            topic = status_topic(address.estate, address.room, address.bin)
-            pub = Publisher(self.mqtt_url, client_id(address), will=(topic, OFFLINE))
-            pub.connect()
-            pub.publish(topic, orjson.dumps(device.status(online=True)), retain=True)
-            self._pubs[address] = pub
+        try:
+            for address, device in self.devices.items():
+                topic = status_topic(address.estate, address.room, address.bin)
+                pub = self._publisher(address, will=(topic, OFFLINE))
+                pub.connect()
+                self._pubs[address] = pub
+                pub.publish(topic, orjson.dumps(device.status(online=True)), retain=True)
+        except BaseException:
+            # A refused bin stops the run; the bins already connected hang up first.
+            for pub in self._pubs.values():
+                pub.close()
+            self._pubs.clear()
+            raise
+
+    def _publisher(self, address: BinAddress, will: tuple[str, bytes]) -> Publisher:
+        if self.logins is None:
+            return Publisher(self.broker, client_id(address), will=will)
+        login = self.logins[address]
+        return Publisher(
+            self.broker.as_login(login), login.client_id or client_id(address), will=will
+        )
 
     def publish(self, message: Message) -> None:
         """Publish one message from its bin; a disconnect marker kills the bin's link."""
@@ -59,8 +93,11 @@ class Fleet:
         pub.publish(message.topic, message.payload)
 
     def flush(self, timeout: float = 300.0) -> None:
+        """Wait for every PUBACK; a publish the broker refused is an error (a bin
+        publishes only to its own topics, so a refusal means a wrong account)."""
         for pub in self._pubs.values():
             pub.flush(timeout)
+            pub.check_denied()
 
     def close(self) -> None:
         """Say goodbye like a device being switched off: status offline, then disconnect."""
@@ -70,7 +107,7 @@ class Fleet:
                     status_topic(address.estate, address.room, address.bin), OFFLINE, retain=True
                 )
                 pub.flush(30.0)
-            except (RuntimeError, TimeoutError):
+            except (RuntimeError, TimeoutError, FenleiError):
                 log.warning("bin %s did not say goodbye", address.bin, exc_info=True)
             pub.close()
         self._pubs.clear()

@@ -5,18 +5,28 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from fenlei.errors import FenleiError
+from simulators.broker import Broker
+
 CONNECT_TIMEOUT_S = 15.0
 # paho keeps at most this many QoS>0 messages unacknowledged; more are queued locally.
 MAX_INFLIGHT = 1_000
 # Published but not yet acknowledged, at most (a bound below 65,535 message ids).
 MAX_UNACKED = 20_000
+
+
+class BrokerRefused(FenleiError):
+    """The broker refused the CONNECT (bad login, client id not allowed, …)."""
+
+
+class PublishDenied(FenleiError):
+    """The broker answered a publish with a failure reason (not authorized for the topic)."""
 
 
 class Publisher:
@@ -27,24 +37,31 @@ class Publisher:
 
     def __init__(
         self,
-        mqtt_url: str,
+        broker: Broker | str,
         client_id: str,
         *,
         will: tuple[str, bytes] | None = None,
-        username: str | None = None,
-        password: str | None = None,
     ) -> None:
-        parts = urlsplit(mqtt_url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 1883
+        self.broker = broker if isinstance(broker, Broker) else Broker(broker)
+        self.client_id = client_id
+        self._host, self._port = self.broker.host_port
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.max_queued_messages_set(0)
-        if username:
-            client.username_pw_set(username, password)
+        login = self.broker.login
+        if login is not None:
+            client.username_pw_set(login.username, login.password)
+        if self.broker.tls:
+            # Verifies the chain and the host name, as a device must.
+            client.tls_set(ca_certs=self.broker.ca_file)
         if will:
             client.will_set(will[0], will[1], qos=1, retain=True)
         self._connected = threading.Event()
+        # Set with the reason when the broker refused the CONNECT: paho would retry
+        # for ever, so the client stops and `connect`/`flush` raise instead.
+        self.refused: ReasonCode | None = None
+        # PUBACKs with a failure reason, by message id (e.g. 0x87 for another bin's topic).
+        self.denied: dict[int, ReasonCode] = {}
         self._lock = threading.Lock()
         self._unacked = 0
         self._all_acked = threading.Condition(self._lock)
@@ -68,7 +85,23 @@ class Publisher:
         self.client.connect(self._host, self._port, keepalive=30)
         self.client.loop_start()
         if not self._connected.wait(CONNECT_TIMEOUT_S):
+            self.client.loop_stop()
             raise TimeoutError(f"no CONNACK from {self._host}:{self._port}")
+        if self.refused is not None:
+            self.client.loop_stop()
+            raise self._refusal()
+
+    def _who(self) -> str:
+        login = self.broker.login
+        who = f"as {login.username}" if login else "anonymously"
+        return f"{who} with client id {self.client_id} at {self._host}:{self._port}"
+
+    def _refusal(self) -> BrokerRefused:
+        reason = self.refused
+        assert reason is not None
+        return BrokerRefused(
+            f"the broker refused the connection {self._who()}: {reason} (0x{reason.value:02X})"
+        )
 
     def _on_connect(
         self,
@@ -78,18 +111,28 @@ class Publisher:
         reason: ReasonCode,
         props: object,
     ) -> None:
-        if not reason.is_failure:
-            self._connected.set()
+        if reason.is_failure:
+            self.refused = reason
+            # Stops paho's reconnect loop: a refused login stays refused.
+            client.disconnect()
+            with self._lock:
+                self._all_acked.notify_all()
+        self._connected.set()
 
     def _on_publish(
         self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, props: object
     ) -> None:
         with self._lock:
+            if reason.is_failure:
+                self.denied[mid] = reason
             self._unacked -= 1
             if self._unacked == 0 or self._unacked == MAX_UNACKED - 1:
                 self._all_acked.notify_all()
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+        """Queue one message; returns its message id (the key of `denied`)."""
+        if self.refused is not None:
+            raise self._refusal()
         with self._lock:
             # paho's message ids are 16-bit: with ~65k messages queued a new id would
             # collide with a queued one ("Message queue full"), so wait for room.
@@ -101,16 +144,30 @@ class Publisher:
             with self._lock:
                 self._unacked -= 1
             raise RuntimeError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        return info.mid
 
     def flush(self, timeout: float = 120.0) -> None:
         """Block until every message published so far has its PUBACK."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while self._unacked > 0:
+                if self.refused is not None:
+                    raise self._refusal()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"{self._unacked} messages still unacknowledged")
                 self._all_acked.wait(left)
+
+    def check_denied(self) -> None:
+        """Raise `PublishDenied` if the broker refused any publish so far."""
+        with self._lock:
+            denied = sorted(self.denied.items())
+        if denied:
+            mid, reason = denied[0]
+            raise PublishDenied(
+                f"the broker refused {len(denied)} publishes {self._who()}, "
+                f"the first (message {mid}) with {reason} (0x{reason.value:02X})"
+            )
 
     def close(self, *, with_will: bool = False) -> None:
         """Disconnect; ``with_will`` asks the broker to publish the last will anyway,

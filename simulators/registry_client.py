@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 
 from fenlei.errors import FenleiError
+from ingest.contract import BinAddress
+from simulators.broker import Login
 from simulators.estate import Estate
 
 # Households per bulk call: well under the API's limit, a few hundred KB of JSON.
@@ -63,6 +65,23 @@ class RegistryClient:
         ]
         for i in range(0, len(rows), HOUSEHOLDS_PER_CALL):
             self._call("POST", f"/estates/{spec.id}/households", rows[i : i + HOUSEHOLDS_PER_CALL])
+
+    def issue_logins(self, estate: Estate) -> dict[BinAddress, Login]:
+        """MQTT credentials for every bin of ``estate``, as an installer gets them.
+
+        ``POST …/bins/{bin}/credentials`` issues (or rotates: a previous run's password
+        stops working) one login per bin; the password is in that answer only.
+        """
+        logins: dict[BinAddress, Login] = {}
+        for b in estate.bins:
+            path = f"/estates/{estate.id}/rooms/{b.room}/bins/{b.id}/credentials"
+            answer = self._call("POST", path)
+            if not isinstance(answer, dict) or not answer.get("username"):
+                raise FenleiError(f"POST {path} did not return credentials")
+            logins[BinAddress(estate.id, b.room, b.id)] = Login(
+                str(answer["username"]), str(answer["password"]), answer.get("client_id")
+            )
+        return logins
 
     def metrics(self, estate: str, start: str, end: str) -> dict[str, Any]:
         """``GET /estates/{estate}/metrics?from&to``: the computed figures."""

@@ -25,15 +25,16 @@ def run_scale(args: argparse.Namespace, plan: FaultPlan, settings: SimulatorSett
         spec = spec_from(args.households, f"{args.estate}-{i + 1:03d}")
         start, end = period(spec, args.days, args.end)
         sims.append(Simulation(spec, args.seed + i, start, end, plan))
-    register(args.api, args.token or settings.api_token, sims)
-    mqtt_url = settings.mqtt_url
+    register(args.api, args.token or settings.token, sims)
+    # Scale mode shares the simulator login (fenlei-sim) for every bin: issuing a
+    # thousand device logins would cost a broker command each (~10 ms) per run.
+    broker = settings.broker(tls=args.tls)
     rate = args.rate
     started = time.monotonic()
     sent = 0
     with ExitStack() as stack:
         fleets = {
-            s.estate.id: stack.enter_context(Fleet(mqtt_url, list(s.devices.values())))
-            for s in sims
+            s.estate.id: stack.enter_context(Fleet(broker, list(s.devices.values()))) for s in sims
         }
         connected = time.monotonic()
         for day in sims[0].days():

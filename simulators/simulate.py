@@ -61,11 +61,14 @@ def _run_one(
         print(f"messages  {sim.messages_sent}  sha256 {digest.hexdigest()}")
         print(f"truth     {path}")
         return 0
-    register(args.api, args.token or settings.api_token, [sim])
+    # Each bin gets its own login from the API, as an installer would do; without
+    # `--api` the bins share the simulator login (FENLEI_SIM_MQTT_USERNAME).
+    logins = register(args.api, args.token or settings.token, [sim], issue_logins=True)
+    broker = settings.broker(tls=args.tls)
     db_url = None if args.no_wait else settings.database_url
     probe = StoreProbe(db_url, sim.estate.id) if db_url else None
     try:
-        with Fleet(settings.mqtt_url, list(sim.devices.values())) as fleet:
+        with Fleet(broker, list(sim.devices.values()), logins) as fleet:
             stats = backfill(sim, fleet, probe, progress=not args.no_progress)
             sim.write_truth(path)
             print_stats(stats, path)

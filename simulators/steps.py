@@ -14,6 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fenlei.errors import FenleiError
+from ingest.contract import BinAddress
+from simulators.broker import Login
 from simulators.devices import Fleet
 from simulators.estate import EstateSpec
 from simulators.runner import LiveClock, RunStats, live
@@ -51,17 +53,30 @@ def truth_path(given: str | None, home: Path, estate_id: str) -> Path:
     return home / "simulate" / f"{estate_id}-truth.json"
 
 
-def register(api_url: str | None, token: str | None, sims: Sequence[Simulation]) -> None:
-    """Register the simulated estates through the registry API (nothing without a URL)."""
+def register(
+    api_url: str | None,
+    token: str | None,
+    sims: Sequence[Simulation],
+    issue_logins: bool = False,
+) -> dict[BinAddress, Login] | None:
+    """Register the simulated estates through the registry API (nothing without a URL).
+
+    With ``issue_logins``, also get every bin its own MQTT credentials there, as an
+    installer would, and return them; None when nothing was issued.
+    """
     if not api_url:
-        return
+        return None
     from simulators.registry_client import RegistryClient
 
     if not token:
         raise FenleiError("--api needs an admin token: --token or FENLEI_API_TOKEN")
+    logins: dict[BinAddress, Login] = {}
     with RegistryClient(api_url, token) as client:
         for sim in sims:
             client.register(sim.estate)
+            if issue_logins:
+                logins.update(client.issue_logins(sim.estate))
+    return logins if issue_logins else None
 
 
 def print_stats(stats: RunStats, path: Path) -> None:

@@ -15,6 +15,15 @@ import pytest
 from tests.fix_services import Services
 
 
+def ingest_env(services: Services) -> dict[str, str]:
+    """The variables that give an ingester its own login (and the CA, for mqtts)."""
+    return {
+        k: v
+        for k, v in services.env().items()
+        if k.startswith("FENLEI_INGEST_MQTT_") or k == "FENLEI_MQTT_CA_FILE"
+    }
+
+
 class IngestProcess:
     """One `python -m ingest` with a fixed client id, restartable like a real deployment."""
 
@@ -26,6 +35,7 @@ class IngestProcess:
             {
                 "FENLEI_DATABASE_URL": services.database_url,
                 "FENLEI_MQTT_URL": services.mqtt_url,
+                **ingest_env(services),
                 "FENLEI_CLIENT_ID": self.client_id,
                 "FENLEI_METRICS_PORT": "0",
                 "FENLEI_LOG_LEVEL": "INFO",

@@ -13,12 +13,32 @@ import psycopg
 import pytest
 
 from ingest.contract import events_topic
+from simulators.broker import Broker, Login
 from simulators.publisher import Publisher
 from tests.fix_data import register, scalar, wait_for
 from tests.fix_ingest import IngestProcess
+from tests.fix_services import Services
 
 TOPIC_DRY = events_topic("jjq", "r1", "b-dry")
 TOPIC_WET = events_topic("jjq", "r1", "b-wet")
+
+
+def sim_broker(services: Services, *, tls: bool = False) -> Broker:
+    """The test broker with the shared simulator login (`fenlei-sim`), if it has one;
+    ``tls``: its mqtts listener, verified against the launcher's CA."""
+    sim = services.sim
+    login = Login(sim.username, sim.password) if sim else None
+    if tls:
+        assert services.mqtts_url, "these services have no TLS listener"
+    url = services.mqtts_url if tls and services.mqtts_url else services.mqtt_url
+    ca_file = str(services.ca_file) if services.ca_file else None
+    return Broker(url, ca_file, login)
+
+
+@pytest.fixture
+def broker(services: Services) -> Broker:
+    """Where test publishers connect, as the simulator account (publishes as any bin)."""
+    return sim_broker(services)
 
 
 def drop(
@@ -27,11 +47,13 @@ def drop(
     return {"event_id": event_id, "ts": ts, "kind": "drop", "weight_g": weight_g, **extra}
 
 
-def publish(mqtt_url: str, messages: list[tuple[str, object]], raw: bool = False) -> None:
-    with Publisher(mqtt_url, f"test-dev-{uuid.uuid4().hex[:8]}") as pub:
+def publish(broker: Broker, messages: list[tuple[str, object]], raw: bool = False) -> None:
+    """Publish at QoS 1 and wait for every PUBACK; a refused publish fails the test."""
+    with Publisher(broker, f"test-dev-{uuid.uuid4().hex[:8]}") as pub:
         for topic, body in messages:
             pub.publish(topic, body if raw else orjson.dumps(body))  # type: ignore[arg-type]
         pub.flush()
+        pub.check_denied()
 
 
 def count(db_url: str, where: str = "true", table: str = "events") -> int:
@@ -45,14 +67,14 @@ def wait_stored(db_url: str, n: int, timeout: float = 60.0) -> None:
     wait_for(lambda: count(db_url), lambda c: c >= n, timeout, what=f"{n} stored events")
 
 
-def canary(db_url: str, mqtt_url: str) -> None:
+def canary(db_url: str, broker: Broker) -> None:
     """Publish one event and wait until it is stored: the ingester is subscribed."""
     key = f"canary-{uuid.uuid4().hex[:8]}"
 
     def probe() -> int:
         # Republished until stored: before the ingester's first subscribe, the broker
         # has no session to queue it in. Redeliveries are deduplicated.
-        publish(mqtt_url, [(TOPIC_DRY, drop(key))])
+        publish(broker, [(TOPIC_DRY, drop(key))])
         return count(db_url, f"event_id = '{key}'")
 
     wait_for(probe, lambda c: c == 1, 60, interval=0.5, what="the canary event")
@@ -60,11 +82,11 @@ def canary(db_url: str, mqtt_url: str) -> None:
 
 @pytest.fixture
 def running(
-    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+    db_url: str, broker: Broker, ingest_factory: Callable[..., IngestProcess]
 ) -> IngestProcess:
     register(db_url)
     proc = ingest_factory().start()
-    canary(db_url, mqtt_url)
+    canary(db_url, broker)
     return proc
 
 
@@ -93,10 +115,10 @@ def assert_exactly_once(db_url: str, prefix: str, n: int) -> None:
 
 
 def publish_in_background(
-    mqtt_url: str, payloads: list[bytes], rate_per_s: float | None = None
+    broker: Broker, payloads: list[bytes], rate_per_s: float | None = None
 ) -> threading.Thread:
     def run() -> None:
-        with Publisher(mqtt_url, f"chaos-dev-{uuid.uuid4().hex[:8]}") as pub:
+        with Publisher(broker, f"chaos-dev-{uuid.uuid4().hex[:8]}") as pub:
             start = time.monotonic()
             for i, body in enumerate(payloads):
                 pub.publish(TOPIC_DRY, body)
@@ -105,6 +127,7 @@ def publish_in_background(
                     if ahead > 0:
                         time.sleep(ahead)
             pub.flush(timeout=300)
+            pub.check_denied()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

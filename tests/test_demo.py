@@ -59,9 +59,10 @@ def test_demo_comes_up_and_computes_the_expected_figures(
     services: Services, db_url: str, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+    # The services' URLs, CA and fenlei's own logins (ingest, admin for the API, sim).
+    env.update(services.env())
     env.update(
         FENLEI_DATABASE_URL=db_url,
-        FENLEI_MQTT_URL=services.mqtt_url,
         FENLEI_HOME=str(tmp_path),
         FENLEI_CLIENT_ID="test-demo-ingest",
         FENLEI_SESSION_EXPIRY_S="0",

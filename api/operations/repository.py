@@ -1,4 +1,4 @@
-"""SQL of the operators' views: the quarantine of rejected device messages."""
+"""SQL of the operators' views: the quarantine, and bins with their device logins."""
 
 from __future__ import annotations
 
@@ -38,3 +38,20 @@ async def rejected(
         await cur.execute(REJECTED_SQL, params)
         rows = await cur.fetchall()
     return rows, counts
+
+
+BINS_SQL = """
+SELECT b.estate_id AS estate, b.room_id AS room, b.id, b.category, b.online, b.last_seen,
+       b.fill_pct, b.battery_pct, b.last_alarm, b.last_alarm_at,
+       (a.username IS NOT NULL) AS has_credentials, a.last_connected_at
+FROM bins b LEFT JOIN mqtt_accounts a ON a.bin_key = b.bin_key
+WHERE b.estate_id = %s
+ORDER BY b.room_id, b.id
+"""
+
+
+async def bins(conn: psycopg.AsyncConnection[Any], estate: str) -> list[dict[str, Any]]:
+    """An estate's bins: device state and whether each has an MQTT login."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(BINS_SQL, (estate,))
+        return await cur.fetchall()

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from api.deps import ID_PATTERN, Admin, ConnDep, EstatePath, EstateViewer, PoolDep
 from api.errors import Forbidden
 from api.operations import repository
+from api.operations.schemas import BinState
 from api.registry import repository as registry
-from api.registry.schemas import Bin
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 health = APIRouter(tags=["health"])
@@ -64,10 +64,11 @@ async def rejected(
     return {"total": sum(counts.values()), "counts_by_reason": counts, "items": items}
 
 
-@router.get("/estates/{estate}/bins", response_model=list[Bin])
+@router.get("/estates/{estate}/bins", response_model=list[BinState])
 async def bins(estate: EstatePath, conn: ConnDep, _: EstateViewer) -> Any:
-    """Every bin: category, last seen, online, fill, battery and last alarm."""
-    return await registry.list_bins(conn, estate)
+    """Every bin: category, last seen, online, fill, battery, last alarm and its login."""
+    await registry.get_estate(conn, estate)
+    return await repository.bins(conn, estate)
 
 
 @health.get("/healthz")

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.contract import encode_payload, events_topic
+from simulators.broker import Broker
 from simulators.publisher import Publisher
 from tests.fix_data import scalar, wait_for
 from tests.fix_ingest import IngestProcess
@@ -165,9 +166,9 @@ def make_events(spec: EstateSpec, rng: random.Random) -> list[dict[str, Any]]:
     return events
 
 
-def publish(mqtt_url: str, estate: str, events: list[dict[str, Any]], rng: random.Random) -> None:
+def publish(broker: Broker, estate: str, events: list[dict[str, Any]], rng: random.Random) -> None:
     """Publish per bin in arrays, then redeliver a tenth of them one by one."""
-    with Publisher(mqtt_url, f"test-dev-{uuid.uuid4().hex[:8]}") as pub:
+    with Publisher(broker, f"test-dev-{uuid.uuid4().hex[:8]}") as pub:
         by_bin: dict[str, list[dict[str, Any]]] = {}
         for e in events:
             by_bin.setdefault(e["bin"], []).append({k: v for k, v in e.items() if k != "bin"})
@@ -264,7 +265,7 @@ def published(
     client: TestClient,
     admin: dict[str, str],
     db_url: str,
-    mqtt_url: str,
+    broker: Broker,
     ingest_factory: Callable[..., IngestProcess],
 ) -> dict[str, list[dict[str, Any]]]:
     rng = random.Random(20260323)
@@ -275,7 +276,7 @@ def published(
     key = f"canary-{uuid.uuid4().hex[:8]}"
 
     def canary() -> int:  # republished until stored: the ingester is subscribed
-        with Publisher(mqtt_url, f"test-canary-{uuid.uuid4().hex[:8]}") as pub:
+        with Publisher(broker, f"test-canary-{uuid.uuid4().hex[:8]}") as pub:
             pub.publish(
                 events_topic("jjq", "r1", "b-dry"),
                 encode_payload(
@@ -288,7 +289,7 @@ def published(
     wait_for(canary, lambda n: n == 1, 60, interval=0.5, what="the canary")
     events = {e: make_events(spec, rng) for e, spec in specs.items()}
     for estate, evs in events.items():
-        publish(mqtt_url, estate, evs, rng)
+        publish(broker, estate, evs, rng)
     unique = 1 + sum(len(evs) for evs in events.values())
     wait_for(
         lambda: scalar(db_url, "SELECT count(*) FROM events"),

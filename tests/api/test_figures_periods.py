@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.contract import encode_payload, events_topic
+from simulators.broker import Broker
 from simulators.publisher import Publisher
 from tests.api.test_figures import (
     CATEGORIES,
@@ -119,7 +120,7 @@ def published(
     client: TestClient,
     admin: dict[str, str],
     db_url: str,
-    mqtt_url: str,
+    broker: Broker,
     ingest_factory: Callable[..., IngestProcess],
 ) -> list[dict[str, Any]]:
     rng = random.Random(20260131)
@@ -128,7 +129,7 @@ def published(
     key = f"canary-{uuid.uuid4().hex[:8]}"
 
     def canary() -> int:
-        with Publisher(mqtt_url, f"test-canary-{uuid.uuid4().hex[:8]}") as pub:
+        with Publisher(broker, f"test-canary-{uuid.uuid4().hex[:8]}") as pub:
             pub.publish(
                 events_topic(EDGES.id, "r1", "b-dry"),
                 encode_payload(
@@ -140,7 +141,7 @@ def published(
 
     wait_for(canary, lambda n: n == 1, 60, interval=0.5, what="the canary")
     events = make_events(rng)
-    publish(mqtt_url, EDGES.id, events, rng)
+    publish(broker, EDGES.id, events, rng)
     wait_for(
         lambda: scalar(db_url, "SELECT count(*) FROM events"),
         lambda n: n == len(events) + 1,

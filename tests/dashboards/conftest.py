@@ -32,6 +32,7 @@ from tests.dashboards import dataset
 from tests.fix_data import scalar, wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services, truncate_all
+from tests.fix_stream import sim_broker
 
 PERIOD = tuple(d.isoformat() for d in dataset.PERIOD)
 SECRET = "dashboards-test-secret"
@@ -51,7 +52,7 @@ def load_demo(services: Services, log_dir: Path) -> dataset.Expected:
         key = f"canary-{uuid.uuid4().hex[:8]}"
 
         def canary() -> int:  # republished until stored: the ingester is subscribed
-            with Publisher(services.mqtt_url, f"test-canary-{uuid.uuid4().hex[:8]}") as pub:
+            with Publisher(sim_broker(services), f"test-canary-{uuid.uuid4().hex[:8]}") as pub:
                 pub.publish(
                     events_topic("jjq", "r1", "b-dry"),
                     encode_payload(
@@ -68,7 +69,7 @@ def load_demo(services: Services, log_dir: Path) -> dataset.Expected:
 
         try:
             wait_for(canary, lambda n: n == 1, 60, interval=0.5, what="the canary")
-            dataset.publish(services.mqtt_url, events)
+            dataset.publish(sim_broker(services), events)
             want = 1 + len(events)
             wait_for(lambda: _stored(url), lambda n: n >= want, 60, what=f"{want} stored events")
         except AssertionError as exc:

@@ -20,6 +20,7 @@ import pandas as pd
 import psycopg
 
 from ingest.contract import encode_payload, events_topic
+from simulators.broker import Broker
 from simulators.publisher import Publisher
 
 PERIOD = (date(2026, 1, 1), date(2026, 3, 31))
@@ -210,13 +211,13 @@ def _wire(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in ("estate", "bin")}
 
 
-def publish(mqtt_url: str, events: list[dict[str, Any]], seed: int = SEED) -> None:
+def publish(broker: Broker, events: list[dict[str, Any]], seed: int = SEED) -> None:
     """Publish per bin in arrays of 100, then redeliver a twentieth one by one (QoS 1)."""
     rng = random.Random(seed + 1)
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         by_topic.setdefault(events_topic(e["estate"], "r1", e["bin"]), []).append(_wire(e))
-    with Publisher(mqtt_url, f"test-dashboards-{uuid.uuid4().hex[:8]}") as pub:
+    with Publisher(broker, f"test-dashboards-{uuid.uuid4().hex[:8]}") as pub:
         for topic, items in by_topic.items():
             for i in range(0, len(items), 100):
                 pub.publish(topic, encode_payload(items[i : i + 100]))

@@ -9,6 +9,7 @@ import pytest
 
 from deploy import services as launcher
 from deploy.settings import ServicesSettings
+from simulators.broker import Broker
 from tests.fix_data import scalar, wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
@@ -25,10 +26,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_sigkill_while_messages_are_queued_loses_and_duplicates_nothing(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     n = 20_000
-    sender = publish_in_background(mqtt_url, events_payloads("kill", n))
+    sender = publish_in_background(broker, events_payloads("kill", n))
     wait_for(
         lambda: count(db_url, "event_id LIKE 'kill-%'"),
         lambda c: c >= 3_000,
@@ -51,12 +52,12 @@ def test_sigkill_while_messages_are_queued_loses_and_duplicates_nothing(
 
 
 def test_database_outage_of_20_s_loses_nothing(
-    services: Services, running: IngestProcess, db_url: str, mqtt_url: str
+    services: Services, running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     if not isinstance(services.launcher_settings, ServicesSettings):
         pytest.skip("needs the project's own launcher to stop and start PostgreSQL")
     n = 8_000
-    sender = publish_in_background(mqtt_url, events_payloads("outage", n), rate_per_s=250)
+    sender = publish_in_background(broker, events_payloads("outage", n), rate_per_s=250)
     wait_for(
         lambda: count(db_url, "event_id LIKE 'outage-%'"),
         lambda c: c >= 500,
@@ -79,11 +80,11 @@ def test_database_outage_of_20_s_loses_nothing(
 
 
 def test_burst_of_50k_while_the_ingester_is_down_is_not_dropped_by_the_broker(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     assert running.stop(signal.SIGTERM) == 0
     n = 50_000
-    publish_in_background(mqtt_url, events_payloads("burst", n)).join(300)
+    publish_in_background(broker, events_payloads("burst", n)).join(300)
     running.start()
     wait_for(
         lambda: count(db_url, "event_id LIKE 'burst-%'"),
@@ -95,17 +96,17 @@ def test_burst_of_50k_while_the_ingester_is_down_is_not_dropped_by_the_broker(
     # Every message was acknowledged: a restart gets no redelivery of the burst.
     assert running.stop(signal.SIGTERM) == 0
     running.start()
-    canary(db_url, mqtt_url)
+    canary(db_url, broker)
     assert running.stop(signal.SIGTERM) == 0
     # Only the canary's copies arrived, not the burst again.
     assert last_summary(running)["messages"] < 100
 
 
 def test_sigterm_mid_stream_flushes_and_exits_cleanly(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     n = 15_000
-    sender = publish_in_background(mqtt_url, events_payloads("term", n))
+    sender = publish_in_background(broker, events_payloads("term", n))
     wait_for(
         lambda: count(db_url, "event_id LIKE 'term-%'"),
         lambda c: c >= 2_000,

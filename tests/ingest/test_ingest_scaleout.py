@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from simulators.broker import Broker
 from tests.fix_data import register, wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_stream import (
@@ -32,15 +33,15 @@ def _free_port() -> int:
 
 
 def test_two_ingesters_in_a_share_group_split_the_stream_exactly_once(
-    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+    db_url: str, broker: Broker, ingest_factory: Callable[..., IngestProcess]
 ) -> None:
     register(db_url)
     group = {"FENLEI_SHARE_GROUP": "fenlei-test"}
     first, second = ingest_factory(**group).start(), ingest_factory(**group).start()
-    canary(db_url, mqtt_url)
-    canary(db_url, mqtt_url)
+    canary(db_url, broker)
+    canary(db_url, broker)
     n = 10_000
-    publish_in_background(mqtt_url, events_payloads("share", n)).join(300)
+    publish_in_background(broker, events_payloads("share", n)).join(300)
     wait_for(
         lambda: count(db_url, "event_id LIKE 'share-%'"),
         lambda c: c >= n,
@@ -56,14 +57,14 @@ def test_two_ingesters_in_a_share_group_split_the_stream_exactly_once(
 
 
 def test_metrics_endpoint_counts_stored_duplicates_and_rejections(
-    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+    db_url: str, broker: Broker, ingest_factory: Callable[..., IngestProcess]
 ) -> None:
     register(db_url)
     port = _free_port()
     ingest_factory(FENLEI_METRICS_PORT=str(port)).start()
-    canary(db_url, mqtt_url)
-    publish(mqtt_url, [(TOPIC_DRY, drop("m-1")), (TOPIC_DRY, drop("m-1"))])
-    publish(mqtt_url, [(TOPIC_DRY, b"42")], raw=True)
+    canary(db_url, broker)
+    publish(broker, [(TOPIC_DRY, drop("m-1")), (TOPIC_DRY, drop("m-1"))])
+    publish(broker, [(TOPIC_DRY, b"42")], raw=True)
 
     def scrape() -> dict[str, float]:
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()

@@ -7,6 +7,7 @@ import psycopg
 import pytest
 
 from ingest.contract import events_topic, status_topic
+from simulators.broker import Broker
 from simulators.publisher import Publisher
 from tests.fix_data import register, scalar, wait_for
 from tests.fix_ingest import IngestProcess
@@ -24,10 +25,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_object_and_array_payloads_are_stored(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     publish(
-        mqtt_url,
+        broker,
         [
             (TOPIC_DRY, drop("one", household="h-001")),
             (TOPIC_WET, [drop(f"arr-{i}", weight_g=100 + i) for i in range(50)]),
@@ -47,14 +48,14 @@ def test_object_and_array_payloads_are_stored(
 
 
 def test_redelivered_and_out_of_order_events_are_stored_once(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     later = drop("e-2", ts="2026-03-23T09:00:00Z")
     earlier = drop("e-1", ts="2026-03-20T09:00:00Z")
     # A device flushing its buffer newest first, then redelivering both (as after a
     # lost PUBACK), once as an array and once one by one.
     publish(
-        mqtt_url,
+        broker,
         [
             (TOPIC_DRY, later),
             (TOPIC_DRY, earlier),
@@ -62,7 +63,7 @@ def test_redelivered_and_out_of_order_events_are_stored_once(
             (TOPIC_DRY, later),
         ],
     )
-    canary(db_url, mqtt_url)
+    canary(db_url, broker)
     assert count(db_url, "event_id IN ('e-1', 'e-2')") == 2
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
@@ -110,13 +111,13 @@ INVALID: list[tuple[str, str, bytes]] = [
 
 
 def test_every_invalid_case_is_quarantined_with_its_reason(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     messages: list[tuple[str, object]] = []
     for i, (_, topic, body) in enumerate(INVALID):
         messages.append((topic, body))
         messages.append((TOPIC_WET, orjson.dumps(drop(f"ok-{i}"))))
-    publish(mqtt_url, messages, raw=True)
+    publish(broker, messages, raw=True)
     wait_for(
         lambda: count(db_url, table="rejected_messages"),
         lambda c: c >= len(INVALID),
@@ -134,10 +135,10 @@ def test_every_invalid_case_is_quarantined_with_its_reason(
 
 
 def test_a_bin_registered_while_running_is_accepted_at_once(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     topic = events_topic("jjq", "r2", "b-new")
-    publish(mqtt_url, [(topic, drop("before"))])
+    publish(broker, [(topic, drop("before"))])
     wait_for(
         lambda: scalar(
             db_url, "SELECT count(*) FROM rejected_messages WHERE reason = 'unknown_bin'"
@@ -145,7 +146,7 @@ def test_a_bin_registered_while_running_is_accepted_at_once(
         lambda c: c == 1,
     )
     register(db_url, rooms={"r2": {"b-new": "recyclable"}})
-    publish(mqtt_url, [(topic, drop("after"))])
+    publish(broker, [(topic, drop("after"))])
     wait_for(
         lambda: count(db_url, "event_id = 'after' AND category = 'recyclable'"),
         lambda c: c == 1,
@@ -154,11 +155,11 @@ def test_a_bin_registered_while_running_is_accepted_at_once(
 
 
 def test_status_and_last_will_update_the_bin(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     topic = status_topic("jjq", "r1", "b-wet")
     will = orjson.dumps({"online": False})
-    device = Publisher(mqtt_url, "test-device-b-wet", will=(topic, will))
+    device = Publisher(broker, "test-device-b-wet", will=(topic, will))
     device.connect()
     device.publish(topic, orjson.dumps({"online": True, "battery_pct": 87}), retain=True)
     device.flush()
@@ -175,14 +176,14 @@ def test_status_and_last_will_update_the_bin(
     device.client.socket().close()  # type: ignore[union-attr]
     device.client.loop_stop()
     wait_for(state, lambda s: s == (False, 87.0, True), what="last will", timeout=90)
-    publish(mqtt_url, [(topic, b"")], raw=True)  # clear the retained status
+    publish(broker, [(topic, b"")], raw=True)  # clear the retained status
 
 
 def test_fill_and_alarm_events_update_the_bin(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     publish(
-        mqtt_url,
+        broker,
         [
             (
                 TOPIC_DRY,
@@ -231,7 +232,7 @@ def test_fill_and_alarm_events_update_the_bin(
 
 
 def test_rollups_count_each_stored_drop_once_on_its_local_day(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     # Asia/Shanghai is UTC+8; windows 07:00-09:00 and 18:00-20:00 local.
     sent = [
@@ -242,14 +243,14 @@ def test_rollups_count_each_stored_drop_once_on_its_local_day(
         drop("m5", ts="2026-03-24T09:00:00+08:00", weight_g=500, household="h2"),
     ]
     publish(
-        mqtt_url,
+        broker,
         [
             (TOPIC_WET, sent),
             (TOPIC_WET, sent[1:3]),  # a redelivery
             (TOPIC_DRY, drop("m6", ts="2026-03-24T19:59:00+08:00", weight_g=600, household="h1")),
         ],
     )
-    canary(db_url, mqtt_url)
+    canary(db_url, broker)
     with psycopg.connect(db_url) as conn:
         daily = conn.execute(
             "SELECT day::text, category, drops, weight_g, identified_drops, in_window_drops"
@@ -274,7 +275,7 @@ def test_rollups_count_each_stored_drop_once_on_its_local_day(
 
 
 def test_household_months_hold_each_drop_day_as_a_bit(
-    running: IngestProcess, db_url: str, mqtt_url: str
+    running: IngestProcess, db_url: str, broker: Broker
 ) -> None:
     sent = [
         drop("b1", ts="2026-03-01T08:00:00+08:00", weight_g=100, household="h1"),
@@ -282,8 +283,8 @@ def test_household_months_hold_each_drop_day_as_a_bit(
         drop("b3", ts="2026-03-31T16:00:00Z", weight_g=300, household="h1"),  # April 1st
         drop("b4", ts="2026-03-01T09:00:00+08:00", weight_g=400, household="h1"),
     ]
-    publish(mqtt_url, [(TOPIC_WET, sent), (TOPIC_WET, sent)])  # the second is a redelivery
-    canary(db_url, mqtt_url)
+    publish(broker, [(TOPIC_WET, sent), (TOPIC_WET, sent)])  # the second is a redelivery
+    canary(db_url, broker)
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
             "SELECT month::text, household, days, drops, wet_g FROM household_months ORDER BY 1"

@@ -51,10 +51,17 @@ class ApiServer:
 
 
 @contextmanager
-def serve(db_url: str, home: Path) -> Iterator[ApiServer]:
-    """Run `fenlei api` on a free loopback port until the block ends."""
+def serve(
+    db_url: str, home: Path, service_env: dict[str, str] | None = None
+) -> Iterator[ApiServer]:
+    """Run `fenlei api` on a free loopback port until the block ends.
+
+    ``service_env``: the broker's URL and the admin login (`Services.env()`), so the
+    API can apply the device credentials it issues on the broker.
+    """
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+    env.update(service_env or {})
     # FENLEI_HOME without a services.env: nothing is read from the developer's own.
     env.update(FENLEI_DATABASE_URL=db_url, FENLEI_HOME=str(home))
     log_path = home / "api.log"

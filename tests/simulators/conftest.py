@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.fix_services import Services
 from tests.simulators.api_server import ApiServer, serve
 
 
 @pytest.fixture
-def api(db_url: str, tmp_path: Path) -> Iterator[ApiServer]:
-    """`fenlei api` against the (emptied) test database, with an admin token."""
-    with serve(db_url, tmp_path) as server:
+def api(services: Services, db_url: str, tmp_path: Path) -> Iterator[ApiServer]:
+    """`fenlei api` against the (emptied) test database and the test broker (it issues
+    device logins there), with an admin token."""
+    with serve(db_url, tmp_path, services.env()) as server:
         yield server

@@ -17,7 +17,8 @@ import orjson
 import psycopg
 import pytest
 
-from ingest.contract import events_topic
+from ingest.contract import BinAddress, events_topic
+from simulators.broker import Broker, Login
 from simulators.publisher import Publisher
 from simulators.registry_client import RegistryClient
 from simulators.simulation import Simulation
@@ -37,17 +38,23 @@ def register(api: ApiServer, *sims: Simulation) -> None:
             client.register(sim.estate)
 
 
+def issue_logins(api: ApiServer, sim: Simulation) -> dict[BinAddress, Login]:
+    """Every bin's own MQTT login, issued by the API as an installer would get it."""
+    with RegistryClient(api.base_url, api.token) as client:
+        return client.issue_logins(sim.estate)
+
+
 def start_ingester(
-    db_url: str, mqtt_url: str, ingest_factory: Callable[..., IngestProcess]
+    db_url: str, broker: Broker, ingest_factory: Callable[..., IngestProcess]
 ) -> IngestProcess:
     """A running, subscribed ingester logging JSON totals often (for duplicate counts)."""
     register_rows(db_url, estate="canary", rooms={"r1": {"b-dry": "dry"}})
     proc = ingest_factory(FENLEI_LOG_FORMAT="json", FENLEI_SUMMARY_INTERVAL_S="0.1").start()
-    _canary(db_url, mqtt_url)
+    _canary(db_url, broker)
     return proc
 
 
-def _canary(db_url: str, mqtt_url: str) -> None:
+def _canary(db_url: str, broker: Broker) -> None:
     """Republish one event on the canary estate until stored: the ingester is subscribed."""
     key = f"canary-{uuid.uuid4().hex[:8]}"
     body = orjson.dumps(
@@ -55,7 +62,7 @@ def _canary(db_url: str, mqtt_url: str) -> None:
     )
 
     def probe() -> object:
-        with Publisher(mqtt_url, f"test-canary-{key}") as pub:
+        with Publisher(broker, f"test-canary-{key}") as pub:
             pub.publish(events_topic("canary", "r1", "b-dry"), body)
             pub.flush()
         return scalar(db_url, "SELECT count(*) FROM events WHERE event_id = %s", (key,))

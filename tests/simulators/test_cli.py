@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from simulators.broker import Broker
+from tests.fix_data import scalar
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
 from tests.simulators.api_server import ApiServer
@@ -42,6 +45,9 @@ ARGS = [
     "0.2",
 ]
 
+# A refused login ends the run at once (paho alone would retry for ever).
+REFUSED_WITHIN_S = 30.0
+
 
 def simulate(*extra: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -63,10 +69,12 @@ def test_dry_run_is_reproducible(tmp_path: Path) -> None:
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
-def cli_env(db_url: str, mqtt_url: str, home: Path) -> dict[str, str]:
-    """The environment of a `fenlei simulate` run: these services, nothing inherited."""
+def cli_env(db_url: str, services: Services, home: Path) -> dict[str, str]:
+    """The environment of a `fenlei simulate` run: these services (URLs, CA, the shared
+    simulator login), nothing inherited."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_MQTT_URL=mqtt_url, FENLEI_HOME=str(home))
+    env.update(services.env())
+    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_HOME=str(home))
     return env
 
 
@@ -74,17 +82,25 @@ def cli_env(db_url: str, mqtt_url: str, home: Path) -> dict[str, str]:
 def test_simulate_publishes_what_its_truth_says(
     services: Services,
     db_url: str,
-    mqtt_url: str,
+    broker: Broker,
     api: ApiServer,
     tmp_path: Path,
     ingest_factory: Callable[..., IngestProcess],
 ) -> None:
-    start_ingester(db_url, mqtt_url, ingest_factory)
+    start_ingester(db_url, broker, ingest_factory)
     # The token comes from the environment, as an installer's script would pass it.
-    env = {**cli_env(db_url, mqtt_url, tmp_path), "FENLEI_API_TOKEN": api.token}
-    done = simulate("--no-progress", "--api", api.base_url, env=env)
+    env = {**cli_env(db_url, services, tmp_path), "FENLEI_API_TOKEN": api.token}
+    # Each bin gets its own login from the API and connects with it, over TLS: a
+    # publish under the wrong login would be refused and fail the run.
+    done = simulate("--no-progress", "--tls", "--api", api.base_url, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("stored and checked"), done.stdout
+    logins = scalar(
+        db_url,
+        "SELECT count(*) FROM mqtt_accounts JOIN bins USING (bin_key)"
+        " WHERE estate_id = 'cli-est' AND kind = 'device' AND client_id = username",
+    )
+    assert logins == scalar(db_url, "SELECT count(*) FROM bins WHERE estate_id = 'cli-est'")
     truth = json.loads((tmp_path / "simulate" / "cli-est-truth.json").read_text())
     assert truth["figures"]["households_total"] == 60
     assert_api_equals_truth(api, "cli-est", date(2026, 4, 1), date(2026, 4, 4), truth["figures"])
@@ -97,12 +113,12 @@ def test_simulate_publishes_what_its_truth_says(
 def test_scale_mode_publishes_many_estates_at_the_target_rate(
     services: Services,
     db_url: str,
-    mqtt_url: str,
+    broker: Broker,
     api: ApiServer,
     tmp_path: Path,
     ingest_factory: Callable[..., IngestProcess],
 ) -> None:
-    start_ingester(db_url, mqtt_url, ingest_factory)
+    start_ingester(db_url, broker, ingest_factory)
     done = subprocess.run(
         [
             sys.executable,
@@ -128,7 +144,7 @@ def test_scale_mode_publishes_many_estates_at_the_target_rate(
             "--token",
             api.token,
         ],
-        env=cli_env(db_url, mqtt_url, tmp_path),
+        env=cli_env(db_url, services, tmp_path),
         capture_output=True,
         text=True,
         timeout=300,
@@ -143,3 +159,17 @@ def test_scale_mode_publishes_many_estates_at_the_target_rate(
     for estate in truth["estates"]:
         assert_api_equals_truth(api, estate["estate"]["id"], day, day, estate["figures"])
     assert rejections_by_reason(db_url) == {}
+
+
+@pytest.mark.integration
+def test_simulate_refused_by_the_broker_stops_with_a_clear_error(
+    services: Services, db_url: str, tmp_path: Path
+) -> None:
+    wrong = "not-the-sim-password"
+    env = {**cli_env(db_url, services, tmp_path), "FENLEI_SIM_MQTT_PASSWORD": wrong}
+    started = time.monotonic()
+    done = simulate("--no-progress", "--no-wait", env=env)
+    assert done.returncode != 0
+    assert "refused the connection" in done.stderr and "0x8" in done.stderr, done.stderr
+    assert wrong not in done.stderr + done.stdout
+    assert time.monotonic() - started < REFUSED_WITHIN_S, "it gave up instead of retrying"

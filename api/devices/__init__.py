@@ -1,0 +1,1 @@
+"""Device accounts: per-bin MQTT credentials, stored as hashes, applied on the broker."""
