@@ -37,7 +37,8 @@ def cmd_services(args: argparse.Namespace) -> int:
     settings = ServicesSettings()
     if args.action == "up":
         state = services.up(settings)
-        print(f"postgres  {state.database_url(settings)}")
+        # The password is in services.env (0600); a terminal or a CI log is no place for it.
+        print(f"postgres  {state.database_url(settings).replace(state.pg_password, '***')}")
         print(f"mosquitto {state.mqtt_url()} (fenlei's own services)")
         print(f"mqtts     {state.mqtts_url()} (devices; CA in services.env)")
         print(f"env       {settings.home_dir / 'services.env'}")
