@@ -11,10 +11,10 @@ from pydantic import StringConstraints
 from api.csv import FORMAT_QUERY, Format, csv_response
 from api.deps import ID_PATTERN, ConnDep, EstatePath, EstateViewer, Viewer
 from api.errors import Forbidden, Invalid, NotFound
+from api.inspections import service as inspections
 from api.metrics import repository, service
 from api.metrics.schemas import EstateBuildings, EstateDaily, EstateMetrics, MultiMetrics
 from api.registry import repository as registry_repository
-from api.volunteers import service as volunteers
 
 router = APIRouter(prefix="/api/v1", tags=["figures"])
 
@@ -66,7 +66,7 @@ async def estate_metrics(
     """Coverage, participation rate and wet-waste share of one estate for [from, to]."""
     _check_period(start, end)
     body = service.estate_metrics(await _one_estate(conn, estate, start, end), start, end)
-    checks = await volunteers.estate_accuracy(conn, estate, start, end)
+    checks = await inspections.estate_accuracy(conn, estate, start, end)
     body["accuracy"], body["inspected"] = checks["accuracy"], checks["inspected"]
     if format == "csv":
         return csv_response([service.flatten(body)], f"{estate}-metrics-{start}-{end}.csv")

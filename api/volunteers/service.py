@@ -7,10 +7,6 @@ import secrets
 
 from api.auth.tokens import hash_token, new_token
 from api.errors import NotFound
-
-# Transitional re-export: api/routes/metrics.py still reads `estate_accuracy` from this
-# module, but the rule lives in api.inspections.service. Drop once that import moves.
-from api.inspections.service import estate_accuracy as estate_accuracy
 from api.registry import repository as registry
 from api.rows import Conn, Row
 from api.volunteers import repository as repo
