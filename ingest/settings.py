@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fenlei.broker_url import parse_broker_url
 from ingest.contract import FUTURE_TOLERANCE_S_DEFAULT
-
-# URL scheme → (TLS?, default port). mqtts verifies the server (FENLEI_MQTT_CA_FILE,
-# else the system's CAs).
-MQTT_SCHEMES = {"mqtt": (False, 1883), "tcp": (False, 1883), "mqtts": (True, 8883)}
 
 
 class IngestSettings(BaseSettings):
@@ -69,18 +64,9 @@ class IngestSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _url_is_mqtt(self) -> IngestSettings:
-        parts = urlsplit(self.mqtt_url)
-        if parts.scheme not in MQTT_SCHEMES or not parts.hostname:
-            raise ValueError(
-                "FENLEI_MQTT_URL must be mqtt://host:port or mqtts://host:port, "
-                f"not {self.mqtt_url!r}"
-            )
-        if parts.username or parts.password:
-            # A password in a URL ends up in logs; it has its own variable.
-            raise ValueError(
-                "FENLEI_MQTT_URL must not carry a login: set FENLEI_INGEST_MQTT_USERNAME "
-                "and FENLEI_INGEST_MQTT_PASSWORD"
-            )
+        # One reading of broker URLs for every client; a login in the URL is refused
+        # (it would end up in logs): FENLEI_INGEST_MQTT_USERNAME / _PASSWORD carry it.
+        parse_broker_url(self.mqtt_url)
         if self.mqtt_password is not None and not self.mqtt_username:
             raise ValueError("FENLEI_INGEST_MQTT_PASSWORD is set without a username")
         return self
@@ -88,9 +74,9 @@ class IngestSettings(BaseSettings):
     @property
     def mqtt_tls(self) -> bool:
         """Whether the URL asks for TLS (mqtts://), verified against `mqtt_ca_file`."""
-        return MQTT_SCHEMES[urlsplit(self.mqtt_url).scheme][0]
+        return parse_broker_url(self.mqtt_url).tls
 
     @property
     def mqtt_host_port(self) -> tuple[str, int]:
-        parts = urlsplit(self.mqtt_url)
-        return parts.hostname or "127.0.0.1", parts.port or MQTT_SCHEMES[parts.scheme][1]
+        address = parse_broker_url(self.mqtt_url)
+        return address.host, address.port

@@ -8,12 +8,9 @@ credentials the registry API issued for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
+from fenlei.broker_url import parse_broker_url
 from fenlei.errors import FenleiError
-
-# URL scheme → (TLS?, default port).
-SCHEMES = {"mqtt": (False, 1883), "tcp": (False, 1883), "mqtts": (True, 8883)}
 
 
 @dataclass(frozen=True)
@@ -34,22 +31,19 @@ class Broker:
     login: Login | None = None
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in SCHEMES or not parts.hostname:
-            raise FenleiError(
-                f"the broker URL must be mqtt://host:port or mqtts://host:port, not {self.url!r}"
-            )
-        if parts.username or parts.password:
-            raise FenleiError("the broker URL must not carry a login; pass it separately")
+        try:
+            parse_broker_url(self.url, "the broker URL")
+        except ValueError as exc:
+            raise FenleiError(str(exc)) from None
 
     @property
     def tls(self) -> bool:
-        return SCHEMES[urlsplit(self.url).scheme][0]
+        return parse_broker_url(self.url).tls
 
     @property
     def host_port(self) -> tuple[str, int]:
-        parts = urlsplit(self.url)
-        return parts.hostname or "127.0.0.1", parts.port or SCHEMES[parts.scheme][1]
+        address = parse_broker_url(self.url)
+        return address.host, address.port
 
     def as_login(self, login: Login | None) -> Broker:
         """The same endpoint with another login."""

@@ -23,8 +23,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from api.devices.commands import BrokerAddress, Command, Reply, redact
+from api.devices.commands import Command, Reply, redact
 from deploy.dynsec import CONTROL_RESPONSE_TOPIC, CONTROL_TOPIC
+from fenlei.broker_url import BrokerAddress
 from fenlei.errors import FenleiError
 
 log = logging.getLogger(__name__)

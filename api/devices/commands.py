@@ -11,7 +11,6 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from deploy.dynsec import Account, acls, role_name
 
@@ -21,7 +20,6 @@ REDACTED = "******"
 # Mosquitto 2.0.11's dynamic-security error strings that mean "already in that state".
 ALREADY_EXISTS = "already exists"
 NOT_FOUND = "not found"
-DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
 
 
 def device_username(bin_key: int) -> str:
@@ -116,23 +114,3 @@ def revoke_done(replies: Sequence[Reply]) -> str | None:
         if error and NOT_FOUND not in error.lower():
             return f"{reply.get('command')}: {error}"
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where the admin client connects, from an `mqtt://` or `mqtts://` URL."""
-
-    host: str
-    port: int
-    tls: bool
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """`mqtt://host[:port]` (plain, 1883) or `mqtts://host[:port]` (TLS, 8883)."""
-    parts = urlsplit(url)
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        # Not echoing the URL: it could carry user:password.
-        raise ValueError("FENLEI_MQTT_URL must be mqtt://host:port or mqtts://host:port")
-    return BrokerAddress(
-        parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], parts.scheme in ("mqtts", "ssl")
-    )

@@ -20,7 +20,6 @@ from api.devices.commands import (
     device_username,
     error_of,
     followups,
-    parse_broker_url,
     read_create,
     revoke_commands,
     revoke_done,
@@ -29,6 +28,7 @@ from api.errors import NotFound
 from api.registry import repository as registry
 from api.settings import ApiSettings
 from deploy.dynsec import Account
+from fenlei.broker_url import parse_broker_url
 from fenlei.passwords import ITERATIONS, hash_password, new_password, new_salt
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ import pytest
 from api.devices import commands
 from api.devices.commands import CreateOutcome
 from api.devices.service import device_account
+from fenlei.broker_url import BrokerAddress, parse_broker_url
 from fenlei.devices import CSV_COLUMNS, csv_cell, csv_safe_password, write_csv
 from fenlei.passwords import hash_password, new_salt
 
@@ -105,12 +106,12 @@ def test_not_found_counts_as_revoked() -> None:
     ],
 )
 def test_broker_urls(url: str, host: str, port: int, tls: bool) -> None:
-    assert commands.parse_broker_url(url) == commands.BrokerAddress(host, port, tls)
+    assert parse_broker_url(url) == BrokerAddress(host, port, tls)
 
 
 def test_a_bad_url_is_refused_without_echoing_it() -> None:
     with pytest.raises(ValueError) as caught:
-        commands.parse_broker_url("http://user:hunter2@broker")
+        parse_broker_url("http://user:hunter2@broker")
     assert "hunter2" not in str(caught.value)
 
 

@@ -2,10 +2,10 @@
 
 They may import the standard library, third-party packages, each other,
 `ingest.contract` and the ground every part shares (`fenlei.errors`, `fenlei.env`,
-`fenlei.logs`) — and nothing else of the project, directly or through those modules:
-no API, dashboards, deploy, ingester internals, `fenlei.demo` or `fenlei.app`. The
-source is scanned with `ast` (imports inside functions and `TYPE_CHECKING` blocks
-count too), so no service is needed.
+`fenlei.logs`, `fenlei.broker_url`) — and nothing else of the project, directly or
+through those modules: no API, dashboards, deploy, ingester internals, `fenlei.demo`
+or `fenlei.app`. The source is scanned with `ast` (imports inside functions and
+`TYPE_CHECKING` blocks count too), so no service is needed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ ROOT = Path(simulators.__file__).resolve().parent.parent
 PROJECT = {"fenlei", "ingest", "api", "dashboards", "simulators", "deploy", "tests", "bench"}
 # Project modules outside `simulators` that the simulators may stand on (packages
 # included: importing `ingest.contract` runs `ingest/__init__.py`).
-ALLOWED = {"ingest", "ingest.contract", "fenlei", "fenlei.errors", "fenlei.env", "fenlei.logs"}
+ALLOWED = {
+    "ingest",
+    "ingest.contract",
+    "fenlei",
+    "fenlei.errors",
+    "fenlei.env",
+    "fenlei.logs",
+    "fenlei.broker_url",
+}
 
 
 def module_path(name: str) -> Path | None:

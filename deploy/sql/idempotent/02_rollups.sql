@@ -66,18 +66,26 @@ daily AS (
         identified_drops = d.identified_drops + excluded.identified_drops,
         in_window_drops = d.in_window_drops + excluded.in_window_drops
 ),
-household_day AS (
-    INSERT INTO household_days AS h (estate_id, day, household, drops, dry_g, wet_g,
-                                     recyclable_g, hazardous_g, construction_g)
-    SELECT estate_id, day, household, count(*),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'dry'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'wet'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'recyclable'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'hazardous'), 0),
+-- Each identified household's drops per local day, aggregated once: household_days
+-- takes these rows as they are, household_months folds them into months.
+per_household_day AS MATERIALIZED (
+    SELECT estate_id, day, household, count(*) AS drops,
+           coalesce(sum(weight_g) FILTER (WHERE category = 'dry'), 0) AS dry_g,
+           coalesce(sum(weight_g) FILTER (WHERE category = 'wet'), 0) AS wet_g,
+           coalesce(sum(weight_g) FILTER (WHERE category = 'recyclable'), 0) AS recyclable_g,
+           coalesce(sum(weight_g) FILTER (WHERE category = 'hazardous'), 0) AS hazardous_g,
            coalesce(sum(weight_g) FILTER (WHERE category = 'construction'), 0)
+               AS construction_g
     FROM drops
     WHERE household IS NOT NULL
     GROUP BY estate_id, day, household
+),
+household_day AS (
+    INSERT INTO household_days AS h (estate_id, day, household, drops, dry_g, wet_g,
+                                     recyclable_g, hazardous_g, construction_g)
+    SELECT estate_id, day, household, drops, dry_g, wet_g, recyclable_g, hazardous_g,
+           construction_g
+    FROM per_household_day
     ORDER BY estate_id, day, household
     ON CONFLICT (estate_id, day, household) DO UPDATE SET
         drops = h.drops + excluded.drops,
@@ -91,14 +99,9 @@ household_month AS (
     -- OR-ing a day's bit twice changes nothing; counts and grams only ever add.
     INSERT INTO household_months AS m (estate_id, month, household, days, drops, dry_g,
                                        wet_g, recyclable_g, hazardous_g, construction_g)
-    SELECT estate_id, fenlei_month(day), household, bit_or(fenlei_day_bit(day)), count(*),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'dry'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'wet'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'recyclable'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'hazardous'), 0),
-           coalesce(sum(weight_g) FILTER (WHERE category = 'construction'), 0)
-    FROM drops
-    WHERE household IS NOT NULL
+    SELECT estate_id, fenlei_month(day), household, bit_or(fenlei_day_bit(day)), sum(drops),
+           sum(dry_g), sum(wet_g), sum(recyclable_g), sum(hazardous_g), sum(construction_g)
+    FROM per_household_day
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
     ON CONFLICT (estate_id, month, household) DO UPDATE SET
