@@ -78,6 +78,12 @@ class RegistryClient:
             answer = self._call("POST", path)
             if not isinstance(answer, dict) or not answer.get("username"):
                 raise FenleiError(f"POST {path} did not return credentials")
+            if answer.get("broker_applied") is False:
+                # Stored, but the broker would refuse it: say so now, not at CONNACK.
+                raise FenleiError(
+                    f"POST {path}: the broker has not applied {answer['username']}'s login;"
+                    " run `fenlei devices sync` (is FENLEI_ADMIN_MQTT_* set for the API?)"
+                )
             logins[BinAddress(estate.id, b.room, b.id)] = Login(
                 str(answer["username"]), str(answer["password"]), answer.get("client_id")
             )

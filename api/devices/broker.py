@@ -15,6 +15,7 @@ import concurrent.futures
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 KEEPALIVE_S = 30
 # paho reconnects by itself between these bounds (seconds).
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
+# How often a command waiting for the connection looks again (seconds).
+READY_POLL_S = 0.05
 
 
 class BrokerUnavailable(FenleiError):
@@ -172,7 +175,11 @@ class AdminClient:
     # -- commands ------------------------------------------------------------------------
 
     def submit(self, commands: Sequence[Command]) -> list[concurrent.futures.Future[Reply]]:
-        """Send `commands` in one message; one future per command, resolved by its reply."""
+        """Send `commands` in one message; one future per command, resolved by its reply.
+
+        Raises BrokerUnavailable at once when not connected: `run` and `run_sync` wait
+        for the connection first (within the same timeout).
+        """
         if not self._ready.is_set():
             raise BrokerUnavailable(
                 f"the admin client is not connected to {self.address.host}:{self.address.port}"
@@ -206,17 +213,27 @@ class AdminClient:
 
     def run_sync(self, commands: Sequence[Command]) -> list[Reply]:
         """Send and wait (blocking) for every reply; BrokerUnavailable after the timeout."""
+        deadline = time.monotonic() + self.timeout_s
+        # Just started or reconnecting: a command sent now would be refused outright.
+        self._ready.wait(self.timeout_s)
         futures = self.submit(commands)
-        done, _ = concurrent.futures.wait(futures, timeout=self.timeout_s)
+        left = max(0.0, deadline - time.monotonic())
+        done, _ = concurrent.futures.wait(futures, timeout=left)
         if len(done) < len(futures):
             raise self._timed_out(futures)
         return [f.result() for f in futures]
 
     async def run(self, commands: Sequence[Command]) -> list[Reply]:
         """Send and await every reply without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        # Just started or reconnecting (an API's first request can beat the CONNACK):
+        # wait for the connection within the same timeout rather than refuse at once.
+        while not self._ready.is_set() and loop.time() < deadline:
+            await asyncio.sleep(READY_POLL_S)
         futures = self.submit(commands)
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout_at(deadline):
                 return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
         except TimeoutError:
             raise self._timed_out(futures) from None

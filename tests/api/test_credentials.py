@@ -27,9 +27,11 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from api.auth.tokens import Role
+from api.devices.broker import AdminClient
 from api.settings import ApiSettings
 from dashboards.settings import DashboardSettings
 from fenlei.app import create_app
+from fenlei.broker_url import parse_broker_url
 from ingest import sql as ingest_sql
 from ingest.contract import events_topic
 from tests.api.conftest import SECRET, make_token
@@ -517,3 +519,25 @@ def test_the_emqx_acl_view_gives_a_device_its_own_topics(api: TestClient, db_url
         ("allow", "publish", f"{base}/status"),
         ("allow", "subscribe", f"{base}/stored"),
     ]
+
+
+def test_a_command_sent_before_the_connack_waits_for_it(services: Services) -> None:
+    """The API's first credential POST can beat the admin client's CONNACK (a fresh
+    process behind /readyz, which only waits for the database): the command must wait
+    for the connection within its timeout, not come back unapplied."""
+    if services.admin is None:
+        pytest.skip("the broker gives no admin login")
+    admin = AdminClient(
+        parse_broker_url(services.mqtt_url),
+        services.admin.username,
+        services.admin.password,
+        client_id="fenlei-admin-test-early",
+        timeout_s=WITHIN_S,
+    )
+    admin.start()
+    try:
+        assert not admin.ready, "connected already: this would prove nothing"
+        (reply,) = admin.run_sync([{"command": "getDefaultACLAccess"}])
+        assert reply.get("error") is None, reply
+    finally:
+        admin.stop()
