@@ -53,6 +53,7 @@ from simulators.broker import Broker, Login
 from simulators.publisher import Publisher
 
 RESULTS = Path(__file__).parent / "results" / "ingest.md"
+BASELINE_RESULTS = Path(__file__).parent / "results" / "ingest-baseline.md"
 QUICK_EVENTS = 30_000
 QUICK_RESULTS = Path(tempfile.gettempdir()) / "fenlei-bench-ingest-quick.md"
 BENCH_DB = "fenlei_bench"
@@ -284,7 +285,9 @@ def count_events(url: str) -> int:
 
 def reset(url: str) -> None:
     with psycopg.connect(url) as conn:
-        conn.execute("TRUNCATE events, daily_category, household_days, rejected_messages")
+        conn.execute(
+            "TRUNCATE events, event_keys, daily_category, household_days, rejected_messages"
+        )
 
 
 def stored_span(url: str) -> tuple[int, int, float]:
@@ -339,7 +342,10 @@ def fenlei_ingest(
     msgs: list[tuple[str, bytes]],
     pub_rates: list[float],
     expect_stored: int | None = None,
+    source: Path | None = None,
 ) -> dict[str, float]:
+    """Drain `msgs` with `python -m ingest`; from the checkout `source` when given (a
+    baseline commit's worktree: its modules come first on the path), else this one."""
     cid = f"bench-fenlei-{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
     env.update(
@@ -350,7 +356,8 @@ def fenlei_ingest(
         **target.consumer_env(),
     )
     warm = messages("warmup", 1)
-    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
+    cwd = str(source) if source else None
+    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, cwd=cwd)
     while count_events(db_url) < 1:  # subscribed once: the session now exists
         if proc.poll() is not None:
             raise SystemExit(f"`fenlei ingest` on {target.consume_url} exited: see its output")
@@ -360,7 +367,7 @@ def fenlei_ingest(
     proc.wait(60)
     reset(db_url)
     pub_rates.append(publish_backlog(target.publish, msgs))
-    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, cwd=cwd)
     try:
         while count_events(db_url) < (expect_stored or n):
             time.sleep(0.2)
@@ -409,6 +416,14 @@ def main() -> int:
         action="store_true",
         help="skip (f), the run against a throwaway broker without authentication",
     )
+    ap.add_argument(
+        "--baseline",
+        metavar="REF",
+        default=None,
+        help="only compare `fenlei ingest` at git REF with this checkout: (c0) and (c) "
+        "alternately, --pairs times; results to bench/results/ingest-baseline.md",
+    )
+    ap.add_argument("--pairs", type=int, default=3, help="(c0, c) pairs with --baseline (3)")
     args = ap.parse_args()
     from fenlei.env import fenlei_home, load_services_env
 
@@ -424,6 +439,12 @@ def main() -> int:
     # The broker config `fenlei services up` wrote: (f) copies its settings.
     config = fenlei_home() / "mosquitto" / "mosquitto.conf"
     db_url = scratch_database(base_url)
+    if args.baseline:
+        try:
+            return compare_with_baseline(args.baseline, args.pairs, local, db_url, n, results)
+        finally:
+            with psycopg.connect(base_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     pub_rates: list[float] = []
     e: dict[str, float] | None = None
     f: dict[str, float] | None = None
@@ -467,6 +488,89 @@ def main() -> int:
         with psycopg.connect(base_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     write_results(results, n, n_naive, {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}, pub_rates)
+    print(results.read_text())
+    return 0
+
+
+@contextmanager
+def worktree(ref: str) -> Iterator[tuple[Path, str]]:
+    """A detached, throwaway checkout of `ref` (and the commit it names)."""
+    repo = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", ref],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    path = Path(tempfile.mkdtemp(prefix="fenlei-baseline-"))
+    subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "--detach", "--force", str(path), commit],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield path, commit
+    finally:
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def compare_with_baseline(
+    ref: str, pairs: int, target: Target, db_url: str, n: int, results: Path
+) -> int:
+    """(c0) `fenlei ingest` at `ref` and (c) this checkout, alternately, on one database.
+
+    The schema is this checkout's; an older ingester runs on it unchanged (it writes
+    the columns it knows). Alternating spreads the machine's drifting load over both.
+    """
+    if results == RESULTS:
+        results = BASELINE_RESULTS
+    c0: list[dict[str, float]] = []
+    c: list[dict[str, float]] = []
+    pub_rates: list[float] = []
+    with worktree(ref) as (path, commit):
+        for i in range(pairs):
+            for name, runs, source in (("c0", c0, path), ("c", c, None)):
+                print(f"({name}) pair {i + 1}/{pairs}: draining {n} messages…", flush=True)
+                reset(db_url)
+                runs.append(
+                    fenlei_ingest(
+                        target, db_url, n, messages(f"{name}{i}", n), pub_rates, None, source
+                    )
+                )
+                print(f"    {runs[-1]['rate']:,.0f} events/s", flush=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    ratios = [b["rate"] / a["rate"] for a, b in zip(c0, c, strict=True)]
+    total = sum(r["rate"] for r in c) / sum(r["rate"] for r in c0)
+    lines = [
+        "# Ingest benchmark against a baseline commit",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({os.cpu_count()} cores); command: `python -m bench.ingest --baseline {ref}"
+        f" --pairs {pairs}`{' --events ' + str(n) if n != 300_000 else ''}.",
+        f"(c0) is `fenlei ingest` at {commit}, (c) this checkout ({head or 'working tree'}),"
+        " draining the same kind of backlog alternately on one database and broker.",
+        "",
+        "| pair | (c0) events/s | (c) events/s | c/c0 |",
+        "| ---: | ---: | ---: | ---: |",
+        *(
+            f"| {i + 1} | {a['rate']:,.0f} | {b['rate']:,.0f} | {r:.3f} |"
+            for i, (a, b, r) in enumerate(zip(c0, c, ratios, strict=True))
+        ),
+        "",
+        f"Mean rate ratio c/c0: {total:.3f} (goal: within 5 %, i.e. >= 0.95:"
+        f" {'met' if total >= 0.95 else 'NOT met'}). Lost/duplicated in (c):"
+        f" {sum(n - r['distinct'] for r in c)}/{sum(r['stored'] - r['distinct'] for r in c)}.",
+        f"Machine load average at the end: {os.getloadavg()[0]:.1f}.",
+        "",
+    ]
+    results.write_text("\n".join(lines))
     print(results.read_text())
     return 0
 

@@ -14,7 +14,7 @@ class Message:
 
     # A plain slotted class: one is built per message on the network thread, where
     # a dataclass's default factories cost measurably more.
-    __slots__ = ("events", "mid", "qos", "received", "rejections", "status")
+    __slots__ = ("conn", "events", "mid", "qos", "received", "rejections", "status")
 
     def __init__(
         self,
@@ -24,6 +24,7 @@ class Message:
         events: list[Event] | None = None,
         rejections: list[Rejection] | None = None,
         status: tuple[BinAddress, Status] | None = None,
+        conn: int = 0,
     ) -> None:
         self.mid = mid
         self.qos = qos
@@ -31,6 +32,9 @@ class Message:
         self.events: list[Event] = events if events is not None else []
         self.rejections: list[Rejection] = rejections if rejections is not None else []
         self.status = status
+        # Which broker connection delivered it (Subscriber counts them): a packet id
+        # means nothing on another connection, so stale messages are never acknowledged.
+        self.conn = conn
 
 
 def collect(

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_EMPTY_WEIGHT_G",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SEQ",
     "MAX_STORED_PAYLOAD_BYTES",
     "OLDEST_VALID_TS",
     "STATUS_SUBSCRIPTION",
@@ -99,6 +100,9 @@ MAX_DROP_WEIGHT_G = 100_000
 # Grams. A full 1100 L bin of renovation rubble stays under a tonne.
 MAX_EMPTY_WEIGHT_G = 1_000_000
 
+# The largest seq: JSON numbers are exact integers up to 2**53 - 1 in every parser.
+MAX_SEQ = 2**53 - 1
+
 # Seconds a device clock may run ahead of the ingester's before its events are refused;
 # RTCs drift and NTP may not have run yet, but an hour ahead would skew today's figures.
 FUTURE_TOLERANCE_S_DEFAULT = 300
@@ -137,6 +141,8 @@ class Event:
     alarm: str | None
     battery_pct: float | None
     category: str | None
+    # The device's own counter, +1 per event per bin from 1; optional (contract v1).
+    seq: int | None = None
 
 
 def event_to_json(event: Event) -> dict[str, object]:
@@ -170,6 +176,8 @@ def event_to_json(event: Event) -> dict[str, object]:
         wire["battery_pct"] = event.battery_pct
     if event.category is not None:
         wire["category"] = event.category
+    if event.seq is not None:
+        wire["seq"] = event.seq
     return wire
 
 
@@ -207,6 +215,12 @@ class Reason(StrEnum):
     bad_category = "bad_category"  # category is not one of CATEGORIES
     unknown_bin = "unknown_bin"  # the topic's bin is not registered (checked at store time)
     category_mismatch = "category_mismatch"  # category differs from the bin's registered one
+    bad_seq = "bad_seq"  # seq is not an integer from 1 to MAX_SEQ
+    # Same (bin, event_id) as a stored event but other content: the first stored wins.
+    conflicting_duplicate = "conflicting_duplicate"
+    # The database refused the event itself (the detail has its error): found by
+    # splitting the batch, so the rest of the batch was stored.
+    database_refused = "database_refused"
 
 
 @dataclass(frozen=True, slots=True)

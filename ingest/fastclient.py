@@ -22,19 +22,31 @@ limit of ingest throughput):
   callback locks and bypasses ``message_callback_add`` filters; it must not raise.
 - PUBACKs: paho writes each with its own send() and wakes its loop once per ack;
   ``ack_qos1`` queues a whole batch's PUBACKs as one write of the same bytes.
+
+Two hooks for the subscriber's bounded backpressure (``ingest.mqtt``):
+
+- ``before_read`` is called at the start of every read pass. paho's loop runs its
+  keepalive check after each pass, so time spent blocked inside one pass is time the
+  broker hears nothing from us.
+- ``reconnect_after_queued`` ends the connection once what is already queued (PUBACKs)
+  is written and lets paho's loop reconnect, resuming the session: the broker then
+  redelivers what was left unacknowledged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import struct
+import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from itertools import repeat
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.client import PUBACK
+from paho.mqtt.client import DISCONNECT, PUBACK
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
 log = logging.getLogger(__name__)
@@ -52,6 +64,12 @@ PACKETS_PER_READ = 1_000
 # Byte for byte what paho's ack(mid, 1) queues (_send_command_with_mid).
 _PUBACK = struct.Struct("!BBH")
 _PUBACK_TYPE = 0x40
+# MQTT 5 DISCONNECT, reason Normal (the broker keeps the session), no properties:
+# byte for byte what paho's disconnect() queues without arguments (_send_disconnect).
+_DISCONNECT = bytes([0xE0, 0x00])
+# Without the fast path: how long to wait for queued PUBACKs to be written before
+# shutting the socket down.
+FLUSH_WAIT_S = 2.0
 
 
 def fast_path_supported() -> bool:
@@ -82,6 +100,8 @@ class BufferedClient(mqtt.Client):
         self._rbuf_sock: object | None = None
         # (topic, payload, mid) of a QoS-1 PUBLISH with no properties; must not block.
         self.fast_publish: Callable[[str, bytes, int], None] | None = None
+        # Called on the network thread at the start of every read pass; must be cheap.
+        self.before_read: Callable[[], None] | None = None
 
     def ack_qos1(self, mids: Sequence[int]) -> None:
         """Acknowledge QoS-1 messages, in this order, as one write.
@@ -97,6 +117,27 @@ class BufferedClient(mqtt.Client):
             return
         blob = b"".join(map(_PUBACK.pack, repeat(_PUBACK_TYPE), repeat(2), mids))
         self._packet_queue(PUBACK, blob, 0, 0)
+
+    def reconnect_after_queued(self) -> None:
+        """End this connection after the packets queued so far, then reconnect.
+
+        From any thread. The fast path queues a DISCONNECT (reason Normal: the session
+        stays) behind them without paho's ``disconnect()`` state change, so paho's loop
+        takes it as a connection closed by the other side and reconnects with its
+        usual backoff (``reconnect_delay_set``). Without the fast path: waits up to
+        ``FLUSH_WAIT_S`` for the queue to be written, then shuts the socket down.
+        """
+        if self.fast:
+            self._packet_queue(DISCONNECT, _DISCONNECT, 0, 0)
+            return
+        sock = self.socket()
+        deadline = time.monotonic() + FLUSH_WAIT_S
+        while self.want_write() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # An SSL socket is a socket.socket too; OSError: already gone, paho reconnects.
+        if self.socket() is sock and isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     # -- overrides of paho internals (PAHO_VERSION only) ---------------------------------
 
@@ -118,6 +159,9 @@ class BufferedClient(mqtt.Client):
         return self._rbuf_sock is self._sock and self._rpos < len(self._rbuf)
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        hook = self.before_read
+        if hook is not None:
+            hook()
         if not self.fast:
             return super().loop_read(max_packets)
         handled = 0

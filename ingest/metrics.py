@@ -52,3 +52,35 @@ CONNECT_REFUSED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+# Stored watermarks (ingest/watermark.py). Labelled by estate only: per-bin counts are
+# in the database (seq_gaps) and the bins route, not in label cardinality.
+SEQ_GAPS = Counter(
+    "fenlei_ingest_seq_gaps",
+    "Gaps in a bin's seq recorded as lost (open past FENLEI_SEQ_GAP_TIMEOUT_S), by estate",
+    ["estate"],
+    registry=REGISTRY,
+)
+SEQ_LOST = Counter(
+    "fenlei_ingest_seq_lost",
+    "Seqs declared lost: the missing seqs of the recorded gaps, by estate",
+    ["estate"],
+    registry=REGISTRY,
+)
+SEQ_FILLED_LATE = Counter(
+    "fenlei_ingest_seq_filled_late",
+    "Events stored after their seq was declared lost (stored, but late), by estate",
+    ["estate"],
+    registry=REGISTRY,
+)
+WATERMARKS_PUBLISHED = Counter(
+    "fenlei_ingest_watermarks_published",
+    "Stored watermarks published (retained, QoS 1) on the bins' stored topics",
+    registry=REGISTRY,
+)
+# Messages the database refused even as quarantine records (logged at ERROR): acknowledged
+# and dropped so one message cannot wedge every bin behind it. Should stay 0.
+DROPPED = Counter(
+    "fenlei_ingest_dropped",
+    "Messages neither stored nor quarantined because the database refused both",
+    registry=REGISTRY,
+)

@@ -40,6 +40,7 @@ from ingest.contract import (
     MAX_EMPTY_WEIGHT_G,
     MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES,
+    MAX_SEQ,
     OLDEST_VALID_TS,
     TOPIC_ROOT,
     BinAddress,
@@ -102,6 +103,7 @@ _EVENT_FIELDS = (
     "alarm",
     "battery_pct",
     "category",
+    "seq",
 )
 if tuple(f.name for f in fields(Event)) != _EVENT_FIELDS:
     raise ImportError("ingest.contract.Event changed its fields: update ingest.payload._new_event")
@@ -116,6 +118,7 @@ if tuple(f.name for f in fields(Event)) != _EVENT_FIELDS:
     _set_alarm,
     _set_battery_pct,
     _set_category,
+    _set_seq,
 ) = (vars(Event)[name].__set__ for name in _EVENT_FIELDS)
 _object_new = object.__new__
 
@@ -522,8 +525,17 @@ def _validate(
                 f"category {_show(category)} is not one of {', '.join(CATEGORIES)}",
             )
 
+    seq = get("seq")
+    if seq is not None:
+        if type(seq) is not int:
+            if type(seq) is float:
+                return Reason.bad_seq, f"seq {seq!r} is not a whole number"
+            return Reason.bad_type, f"seq must be an integer, not {_show(seq)}"
+        if not 1 <= seq <= MAX_SEQ:
+            return Reason.bad_seq, f"seq {seq} is not between 1 and {MAX_SEQ}"
+
     return _new_event(
-        address, event_id, ts, kind, weight, fill, household, alarm, battery, category
+        address, event_id, ts, kind, weight, fill, household, alarm, battery, category, seq
     )
 
 
@@ -538,6 +550,7 @@ def _new_event(
     alarm: str | None,
     battery_pct: float | None,
     category: str | None,
+    seq: int | None = None,
 ) -> Event:
     """Return ``Event(...)`` of these values, built without the frozen ``__init__``."""
     event: Event = _object_new(Event)
@@ -551,6 +564,7 @@ def _new_event(
     _set_alarm(event, alarm)
     _set_battery_pct(event, battery_pct)
     _set_category(event, category)
+    _set_seq(event, seq)
     return event
 
 

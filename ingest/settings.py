@@ -51,7 +51,17 @@ class IngestSettings(BaseSettings):
     # Backoff while the database or broker is away.
     retry_min_s: float = 0.5
     retry_max_s: float = 10.0
-    keepalive_s: int = 30
+    keepalive_s: int = Field(default=30, ge=2)
+    # Tries for a transient database error (lock or statement timeout, out of memory…)
+    # before the batch is split to find the message the database refuses.
+    transient_retries: int = Field(default=5, ge=1)
+    # A gap in a bin's seq still open after this long is recorded as lost, counted and
+    # logged, and the stored watermark moves past it.
+    seq_gap_timeout_s: float = Field(default=600.0, gt=0)
+    # Quarantined messages older than this are deleted (their counts stay in the tally).
+    rejected_retention_days: int = Field(default=30, ge=1)
+    # Quarantined rows kept per (topic, reason); rejections past it are counted only.
+    rejected_cap: int = Field(default=1_000, ge=1)
 
     @model_validator(mode="after")
     def _window_fits_batch(self) -> IngestSettings:

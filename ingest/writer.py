@@ -9,18 +9,31 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
+import orjson
 import psycopg
 from psycopg import sql as pgsql
 
-from ingest import metrics, sql
+from ingest import metrics, quarantine, sql
 from ingest.batcher import Message
-from ingest.contract import MAX_STORED_PAYLOAD_BYTES, BinAddress, Event, Rejection, check_registered
+from ingest.contract import (
+    BinAddress,
+    Event,
+    Reason,
+    Rejection,
+    check_registered,
+    encode_payload,
+    event_to_json,
+    events_topic,
+    status_topic,
+)
 
 log = logging.getLogger(__name__)
 
 STAGING_COLUMNS = (
+    "ord",
     "ts",
     "bin_key",
     "event_id",
@@ -32,8 +45,10 @@ STAGING_COLUMNS = (
     "household",
     "alarm",
     "battery_pct",
+    "seq",
 )
 STAGING_TYPES = (
+    "int4",
     "timestamptz",
     "int4",
     "text",
@@ -45,11 +60,18 @@ STAGING_TYPES = (
     "text",
     "text",
     "float4",
+    "int8",
 )
-REJECTED_COLUMNS = ("topic", "estate_id", "reason", "detail", "payload", "item_index")
-# Registry lookups are cached; a full refresh this often picks up deleted bins and
-# category changes (a newly registered bin is found at once: misses query the DB).
+# Registry lookups are cached. Deletions and category changes are announced on this
+# channel (migration 0013) and drop the bin at once; a full refresh this often is the
+# backstop (a newly registered bin is found at once: misses query the DB).
 BIN_CACHE_REFRESH_S = 60.0
+BINS_CHANGED_CHANNEL = "fenlei_bins_changed"
+# Quarantined rows kept per (topic, reason) when the caller does not say (the setting's
+# default, FENLEI_REJECTED_CAP).
+DEFAULT_REJECTED_CAP = 1_000
+# The stored copy's fields shown beside a conflicting duplicate (find_conflicts.sql order).
+STORED_FIELDS = ("ts", "kind", "weight_g", "fill_pct", "household", "alarm", "battery_pct", "seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +90,26 @@ class BatchResult:
     stored: int
     rejected: dict[str, int]
     statuses: int
+    # Bins whose newly stored events carry a seq: their stored watermark may have moved.
+    seq_bins: set[int] = field(default_factory=set)
+    # Valid events whose key was stored before with other content (quarantined).
+    conflicting: int = 0
 
     @property
     def duplicates(self) -> int:
-        return self.events_valid - self.stored
+        """Valid events already stored as they are (redeliveries, resends)."""
+        return self.events_valid - self.stored - self.conflicting
+
+    def add(self, other: BatchResult) -> None:
+        """Fold the result of another part of the same batch (after a split) into this one."""
+        self.messages += other.messages
+        self.events_valid += other.events_valid
+        self.stored += other.stored
+        for reason, n in other.rejected.items():
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
+        self.statuses += other.statuses
+        self.seq_bins |= other.seq_bins
+        self.conflicting += other.conflicting
 
 
 class BinCache:
@@ -80,6 +118,16 @@ class BinCache:
     def __init__(self) -> None:
         self._bins: dict[BinAddress, BinInfo] = {}
         self._loaded_at = 0.0
+
+    def clear(self) -> None:
+        """Forget every bin (a new connection may have missed announcements)."""
+        self._bins.clear()
+        self._loaded_at = time.monotonic()
+
+    def forget(self, bin_key: int) -> None:
+        """Drop one bin, deleted or changed in the registry."""
+        for address in [a for a, info in self._bins.items() if info.bin_key == bin_key]:
+            del self._bins[address]
 
     def resolve(
         self, conn: psycopg.Connection, addresses: Iterable[BinAddress]
@@ -102,8 +150,9 @@ class BinCache:
         return self._bins
 
 
-def _event_row(event: Event, info: BinInfo) -> tuple[object, ...]:
+def _event_row(ord_: int, event: Event, info: BinInfo) -> tuple[object, ...]:
     return (
+        ord_,
         event.ts,
         info.bin_key,
         event.event_id,
@@ -115,20 +164,39 @@ def _event_row(event: Event, info: BinInfo) -> tuple[object, ...]:
         event.household,
         event.alarm,
         event.battery_pct,
+        event.seq,
     )
 
 
-def _estate_of(topic: str) -> str | None:
-    parts = topic.split("/")
-    return parts[2] if len(parts) > 2 and parts[0] == "fenlei" else None
+def _conflict(event: Event, stored: Sequence[object]) -> Rejection:
+    """The quarantine record of a copy that differs from the stored event of its key."""
+    kept = {k: v for k, v in zip(STORED_FIELDS, stored, strict=True) if v is not None}
+    kept["ts"] = stored[0].isoformat()  # type: ignore[attr-defined]
+    address = event.address
+    return Rejection(
+        topic=events_topic(address.estate, address.room, address.bin),
+        reason=Reason.conflicting_duplicate,
+        detail=(
+            f"event {event.event_id!r} of this bin is already stored with other content;"
+            f" the first stored copy counts, this one does not. Stored: "
+            f"{orjson.dumps(kept).decode()[:1500]}"
+        ),
+        payload=encode_payload(event_to_json(event)),
+    )
 
 
 class Writer:
     """Owns one database connection and stores batches through it."""
 
-    def __init__(self, database_url: str, application_name: str = "fenlei-ingest") -> None:
+    def __init__(
+        self,
+        database_url: str,
+        application_name: str = "fenlei-ingest",
+        rejected_cap: int = DEFAULT_REJECTED_CAP,
+    ) -> None:
         self._url = database_url
         self._app = application_name
+        self._rejected_cap = rejected_cap
         self._conn: psycopg.Connection | None = None
         self.bins = BinCache()
 
@@ -140,15 +208,54 @@ class Writer:
                 connect_timeout=5,
             )
             self._conn.execute(sql.load("create_staging"))
+            self._conn.execute(f"LISTEN {BINS_CHANGED_CHANNEL}")
             self._conn.commit()
+            # Announcements made while we were not listening are lost: start afresh.
+            self.bins.clear()
         return self._conn
+
+    def _hear_registry(self, conn: psycopg.Connection) -> None:
+        """Apply the bin deletions and changes announced since the last batch."""
+        for notify in conn.notifies(timeout=0):
+            if notify.channel == BINS_CHANGED_CHANNEL and notify.payload.isdigit():
+                self.bins.forget(int(notify.payload))
+
+    @property
+    def broken(self) -> bool:
+        """Whether the connection was lost (an error then means an outage)."""
+        return self._conn is not None and (self._conn.closed or self._conn.broken)
 
     def close(self) -> None:
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
 
     def store(self, batch: Sequence[Message]) -> BatchResult:
-        """Store one batch in one transaction; raises psycopg errors for the caller to retry."""
+        """Store one batch in one transaction; raises psycopg errors for the caller.
+
+        A bin deleted since it was cached makes the database refuse the batch (the
+        foreign key of event_keys): the cache is emptied and the batch tried once more,
+        so its events are quarantined as unknown_bin instead of failing again.
+        """
+        try:
+            return self._store_once(batch)
+        except psycopg.errors.ForeignKeyViolation:
+            log.info("a bin of this batch left the registry; reloading the bin cache")
+            self.bins.clear()
+            return self._store_once(batch)
+
+    def quarantine_only(self, rejections: Sequence[Rejection]) -> None:
+        """Quarantine `rejections` in a transaction of their own (poison messages)."""
+        conn = self.connect()
+        try:
+            with conn.transaction():
+                self._quarantine(conn, rejections)
+            conn.commit()
+        except BaseException:
+            if not conn.closed and not conn.broken:
+                conn.rollback()
+            raise
+
+    def _store_once(self, batch: Sequence[Message]) -> BatchResult:
         conn = self.connect()
         rejections: list[Rejection] = []
         events: list[Event] = []
@@ -159,8 +266,10 @@ class Writer:
             if msg.status is not None:
                 statuses.append((msg.status[0], dict(msg.status[1])))
         try:
+            self._hear_registry(conn)
             bins = self.bins.resolve(conn, [e.address for e in events])
             rows = []
+            staged: list[Event] = []  # staged[ord] is the event of staging row `ord`
             for event in events:
                 info = bins.get(event.address)
                 # The contract's rule: the bin is registered, and the event does not
@@ -169,8 +278,11 @@ class Writer:
                 if refused is not None:
                     rejections.append(refused)
                 elif info is not None:
-                    rows.append(_event_row(event, info))
+                    rows.append(_event_row(len(staged), event, info))
+                    staged.append(event)
             stored = 0
+            seq_bins: set[int] = set()
+            conflicting = 0
             with conn.transaction():
                 if rows:
                     with conn.cursor().copy(
@@ -181,7 +293,14 @@ class Writer:
                         copy.set_types(STAGING_TYPES)
                         for row in rows:
                             copy.write_row(row)
-                    stored = conn.execute(sql.load("store_batch")).fetchone()[0]  # type: ignore[index]
+                    stored, keys = conn.execute(sql.load("store_batch")).fetchone()  # type: ignore[misc]
+                    seq_bins = set(keys or ())
+                    if stored < len(rows):
+                        # Some keys were stored before: tell identical copies (plain
+                        # duplicates) from copies with other content.
+                        for ord_, *kept in conn.execute(sql.load("find_conflicts")):
+                            rejections.append(_conflict(staged[ord_], kept))
+                            conflicting += 1
                 if rejections:
                     self._quarantine(conn, rejections)
                 for address, status in statuses:
@@ -203,24 +322,12 @@ class Writer:
         by_reason: dict[str, int] = {}
         for r in rejections:
             by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
-        return BatchResult(len(batch), len(rows), stored, by_reason, len(statuses))
+        return BatchResult(
+            len(batch), len(rows), stored, by_reason, len(statuses), seq_bins, conflicting
+        )
 
     def _quarantine(self, conn: psycopg.Connection, rejections: Sequence[Rejection]) -> None:
-        stmt = pgsql.SQL("COPY rejected_messages ({}) FROM STDIN").format(
-            pgsql.SQL(", ").join(map(pgsql.Identifier, REJECTED_COLUMNS))
-        )
-        with conn.cursor().copy(stmt) as copy:
-            for r in rejections:
-                copy.write_row(
-                    (
-                        r.topic,
-                        _estate_of(r.topic),
-                        str(r.reason),
-                        r.detail,
-                        r.payload[:MAX_STORED_PAYLOAD_BYTES],
-                        r.index,
-                    )
-                )
+        quarantine.store(conn, rejections, self._rejected_cap)
 
 
 def record(result: BatchResult, first_received: float) -> None:
@@ -232,3 +339,37 @@ def record(result: BatchResult, first_received: float) -> None:
     metrics.STATUS_UPDATES.inc(result.statuses)
     metrics.BATCH_MESSAGES.observe(result.messages)
     metrics.LAG_SECONDS.observe(time.monotonic() - first_received)
+
+
+def refused(msg: Message, error: psycopg.Error) -> list[Rejection]:
+    """The quarantine records of a message the database refused to store, with why.
+
+    Its events (and its status) are kept re-encoded, so `fenlei rejected replay` can
+    store them once the cause is fixed; rejections it already carried stay as they are.
+    """
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    detail = f"the database refused it ({error.sqlstate or 'no SQLSTATE'}): {text}"[:1000]
+    out = list(msg.rejections)
+    for event in msg.events:
+        a = event.address
+        out.append(
+            Rejection(
+                topic=events_topic(a.estate, a.room, a.bin),
+                reason=Reason.database_refused,
+                detail=detail,
+                payload=encode_payload(event_to_json(event)),
+            )
+        )
+    if msg.status is not None:
+        address, status = msg.status
+        out.append(
+            Rejection(
+                topic=status_topic(address.estate, address.room, address.bin),
+                reason=Reason.database_refused,
+                detail=detail,
+                payload=orjson.dumps(
+                    {k: v.isoformat() if isinstance(v, datetime) else v for k, v in status.items()}
+                ),
+            )
+        )
+    return out

@@ -53,6 +53,21 @@ cat AS (
     FROM daily_category
     WHERE estate_id = ANY(%(estates)s) AND day BETWEEN %(from)s AND %(to)s
     GROUP BY estate_id
+),
+lost AS (
+    -- Seqs declared lost (ingest/watermark.py): the gaps recorded on a local day of
+    -- the period, whole (the figures' own rule: a gap counts on the day it was recorded),
+    -- and how many of their events arrived later all the same.
+    SELECT b.estate_id,
+           sum(g.to_seq - g.from_seq + 1)::bigint AS seqs_lost,
+           sum(g.filled_late)::bigint AS seqs_filled_late
+    FROM seq_gaps g
+    JOIN bins b ON b.bin_key = g.bin_key
+    JOIN estates le ON le.id = b.estate_id
+    WHERE b.estate_id = ANY(%(estates)s)
+      AND g.recorded_at >= (%(from)s::date)::timestamp AT TIME ZONE le.timezone
+      AND g.recorded_at < (%(to)s::date + 1)::timestamp AT TIME ZONE le.timezone
+    GROUP BY b.estate_id
 )
 SELECT e.id AS estate, e.name, e.households_total,
        coalesce(r.enrolled, 0) AS households_enrolled,
@@ -60,10 +75,12 @@ SELECT e.id AS estate, e.name, e.households_total,
        coalesce(c.drops, 0) AS drops, coalesce(c.in_window_drops, 0) AS in_window_drops,
        coalesce(c.dry_g, 0) AS dry_g, coalesce(c.wet_g, 0) AS wet_g,
        coalesce(c.recyclable_g, 0) AS recyclable_g, coalesce(c.hazardous_g, 0) AS hazardous_g,
-       coalesce(c.construction_g, 0) AS construction_g
+       coalesce(c.construction_g, 0) AS construction_g,
+       coalesce(l.seqs_lost, 0) AS seqs_lost, coalesce(l.seqs_filled_late, 0) AS seqs_filled_late
 FROM estates e
 LEFT JOIN reg r ON r.estate_id = e.id
 LEFT JOIN cat c ON c.estate_id = e.id
+LEFT JOIN lost l ON l.estate_id = e.id
 WHERE e.id = ANY(%(estates)s)
 ORDER BY e.id
 """

@@ -16,6 +16,18 @@ KG_EXAMPLE: dict[str, Any] = {
 }
 
 
+SEQS_LOST = (
+    "event seqs declared lost: gaps in a bin's seq (the devices' per-bin counter) still "
+    "open after the ingester's FENLEI_SEQ_GAP_TIMEOUT_S, counted whole on the local day "
+    "the gap was recorded, for the gaps recorded in [from, to]. Catches loss from devices "
+    "that cannot resend; bins without seq count nothing"
+)
+SEQS_FILLED_LATE = (
+    "of seqs_lost, the events that arrived after their gap was recorded (stored, and in "
+    "the figures); seqs_lost - seqs_filled_late are still missing"
+)
+
+
 class Kg(BaseModel):
     """Kilograms (grams / 1000) per category."""
 
@@ -49,6 +61,8 @@ class EstateMetrics(BaseModel):
                     "in_window_share": 0.91,
                     "accuracy": 0.97,
                     "inspected": 4210,
+                    "seqs_lost": 3,
+                    "seqs_filled_late": 1,
                     "definitions_version": "v1",
                 }
             ]
@@ -82,6 +96,8 @@ class EstateMetrics(BaseModel):
     inspected: int = Field(
         default=0, description="drops volunteers inspected: the evidence behind `accuracy`"
     )
+    seqs_lost: int = Field(ge=0, description=SEQS_LOST)
+    seqs_filled_late: int = Field(ge=0, description=SEQS_FILLED_LATE)
     definitions_version: str
 
 
@@ -163,6 +179,8 @@ class TotalMetrics(BaseModel):
     drops: int
     kg: Kg
     in_window_share: float | None
+    seqs_lost: int = Field(ge=0, description=SEQS_LOST)
+    seqs_filled_late: int = Field(ge=0, description=SEQS_FILLED_LATE)
 
 
 class MultiMetrics(BaseModel):

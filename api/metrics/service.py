@@ -38,6 +38,8 @@ def _core(row: Mapping[str, Any]) -> dict[str, Any]:
         "drops": int(row["drops"]),
         "kg": kg(g),
         "in_window_share": in_window_share(int(row["in_window_drops"]), int(row["drops"])),
+        "seqs_lost": int(row["seqs_lost"]),
+        "seqs_filled_late": int(row["seqs_filled_late"]),
     }
 
 
@@ -61,6 +63,8 @@ def multi_metrics(rows: list[dict[str, Any]], start: date, end: date) -> dict[st
         "drops",
         "in_window_drops",
         *(f"{c}_g" for c in CATEGORIES),
+        "seqs_lost",
+        "seqs_filled_late",
     )
     summed = {k: sum(int(r[k]) for r in rows) for k in keys}
     return {

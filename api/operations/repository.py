@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from api.registry.repository import SEQ_COLUMNS, SEQ_JOINS
+
 _FILTER = """
 WHERE (%(estates)s::text[] IS NULL OR estate_id = ANY(%(estates)s))
   AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
@@ -40,11 +42,11 @@ async def rejected(
     return rows, counts
 
 
-BINS_SQL = """
+BINS_SQL = f"""
 SELECT b.estate_id AS estate, b.room_id AS room, b.id, b.category, b.online, b.last_seen,
        b.fill_pct, b.battery_pct, b.last_alarm, b.last_alarm_at,
-       (a.username IS NOT NULL) AS has_credentials, a.last_connected_at
-FROM bins b LEFT JOIN mqtt_accounts a ON a.bin_key = b.bin_key
+       (a.username IS NOT NULL) AS has_credentials, a.last_connected_at,{SEQ_COLUMNS}
+FROM bins b LEFT JOIN mqtt_accounts a ON a.bin_key = b.bin_key{SEQ_JOINS}
 WHERE b.estate_id = %s
 ORDER BY b.room_id, b.id
 """

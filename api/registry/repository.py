@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -10,7 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from api.errors import Conflict, NotFound
-from api.registry.schemas import DEFAULT_WINDOWS, EstateIn, HouseholdIn
+from api.registry.schemas import DEFAULT_WINDOWS, RECENT_GAPS, EstateIn, HouseholdIn
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -96,6 +97,19 @@ async def put_estate(conn: Conn, estate: str, body: EstateIn) -> tuple[dict[str,
     return await get_estate(conn, estate), old is None
 
 
+@asynccontextmanager
+async def _in_use(why: str) -> AsyncIterator[None]:
+    """Conflict when the database refuses a delete because events name the bin.
+
+    The checks above see committed events only; an ingester storing the bin's first
+    event meanwhile is caught by event_keys' foreign key (migration 0013).
+    """
+    try:
+        yield
+    except psycopg.errors.ForeignKeyViolation:
+        raise Conflict(why) from None
+
+
 async def delete_estate(conn: Conn, estate: str) -> None:
     """Delete an estate and its registry; Conflict once it has events."""
     async with conn.transaction():
@@ -105,7 +119,8 @@ async def delete_estate(conn: Conn, estate: str) -> None:
             is not None
         ):
             raise Conflict(f"estate {estate!r} has recorded events; it cannot be deleted")
-        await conn.execute("DELETE FROM estates WHERE id = %s", (estate,))
+        async with _in_use(f"estate {estate!r} has recorded events; it cannot be deleted"):
+            await conn.execute("DELETE FROM estates WHERE id = %s", (estate,))
 
 
 _ROOM = """
@@ -151,16 +166,36 @@ async def delete_room(conn: Conn, estate: str, room: str) -> None:
     found = await get_room(conn, estate, room)
     if found["bins"]:
         raise Conflict(f"room {room!r} still has {found['bins']} bin(s); delete them first")
-    await conn.execute("DELETE FROM rooms WHERE estate_id = %s AND id = %s", (estate, room))
+    async with _in_use(f"room {room!r} has recorded events; it cannot be deleted"):
+        await conn.execute("DELETE FROM rooms WHERE estate_id = %s AND id = %s", (estate, room))
 
 
-_BIN = """
-SELECT estate_id AS estate, room_id AS room, id, category, online, last_seen, fill_pct,
-       battery_pct, last_alarm, last_alarm_at, bin_key
-FROM bins
-WHERE estate_id = %(estate)s AND (%(room)s::text IS NULL OR room_id = %(room)s)
-  AND (%(bin)s::text IS NULL OR id = %(bin)s)
-ORDER BY room_id, id
+# A bin's stored watermark and lost seqs (ingest/watermark.py), for a query over `bins b`:
+# SEQ_COLUMNS in its select list, SEQ_JOINS after its FROM. Probes by bin_key only.
+SEQ_COLUMNS = """
+       nullif(w.seq, 0) AS seq_watermark, w.gap_since AS seq_gap_open_since,
+       coalesce(g.lost, 0) AS seq_lost, coalesce(g.filled_late, 0) AS seq_filled_late,
+       coalesce(g.recent, '[]'::jsonb) AS seq_gaps"""
+SEQ_JOINS = f"""
+LEFT JOIN bin_watermarks w ON w.bin_key = b.bin_key
+LEFT JOIN LATERAL (
+    SELECT sum(s.to_seq - s.from_seq + 1)::bigint AS lost,
+           sum(s.filled_late)::bigint AS filled_late,
+           (SELECT jsonb_agg(r ORDER BY r.recorded_at DESC, r.from_seq DESC)
+            FROM (SELECT from_seq, to_seq, opened_at, recorded_at, filled_late
+                  FROM seq_gaps x WHERE x.bin_key = b.bin_key
+                  ORDER BY recorded_at DESC, from_seq DESC LIMIT {RECENT_GAPS}) AS r) AS recent
+    FROM seq_gaps s
+    WHERE s.bin_key = b.bin_key
+) AS g ON true"""
+
+_BIN = f"""
+SELECT b.estate_id AS estate, b.room_id AS room, b.id, b.category, b.online, b.last_seen,
+       b.fill_pct, b.battery_pct, b.last_alarm, b.last_alarm_at, b.bin_key,{SEQ_COLUMNS}
+FROM bins b{SEQ_JOINS}
+WHERE b.estate_id = %(estate)s AND (%(room)s::text IS NULL OR b.room_id = %(room)s)
+  AND (%(bin)s::text IS NULL OR b.id = %(bin)s)
+ORDER BY b.room_id, b.id
 """
 
 
@@ -220,7 +255,8 @@ async def delete_bin(conn: Conn, estate: str, room: str, bin_id: str) -> None:
     found = await get_bin(conn, estate, room, bin_id)
     if await _bin_has_events(conn, found["bin_key"]):
         raise Conflict(f"bin {bin_id!r} has recorded events; it cannot be deleted")
-    await conn.execute("DELETE FROM bins WHERE bin_key = %s", (found["bin_key"],))
+    async with _in_use(f"bin {bin_id!r} has recorded events; it cannot be deleted"):
+        await conn.execute("DELETE FROM bins WHERE bin_key = %s", (found["bin_key"],))
 
 
 # -- households ---------------------------------------------------------------------------

@@ -96,6 +96,22 @@ class BinIn(BaseModel):
     category: Category
 
 
+class SeqGap(BaseModel):
+    """Seqs of a bin declared lost: missing longer than the ingester's gap timeout."""
+
+    from_seq: int = Field(ge=1)
+    to_seq: int = Field(ge=1)
+    opened_at: datetime = Field(description="the gap was open at least since then")
+    recorded_at: datetime = Field(description="when it was declared lost")
+    filled_late: int = Field(
+        ge=0, description="distinct seqs of the range that arrived later (stored)"
+    )
+
+
+# The most recent gaps shown with a bin (all of them are in seq_lost).
+RECENT_GAPS = 5
+
+
 class Bin(BaseModel):
     """A bin as stored, with the device state the ingester keeps."""
 
@@ -109,6 +125,26 @@ class Bin(BaseModel):
     battery_pct: float | None = None
     last_alarm: str | None = None
     last_alarm_at: datetime | None = None
+    seq_watermark: int | None = Field(
+        default=None,
+        description="the stored watermark N, as published on the bin's retained `stored` "
+        "topic: every seq 1..N is stored or declared lost (null: seq 1 not yet stored, "
+        "or the device sends no seq)",
+    )
+    seq_gap_open_since: datetime | None = Field(
+        default=None,
+        description="seq N+1 is missing while a higher seq is stored, at least since then; "
+        "declared lost once open past the ingester's FENLEI_SEQ_GAP_TIMEOUT_S",
+    )
+    seq_lost: int = Field(default=0, ge=0, description="seqs declared lost, all time")
+    seq_filled_late: int = Field(
+        default=0, ge=0, description="of seq_lost, events that arrived later (stored)"
+    )
+    seq_gaps: list[SeqGap] = Field(
+        default_factory=list,
+        description=f"the {RECENT_GAPS} most recently recorded lost ranges, newest first",
+        max_length=RECENT_GAPS,
+    )
 
 
 class HouseholdIn(BaseModel):

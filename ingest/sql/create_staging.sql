@@ -10,5 +10,9 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
     fill_pct    real,
     household   text,
     alarm       text,
-    battery_pct real
+    battery_pct real,
+    seq         bigint,
+    -- Position in the batch (arrival order): of two copies of one key in a batch, the
+    -- first received is the one stored.
+    ord         integer NOT NULL
 ) ON COMMIT DELETE ROWS

@@ -1,17 +1,36 @@
--- Move the staged batch into events, skipping what is already stored (redeliveries,
--- duplicates inside the batch); update the rollups and each bin's device state from
--- the rows actually inserted, so nothing is counted twice. Inputs are sorted so
--- concurrent ingesters take row locks in one order. Returns the rows inserted.
-WITH stored AS (
-    INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind, weight_g,
-                        fill_pct, household, alarm, battery_pct)
-    SELECT ts, bin_key, event_id, estate_id, category, kind, weight_g,
-           fill_pct, household, alarm, battery_pct
+-- Move the staged batch into events, once per (bin, event_id): the key is claimed in
+-- event_keys (migration 0013), and only events whose key row is new are inserted, so a
+-- redelivery, a copy inside the batch or a resend with another ts is never stored or
+-- counted twice. Of several copies of one key in the batch the first received wins.
+-- The rollups and each bin's device state are updated from the rows actually inserted.
+-- Inputs are sorted so concurrent ingesters take row locks in one order. Returns the
+-- rows inserted and the bins among them whose events carry a seq (their stored
+-- watermark may have moved).
+WITH firsts AS MATERIALIZED (
+    SELECT DISTINCT ON (bin_key, event_id) *
     FROM ingest_staging
-    ORDER BY bin_key, ts
-    ON CONFLICT (bin_key, event_id, ts) DO NOTHING
+    ORDER BY bin_key, event_id, ord
+),
+claimed AS (
+    INSERT INTO event_keys (bin_key, event_id, ts, seq)
+    SELECT bin_key, event_id, ts, seq
+    FROM firsts
+    ORDER BY bin_key, event_id
+    ON CONFLICT (bin_key, event_id) DO NOTHING
+    RETURNING bin_key, event_id
+),
+stored AS (
+    -- No ON CONFLICT: a key claimed just now has no event yet; if one existed anyway
+    -- the database's error is the right answer (the batch is split to find it).
+    INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind, weight_g,
+                        fill_pct, household, alarm, battery_pct, seq)
+    SELECT f.ts, f.bin_key, f.event_id, f.estate_id, f.category, f.kind, f.weight_g,
+           f.fill_pct, f.household, f.alarm, f.battery_pct, f.seq
+    FROM firsts f
+    JOIN claimed c ON c.bin_key = f.bin_key AND c.event_id = f.event_id
+    ORDER BY f.bin_key, f.ts
     RETURNING bin_key, ts, estate_id, category, kind, weight_g, household,
-              fill_pct, battery_pct, alarm
+              fill_pct, battery_pct, alarm, seq
 ),
 rolled_up AS (
     -- The rollups' one definition (deploy/sql/idempotent/02_rollups.sql), fed only
@@ -49,4 +68,6 @@ bin_state AS (
     WHERE b.bin_key = l.bin_key
 )
 -- rolled_up is one row; reading it makes the rollups part of this statement.
-SELECT (SELECT count(*) FROM stored) FROM rolled_up
+SELECT (SELECT count(*) FROM stored),
+       (SELECT array_agg(DISTINCT bin_key) FROM stored WHERE seq IS NOT NULL)
+FROM rolled_up

@@ -138,6 +138,21 @@ def test_conflicts_are_409(
     assert client.delete("/api/v1/estates/jjq", headers=admin).status_code == 409
 
 
+def test_a_delete_racing_an_ingester_is_409(
+    client: TestClient, admin: dict[str, str], estate: str, db_url: str
+) -> None:
+    # The ingester has claimed the bin's first event key but its commit was not yet
+    # visible to the API's own check: the foreign key refuses the delete.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO event_keys (bin_key, event_id, ts) SELECT bin_key, 'k1', now() FROM bins"
+        )
+    for path in ("/rooms/r1/bins/b1", ""):
+        r = client.delete(f"/api/v1/estates/jjq{path}", headers=admin)
+        assert r.status_code == 409 and "recorded events" in r.json()["detail"], r.text
+    assert scalar(db_url, "SELECT count(*) FROM bins") == 1
+
+
 def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, db_url: str) -> int:
     monkeypatch.setenv("FENLEI_DATABASE_URL", db_url)
     return cli.run(build_parser().parse_args(argv))

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from deploy.migrate import IDEMPOTENT_DIR, MIGRATIONS_DIR, load_migrations, migrate
 from fenlei.errors import MigrationDriftError, MigrationError
-from tests.fix_services import Services
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def scratch_db(services: Services) -> Iterator[str]:
-    """A brand-new empty database on the same server, dropped afterwards."""
-    name = "fenlei_scratch_" + secrets.token_hex(4)
-    with psycopg.connect(services.database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(services.database_url)
-    params["dbname"] = name
-    try:
-        yield make_conninfo(**params)  # type: ignore[arg-type]
-    finally:
-        with psycopg.connect(services.database_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_repository_migrations_are_well_formed() -> None:

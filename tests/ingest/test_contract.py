@@ -181,7 +181,7 @@ def test_batches_round_trip_through_parse_events(batch: list[Event]) -> None:
 
 def test_reasons_are_their_own_names() -> None:
     assert all(reason.value == reason.name for reason in Reason)
-    assert len(Reason) == 21
+    assert len(Reason) == 24
 
 
 def test_rejection_truncates_its_payload() -> None:

@@ -136,6 +136,12 @@ REJECTED: list[tuple[Reason, str, object]] = [
     (Reason.too_old_timestamp, "just before 2000", ev(ts="2000-01-01T07:59:59+08:00")),
     (Reason.bad_kind, "unknown kind", ev(kind="lid_open")),
     (Reason.bad_kind, "wrong case", ev(kind="Drop")),
+    (Reason.bad_seq, "seq zero", ev(seq=0)),
+    (Reason.bad_seq, "seq negative", ev(seq=-1)),
+    (Reason.bad_seq, "seq float", ev(seq=3.0)),
+    (Reason.bad_seq, "seq past 2**53 - 1", ev(seq=2**53)),
+    (Reason.bad_type, "seq string", ev(seq="7")),
+    (Reason.bad_type, "seq boolean", ev(seq=True)),
     (Reason.bad_weight, "negative", ev(weight_g=-5)),
     (Reason.bad_weight, "zero drop", ev(weight_g=0)),
     (Reason.bad_weight, "float", ev(weight_g=12.0)),
@@ -158,7 +164,12 @@ REJECTED: list[tuple[Reason, str, object]] = [
     (Reason.bad_category, "Chinese name", ev(category="湿垃圾")),
 ]
 # Given by the writer, which knows the registry: see test_contract and the writer's tests.
-WRITER_REASONS = {Reason.unknown_bin, Reason.category_mismatch}
+WRITER_REASONS = {
+    Reason.unknown_bin,
+    Reason.category_mismatch,
+    Reason.conflicting_duplicate,
+    Reason.database_refused,
+}
 
 
 def _case(case: object) -> tuple[str, object]:
@@ -320,6 +331,9 @@ def test_unknown_fields_are_ignored() -> None:
         ({"household": "h" * 64}, "household", "h" * 64),
         ({"event_id": "e" * 64}, "event_id", "e" * 64),
         ({"ts": "2000-01-01T00:00:00Z"}, "ts", datetime(2000, 1, 1, tzinfo=UTC)),
+        ({"seq": 1}, "seq", 1),
+        ({"seq": 2**53 - 1}, "seq", 2**53 - 1),
+        ({}, "seq", None),
     ],
 )
 def test_boundary_values_are_accepted(changes: dict[str, Any], field: str, value: object) -> None:
