@@ -39,6 +39,8 @@ from fenlei.errors import ServiceError
 log = logging.getLogger(__name__)
 
 STATE_FILE = "services.json"
+# Mosquitto's persistence file in its data dir (`persistence_file`, its default name).
+BROKER_STORE = "mosquitto.db"
 INSTALLER = Path(__file__).parent / "local" / "install-system.sh"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -511,6 +513,34 @@ def stop_mosquitto(s: ServicesSettings, state: ServicesState) -> bool:
         _wait_gone(mqtt_pid, "mosquitto", 5.0)
     state.mqtt_pid = None
     return True
+
+
+def kill_broker(s: ServicesSettings) -> int | None:
+    """SIGKILL this home's broker, as a crash would: no save, no goodbye to clients.
+
+    What it acknowledged since its last autosave (`autosave_interval`) is lost. Returns
+    once the process is gone, with its pid; None when it was not running. `up` starts
+    it again on the same ports, from what it last saved.
+    """
+    state = read_state(s)
+    pid = (state.mqtt_pid if state else None) or _read_pid(_paths(s)["mqpid"])
+    if not (pid and _pid_alive(pid, "mosquitto")):
+        return None
+    os.kill(pid, signal.SIGKILL)
+    if not _wait_gone(pid, "mosquitto", STOP_TIMEOUT_S):
+        raise ServiceError(f"mosquitto (pid {pid}) outlived SIGKILL for {STOP_TIMEOUT_S:.0f} s.")
+    log.warning("mosquitto (pid %d) killed", pid)
+    return pid
+
+
+def broker_saved_at(s: ServicesSettings) -> float | None:
+    """When this home's broker last saved its in-memory store (the file's mtime, as
+    ``time.time()``); None before its first save. It saves every `autosave_interval`
+    seconds and on SIGTERM; a crash loses what came after."""
+    try:
+        return (_paths(s)["mqdata"] / BROKER_STORE).stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def up(s: ServicesSettings) -> ServicesState:

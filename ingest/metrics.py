@@ -84,3 +84,15 @@ DROPPED = Counter(
     "Messages neither stored nor quarantined because the database refused both",
     registry=REGISTRY,
 )
+# Kept as plain counts on the network thread (a counter's lock per message costs there)
+# and copied into these by the main loop.
+STALE = Counter(
+    "fenlei_ingest_messages_stale",
+    "Messages of an earlier broker connection left out (the broker redelivers them)",
+    registry=REGISTRY,
+)
+OVERFLOW_UNACKED = Counter(
+    "fenlei_ingest_overflow_unacked",
+    "Messages left unacknowledged because the inbox stayed full (redelivered after a reconnect)",
+    registry=REGISTRY,
+)

@@ -72,6 +72,7 @@ class Ingester:
         self.reconnected = threading.Event()
         self.subscriber.add_connect_listener(self.reconnected.set)
         self.stopping = threading.Event()
+        self._network_counts: dict[str, int] = {}
         self.totals = {"messages": 0, "stored": 0, "duplicates": 0, "rejected": 0}
 
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
@@ -195,6 +196,7 @@ class Ingester:
     def _housekeeping(self) -> None:
         """Watermark republishing and gap expiry, quarantine retention: each rate-limits
         itself and never raises for a database error (it retries on a later turn)."""
+        self._copy_network_counts()
         conn = self._idle_connection()
         if conn is None:
             return
@@ -203,6 +205,17 @@ class Ingester:
             self.watermarks.republish_all(conn)
         self.watermarks.tick(conn)
         self.pruner.tick(conn)
+
+    def _copy_network_counts(self) -> None:
+        sub = self.subscriber
+        for counter, now, attr in (
+            (metrics.STALE, sub.stale_dropped, "stale"),
+            (metrics.OVERFLOW_UNACKED, sub.overflow_dropped, "overflow"),
+        ):
+            seen = self._network_counts.get(attr, 0)
+            if now > seen:
+                counter.inc(now - seen)
+                self._network_counts[attr] = now
 
     def _idle_connection(self) -> psycopg.Connection | None:
         """The writer's connection between batches, or None while the database is away."""

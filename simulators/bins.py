@@ -1,7 +1,9 @@
 """Bins as devices: fill rising with drops, collections, alarms, battery and status.
 
 A bin turns the drops it receives on one local day into the events it publishes, in
-its own time order, with event ids unique per bin (``YYYYMMDD-NNNNN``).
+its own time order, with event ids unique per bin (``YYYYMMDD-NNNNN``) and a ``seq``
+counting every event of the bin from 1 over the whole run (the acknowledgement
+protocol's counter, docs/acknowledgement.md): the same seed gives the same seqs.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ class DeviceEvent:
     ts: datetime
     wire: dict[str, object]
 
+    @property
+    def seq(self) -> int:
+        """The bin's counter of this event (+1 per event, from 1)."""
+        seq = self.wire["seq"]
+        assert isinstance(seq, int)
+        return seq
+
 
 @dataclass
 class BinDevice:
@@ -63,8 +72,10 @@ class BinDevice:
     load_g: int = 0
     battery_pct: float = 100.0
     last_reported_fill: float = -1.0
+    # The seq of the last event made: carried over from day to day, never reused.
+    last_seq: int = 0
     _events: list[DeviceEvent] = field(default_factory=list)
-    _seq: int = 0
+    _day_count: int = 0  # events made today: the NNNNN of the event ids
     _day: date | None = None
 
     @property
@@ -88,7 +99,7 @@ class BinDevice:
         """Return this bin's events of ``day`` given the drops it received, in order."""
         tz = ZoneInfo(self.timezone)
         rng = np.random.default_rng([seed, day.toordinal(), _stable_hash(self.spec.id)])
-        self._events, self._seq, self._day = [], 0, day
+        self._events, self._day_count, self._day = [], 0, day
         if self.battery_pct < BATTERY_REPLACE_AT:
             self.battery_pct = 100.0
         self.battery_pct = max(1.0, self.battery_pct - BATTERY_PER_DAY)
@@ -174,11 +185,12 @@ class BinDevice:
         category: str | None = None,
     ) -> None:
         assert self._day is not None
-        self._seq += 1
+        self._day_count += 1
+        self.last_seq += 1
         self.battery_pct = max(1.0, self.battery_pct - BATTERY_PER_EVENT)
         event = Event(
             address=self.address,
-            event_id=f"{self._day:%Y%m%d}-{self._seq:05d}",
+            event_id=f"{self._day:%Y%m%d}-{self._day_count:05d}",
             ts=ts.astimezone(UTC) if self.utc_clock else ts,
             kind=kind,
             weight_g=weight_g,
@@ -187,6 +199,7 @@ class BinDevice:
             alarm=alarm,
             battery_pct=battery_pct,
             category=category,
+            seq=self.last_seq,
         )
         self._events.append(DeviceEvent(self.address, ts.astimezone(UTC), event_to_json(event)))
 

@@ -87,6 +87,32 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="bins that die half-way through the backfill",
     )
+    faults.add_argument(
+        "--broker-crash",
+        action="store_true",
+        help="SIGKILL the broker of `fenlei services` (FENLEI_HOME) half-way through the "
+        "backfill, right after its PUBACKs, restart it with `fenlei services up`, and count "
+        "the stored copies per (bin, event_id) against the truth (needs FENLEI_DATABASE_URL)",
+    )
+    device = parser.add_argument_group(
+        "device side of the acknowledgement protocol (docs/acknowledgement.md)",
+        "Bins keep each event until the stored watermark covers its seq and, on every "
+        "reconnect, resend what they hold above it.",
+    )
+    device.add_argument(
+        "--no-resend",
+        action="store_true",
+        help="legacy bins: keep nothing and resend nothing after a reconnect (what a crashed "
+        "broker lost stays lost; the ingester reports the seq gaps)",
+    )
+    device.add_argument(
+        "--device-buffer",
+        type=int,
+        default=None,
+        metavar="N",
+        help="events a bin keeps at most until they are covered (default 50000); when full "
+        "it forgets the oldest",
+    )
     scale = parser.add_argument_group(
         "scale mode (benchmarks)",
         "Every bin connects on its own, all with the shared simulator login "

@@ -9,7 +9,7 @@ message, so the ground truth is computed from what was actually sent.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -78,6 +78,11 @@ class Message:
     stored: tuple[DeviceEvent, ...] = ()
     # Set on a marker message: the device drops its connection (its last will fires).
     disconnect: bool = False
+    # The events the message carries, in the wire form sent (a skewed clock's too):
+    # what the device keeps until the stored watermark covers their seq, and resends
+    # unchanged. Empty for a redelivered copy (its events are kept already) and for
+    # malformed payloads (no event of the device's).
+    events: tuple[dict[str, object], ...] = ()
 
 
 @dataclass
@@ -195,6 +200,7 @@ def _bin_messages(
                     encode_payload(wires),
                     flushed_at,
                     () if skewed else tuple(chunk),
+                    events=tuple(wires),
                 )
             )
             report.offline_batches += 1
@@ -229,12 +235,13 @@ def _single(
 ) -> Message:
     if skewed:
         report.rejections[Reason.future_timestamp.value] += 1
-        return Message(address, topic, encode_payload(_skew(e.wire)), e.ts, ())
-    return Message(address, topic, encode_payload(e.wire), e.ts, (e,))
+        wire = _skew(e.wire)
+        return Message(address, topic, encode_payload(wire), e.ts, (), events=(wire,))
+    return Message(address, topic, encode_payload(e.wire), e.ts, (e,), events=(e.wire,))
 
 
 def _resend(m: Message, send_at: datetime) -> Message:
-    return Message(m.address, m.topic, m.payload, send_at, m.stored, m.disconnect)
+    return replace(m, send_at=send_at)
 
 
 def _skew(wire: dict[str, object]) -> dict[str, object]:

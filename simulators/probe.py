@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 import psycopg
@@ -30,6 +31,16 @@ class StoreProbe:
             (self.estate, first - MARGIN, last + MARGIN),
         ).fetchone()
         return int(row[0]) if row else 0
+
+    def keys(self, first: datetime, last: datetime) -> Counter[tuple[str, str]]:
+        """Stored rows per (bin, event_id) of the estate (``stored``'s range): what
+        lost and duplicated are counted on."""
+        rows = self.conn.execute(
+            "SELECT b.id, e.event_id, count(*) FROM events e JOIN bins b USING (bin_key)"
+            " WHERE e.estate_id = %s AND e.ts BETWEEN %s AND %s GROUP BY 1, 2",
+            (self.estate, first - MARGIN, last + MARGIN),
+        ).fetchall()
+        return Counter({(str(b), str(event_id)): int(n) for b, event_id, n in rows})
 
     def rejected(self) -> int:
         """Messages of the estate quarantined since this probe was made."""

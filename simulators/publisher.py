@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -14,7 +17,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 from fenlei.errors import FenleiError
 from simulators.broker import Broker
 
+log = logging.getLogger(__name__)
+
 CONNECT_TIMEOUT_S = 15.0
+# A lost connection is retried after 1 s, doubling up to this: a restarted broker is
+# found again within seconds.
+RECONNECT_MAX_DELAY_S = 4
 # paho keeps at most this many QoS>0 messages unacknowledged; more are queued locally.
 MAX_INFLIGHT = 1_000
 # Published but not yet acknowledged, at most (a bound below 65,535 message ids).
@@ -33,6 +41,9 @@ class Publisher:
     """One device connection (MQTT v5) publishing at QoS 1.
 
     `flush()` returns once the broker has acknowledged everything published so far.
+    A lost connection is retried for ever; what was not acknowledged is sent again
+    after the reconnect. The ``on_connected`` / ``on_message`` / ``on_subscribed`` hooks
+    (None: unused) run on the client's network thread and must not block.
     """
 
     def __init__(
@@ -48,6 +59,7 @@ class Publisher:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.max_queued_messages_set(0)
+        client.reconnect_delay_set(1, RECONNECT_MAX_DELAY_S)
         login = self.broker.login
         if login is not None:
             client.username_pw_set(login.username, login.password)
@@ -65,8 +77,16 @@ class Publisher:
         self._lock = threading.Lock()
         self._unacked = 0
         self._all_acked = threading.Condition(self._lock)
+        # Accepted connections so far (1 after `connect`, +1 per reconnect).
+        self.connections = 0
+        self._connection_change = threading.Condition()
+        self.on_connected: Callable[[int], None] | None = None  # with `connections`
+        self.on_message: Callable[[mqtt.MQTTMessage], None] | None = None
+        self.on_subscribed: Callable[[list[ReasonCode]], None] | None = None
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.client = client
 
     def __enter__(self) -> Publisher:
@@ -117,7 +137,50 @@ class Publisher:
             client.disconnect()
             with self._lock:
                 self._all_acked.notify_all()
+        else:
+            # The hook first: whoever waits for this connection finds its work begun.
+            self._hook(self.on_connected, self.connections + 1)
+            with self._connection_change:
+                self.connections += 1
+                self._connection_change.notify_all()
         self._connected.set()
+
+    def _hook(self, hook: Callable[[Any], None] | None, arg: object) -> None:
+        # An exception would end paho's network thread, and with it the connection.
+        if hook is None:
+            return
+        try:
+            hook(arg)
+        except Exception:
+            log.exception("a connection hook of %s failed", self.client_id)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self._hook(self.on_message, msg)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        props: object,
+    ) -> None:
+        self._hook(self.on_subscribed, reasons)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Subscribe (from any thread, the network thread's hooks included)."""
+        self.client.subscribe(topic, qos=qos)
+
+    def wait_connections(self, n: int, timeout: float) -> bool:
+        """Wait until the broker has accepted ``n`` connections of this client."""
+        deadline = time.monotonic() + timeout
+        with self._connection_change:
+            while self.connections < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.refused is not None:
+                    return False
+                self._connection_change.wait(min(left, 0.5))
+        return True
 
     def _on_publish(
         self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, props: object

@@ -16,9 +16,15 @@ from simulators.runner import CATCH_UP_TIMEOUT_S, CHUNK_MESSAGES, POLL_INTERVAL_
 from simulators.settings import SimulatorSettings
 from simulators.simulation import Simulation
 from simulators.steps import period, register, spec_from, truth_path
+from simulators.watermark import DeviceOptions
 
 
-def run_scale(args: argparse.Namespace, plan: FaultPlan, settings: SimulatorSettings) -> int:
+def run_scale(
+    args: argparse.Namespace,
+    plan: FaultPlan,
+    settings: SimulatorSettings,
+    options: DeviceOptions | None = None,
+) -> int:
     """Backfill ``--estates`` estates, interleaved in time, at ``--rate`` events/s."""
     sims = []
     for i in range(args.estates):
@@ -34,7 +40,10 @@ def run_scale(args: argparse.Namespace, plan: FaultPlan, settings: SimulatorSett
     sent = 0
     with ExitStack() as stack:
         fleets = {
-            s.estate.id: stack.enter_context(Fleet(broker, list(s.devices.values()))) for s in sims
+            s.estate.id: stack.enter_context(
+                Fleet(broker, list(s.devices.values()), options=options)
+            )
+            for s in sims
         }
         connected = time.monotonic()
         for day in sims[0].days():

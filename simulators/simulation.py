@@ -59,6 +59,8 @@ class Simulation:
         self.last_ts: datetime | None = None
         # When set, every event a correct ingester stores is written here as JSON Lines.
         self.events_out: IO[bytes] | None = None
+        # What a run adds to the truth file under its own key (e.g. "broker_crash").
+        self.notes: dict[str, object] = {}
 
     def utc_midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self.tz).astimezone(UTC)
@@ -126,6 +128,8 @@ class Simulation:
                 "messages": self.messages_sent,
                 "bytes": self.bytes_sent,
                 "events_generated": dict(sorted(self.events_generated.items())),
+                # Each bin's seq counts its events from 1: the last one made so far.
+                "last_seq": {d.spec.id: d.last_seq for d in self.devices.values()},
             },
             "stored": {
                 "events": self.truth.stored_events,
@@ -135,6 +139,7 @@ class Simulation:
             },
             "faults": self.report.as_json(),
             "figures": self.truth.figures(self.start, end or self.end),
+            **self.notes,
         }
 
     def write_truth(self, path: Path, end: date | None = None) -> None:

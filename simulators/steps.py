@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fenlei.errors import FenleiError
 from ingest.contract import BinAddress
 from simulators.broker import Login
+from simulators.crash import CrashReport
 from simulators.devices import Fleet
 from simulators.estate import EstateSpec
 from simulators.runner import LiveClock, RunStats, live
@@ -88,6 +89,30 @@ def print_stats(stats: RunStats, path: Path) -> None:
         f"({stats.events_per_s:,.0f} events/s)"
     )
     print(f"truth     {path}")
+
+
+def print_crash(report: CrashReport) -> None:
+    """What the broker crash cost, counted per (bin, event_id) against the truth."""
+    backlog = "unknown" if report.backlog is None else f"{report.backlog}"
+    print(
+        f"broker    killed (pid {report.pid}) after {report.after_day} with {backlog} events "
+        f"not yet stored, back after {report.down_s:.1f} s; {report.resent_bins} bins resent "
+        f"{report.resent_events} events above their watermark"
+    )
+    t = report.tally
+    if t is None:
+        return
+    print(
+        f"per (bin, event_id): {t.expected} expected, {len(t.lost)} lost, "
+        f"{len(t.duplicated)} duplicated, {len(t.unexpected)} unexpected"
+        + (
+            f"; {report.forgotten} events forgotten by full device buffers"
+            if report.forgotten
+            else ""
+        )
+    )
+    for bin_id, event_id in t.lost[:10]:
+        print(f"  lost {bin_id} {event_id}")
 
 
 def run_live(

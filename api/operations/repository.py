@@ -25,21 +25,32 @@ COUNTS_SQL = f"""
 SELECT reason, count(*) AS n FROM rejected_messages {_FILTER} GROUP BY reason ORDER BY reason
 """
 
+# Past the cap rejections are only counted (ingest/quarantine.py); the tally has no
+# time axis, so `since` does not narrow it.
+DROPPED_SQL = """
+SELECT reason, sum(dropped) AS n FROM rejected_tally
+WHERE (%(estates)s::text[] IS NULL OR estate_id = ANY(%(estates)s)) AND dropped > 0
+GROUP BY reason ORDER BY reason
+"""
+
 
 async def rejected(
     conn: psycopg.AsyncConnection[Any],
     estates: list[str] | None,
     since: datetime | None,
     limit: int,
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The newest rejections (up to `limit`) and the count of all matching, by reason."""
+) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, int]]:
+    """The newest rejections (up to `limit`), the count of all kept ones matching, and
+    of those dropped past the cap, by reason."""
     params = {"estates": estates, "since": since, "limit": limit}
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(COUNTS_SQL, params)
         counts = {r["reason"]: int(r["n"]) for r in await cur.fetchall()}
+        await cur.execute(DROPPED_SQL, params)
+        dropped = {r["reason"]: int(r["n"]) for r in await cur.fetchall()}
         await cur.execute(REJECTED_SQL, params)
         rows = await cur.fetchall()
-    return rows, counts
+    return rows, counts, dropped
 
 
 BINS_SQL = f"""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ID_PATTERN, Admin, ConnDep, EstatePath, EstateViewer, PoolDep
 from api.errors import Forbidden
@@ -39,6 +39,10 @@ class RejectedPage(BaseModel):
 
     total: int
     counts_by_reason: dict[str, int]
+    dropped_by_reason: dict[str, int] = Field(
+        description="Rejections counted but not kept because their bin topic and reason"
+        " reached FENLEI_REJECTED_CAP (since the quarantine began; `since` does not apply)"
+    )
     items: list[Rejected]
 
 
@@ -58,10 +62,15 @@ async def rejected(
         if estate
         else (sorted(principal.estates) if principal.estates is not None else None)
     )
-    rows, counts = await repository.rejected(conn, estates, since, limit)
+    rows, counts, dropped = await repository.rejected(conn, estates, since, limit)
     # Payloads failed validation and may not even be UTF-8: decode leniently.
     items = [{**r, "payload": bytes(r["payload"]).decode("utf-8", errors="replace")} for r in rows]
-    return {"total": sum(counts.values()), "counts_by_reason": counts, "items": items}
+    return {
+        "total": sum(counts.values()),
+        "counts_by_reason": counts,
+        "dropped_by_reason": dropped,
+        "items": items,
+    }
 
 
 @router.get("/estates/{estate}/bins", response_model=list[BinState])
