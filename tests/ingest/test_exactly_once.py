@@ -6,6 +6,7 @@ what was published (pandas over the first copy of each key), not by the product.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -98,19 +99,36 @@ def test_a_resend_with_a_corrected_clock_is_stored_once(
     pd.testing.assert_frame_equal(wet_days(db_url), expected, check_dtype=False)
 
 
-@pytest.fixture
-def poison_trigger(db_url: str) -> object:
-    """A row the database refuses: a trigger the test installs (and removes) raises
-    for event ids starting with `poison-`, as a broken extension or constraint would."""
+def install_poison(db_url: str, errcode: str = "P0001") -> None:
+    """A row the database refuses: a trigger raises `errcode` for event ids starting
+    with `poison-`, as a broken extension or constraint would."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
-            "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
-            " BEGIN RAISE EXCEPTION 'refused by the test trigger: %', NEW.event_id; END $$"
+            "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE EXCEPTION 'refused by the test trigger: %', NEW.event_id"
+            f" USING ERRCODE = '{errcode}'; END $$"
         )
         conn.execute(
             "CREATE TRIGGER test_poison BEFORE INSERT ON event_keys FOR EACH ROW"
             " WHEN (NEW.event_id LIKE 'poison-%') EXECUTE FUNCTION test_poison()"
         )
+
+
+@pytest.fixture
+def poison_trigger(db_url: str) -> Iterator[object]:
+    """`install_poison` for the test, removed afterwards (truncation keeps triggers)."""
+    yield from _poisoned(db_url, "P0001")
+
+
+@pytest.fixture
+def transient_poison(db_url: str) -> Iterator[object]:
+    """The same trigger, raising lock_not_available: an error that might pass, but
+    never does for these rows."""
+    yield from _poisoned(db_url, "55P03")
+
+
+def _poisoned(db_url: str, errcode: str) -> Iterator[object]:
+    install_poison(db_url, errcode)
     try:
         yield None
     finally:
@@ -137,6 +155,25 @@ def test_a_message_the_database_refuses_is_quarantined_and_the_rest_stored(
     assert all("refused by the test trigger" in d for _, d, _ in refused)
     assert count(db_url, "event_id LIKE 'poison-%'") == 0
     assert scalar(db_url, "SELECT sum(drops) FROM daily_category WHERE category = 'wet'") == 200
+
+
+def test_a_transient_error_that_never_passes_is_tried_then_split_out(
+    db_url: str,
+    broker: Broker,
+    ingest_factory: Callable[..., IngestProcess],
+    transient_poison: object,
+) -> None:
+    register(db_url)
+    proc = ingest_factory(FENLEI_TRANSIENT_RETRIES="3", FENLEI_RETRY_MIN_S="0.05").start()
+    canary(db_url, broker)
+    ids = [f"good-{i}" for i in range(50)] + ["poison-1"]
+    messages: list[tuple[str, object]] = [(TOPIC_WET, drop(i)) for i in ids]
+    publish(broker, messages)
+    wait_for(lambda: len(rejected(db_url, "database_refused")), lambda c: c == 1, what="split")
+    wait_for(lambda: count(db_url, "event_id LIKE 'good-%'"), lambda c: c == 50, what="good")
+    assert "transient database error (try 2 of 3)" in proc.log()
+    assert "55P03" in rejected(db_url, "database_refused")[0][1]
+    assert proc.proc is not None and proc.proc.poll() is None
 
 
 def test_a_bin_deleted_after_it_was_cached_is_refused_not_fatal(

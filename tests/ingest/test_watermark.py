@@ -573,6 +573,8 @@ def test_ingester_publishes_records_gaps_and_recomputes_after_a_restart(
     ingest_factory: Callable[..., IngestProcess],
 ) -> None:
     register(db_url)
+    # The session's broker outlives each test's database: no earlier test's copy.
+    clear_retained(services, [STORED_WET])
     proc = ingest_factory(FENLEI_SEQ_GAP_TIMEOUT_S="2").start()
     canary(db_url, broker)
     watch = Retained(services)
@@ -629,10 +631,16 @@ def test_ingester_republishes_after_the_broker_restarts(
     if not isinstance(settings_, ServicesSettings):
         pytest.skip("needs the project's own launcher to restart Mosquitto")
     register(db_url)
+    # The session's broker outlives each test's database: no earlier test's copy.
+    clear_retained(services, [STORED_WET])
     proc = ingest_factory().start()
     canary(db_url, broker)
     publish(broker, [(TOPIC_WET, seq_drop(s, "rc")) for s in range(1, 6)])
-    assert retained_now(services, STORED_WET)["seq"] == 5
+    wait_for(
+        lambda: retained_now(services, STORED_WET)["seq"],
+        lambda n: n == 5,
+        what="the watermark after the commit",
+    )
     clear_retained(services, [STORED_WET])
     state = launcher.read_state(settings_)
     assert state is not None
@@ -656,6 +664,7 @@ def test_two_ingesters_in_a_share_group_converge_on_the_model(
     """Each bin's events are split between two ingesters, which commit and advance the
     same bins concurrently; the retained watermark of every bin ends at its last seq."""
     register(db_url)
+    clear_retained(services, [stored_topic("jjq", "r1", b) for b in ("b-dry", "b-wet")])
     env = {"FENLEI_SHARE_GROUP": "wm-test", "FENLEI_SEQ_GAP_TIMEOUT_S": "30"}
     procs = [ingest_factory(**env).start(), ingest_factory(**env).start()]
     canary(db_url, broker)
