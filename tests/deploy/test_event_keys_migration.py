@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import pandas as pd
 import psycopg
 import pytest
 
-from deploy.migrate import MIGRATIONS_DIR, migrate
+from deploy.migrate import migrate
+from tests.fix_scratch import migrate_before
 
 pytestmark = pytest.mark.integration
 BASE = datetime(2026, 3, 23, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
@@ -19,12 +19,7 @@ BASE = datetime(2026, 3, 23, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
 def test_later_copies_are_quarantined_and_the_rollups_rebuilt(
     scratch_db: str, tmp_path: Path
 ) -> None:
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        if path.name < "0013":
-            shutil.copy(path, before / path.name)
-    migrate(scratch_db, migrations_dir=before, frozen_file=None)
+    migrate_before(scratch_db, "0013", tmp_path)
 
     # What the old ingester did: each copy stored and counted, the resend an hour later.
     events = [

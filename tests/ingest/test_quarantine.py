@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import random
-import secrets
-import shutil
 import socket
 import threading
 import urllib.request
@@ -17,16 +15,15 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from deploy.migrate import MIGRATIONS_DIR, migrate
+from deploy.migrate import migrate
 from ingest import quarantine
 from ingest.contract import Reason, Rejection, events_topic
 from ingest.settings import IngestSettings
 from simulators.broker import Broker
 from tests.fix_data import register, wait_for
 from tests.fix_ingest import IngestProcess
-from tests.fix_services import Services
+from tests.fix_scratch import migrate_before
 from tests.fix_stream import TOPIC_DRY, canary, count, drop, publish
 
 pytestmark = pytest.mark.integration
@@ -258,30 +255,10 @@ def test_the_pruner_runs_soon_after_start_then_hourly_and_logs_only_deletions(
     assert caplog.messages == []  # nothing deleted, nothing said
 
 
-@pytest.fixture
-def scratch_db(services: Services) -> Iterator[str]:
-    """A brand-new empty database on the same server, dropped afterwards."""
-    name = "fenlei_scratch_" + secrets.token_hex(4)
-    with psycopg.connect(services.database_url, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(services.database_url)
-    params["dbname"] = name
-    try:
-        yield make_conninfo(**params)  # type: ignore[arg-type]
-    finally:
-        with psycopg.connect(services.database_url, autocommit=True) as c:
-            c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
 def test_an_upgraded_quarantine_is_tallied_and_its_cap_counts_the_old_rows(
     scratch_db: str, tmp_path: Path
 ) -> None:
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        if path.name < "0015":
-            shutil.copy(path, before / path.name)
-    migrate(scratch_db, migrations_dir=before, frozen_file=None)
+    migrate_before(scratch_db, "0015", tmp_path)
     with psycopg.connect(scratch_db) as c:  # what the uncapped ingester left
         c.execute(
             "INSERT INTO rejected_messages (received_at, topic, estate_id, reason, detail, payload)"
