@@ -59,6 +59,9 @@ RECV_CHUNK_BYTES = 256 * 1024
 # Packets handled per loop_read before paho gets to write (acks, pings) again,
 # once the buffer is empty.
 PACKETS_PER_READ = 1_000
+# In a pass that lasts (a drained backlog keeps the buffer full), queued writes and
+# paho's keepalive are served this often (seconds).
+SERVICE_EVERY_S = 0.25
 
 # MQTT 5 PUBACK, reason Success, no properties: type 0x40, remaining length 2, the mid.
 # Byte for byte what paho's ack(mid, 1) queues (_send_command_with_mid).
@@ -165,6 +168,7 @@ class BufferedClient(mqtt.Client):
         if not self.fast:
             return super().loop_read(max_packets)
         handled = 0
+        service_at = time.monotonic() + SERVICE_EVERY_S
         while True:
             if self._sock is None:
                 return MQTTErrorCode.MQTT_ERR_NO_CONN
@@ -174,8 +178,23 @@ class BufferedClient(mqtt.Client):
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
             handled += 1
-            if handled >= PACKETS_PER_READ and not self._buffered():
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
+            if handled >= PACKETS_PER_READ:
+                if not self._buffered():
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+                # A backlog keeps the buffer full, so this pass may last: write the
+                # queued PUBACKs and run the keepalive now and then, as paho's loop
+                # would between passes (both public; the network thread owns the
+                # socket). Returning instead would leave buffered bytes that no
+                # select() wakes for.
+                if handled % PACKETS_PER_READ == 0 and time.monotonic() >= service_at:
+                    service_at = time.monotonic() + SERVICE_EVERY_S
+                    if self.want_write():
+                        rc = self.loop_write()
+                        if rc or self._sock is None:
+                            return rc
+                    rc = self.loop_misc()
+                    if rc or self._sock is None:
+                        return rc
 
     def _handle_publish(self) -> MQTTErrorCode:
         handler = self.fast_publish

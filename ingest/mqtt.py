@@ -42,7 +42,8 @@ RECONNECT_MAX_DELAY_S = 30
 # CONNACK reasons that mean the login itself is wrong (MQTT 5 §3.2.2.2).
 LOGIN_REFUSALS = {0x86, 0x87, 0x8C}
 
-# The longest the network thread waits for room in the inbox in one read pass. paho
+# The longest the network thread waits for room in the inbox while the writer takes
+# nothing (a writer that takes batches resets it: slow is not stuck). paho
 # checks the keepalive between passes and the broker drops a client it has not heard
 # from for 1.5 keepalives, so a quarter of it leaves room for the pass's own work and
 # paho's 1 s select timeout; the cap keeps the pause short with a long keepalive.
@@ -339,9 +340,13 @@ class Subscriber:
             if left <= 0:
                 break
             started = time.monotonic()
-            # In slices: the writer's set() only shortens the wait.
-            room.wait(min(left, 0.05))
-            self._wait_left = left - (time.monotonic() - started)
+            # In slices: the writer's set() only shortens the wait. A set() means the
+            # writer took a batch: it is slow, not stuck, so the budget starts over
+            # (it bounds a wait without progress, not a long drain).
+            if room.wait(min(left, 0.05)):
+                self._wait_left = self.wait_budget_s
+            else:
+                self._wait_left = left - (time.monotonic() - started)
         self._overflowed = True
         self._dropped_before = self.overflow_dropped
         log.warning(

@@ -233,7 +233,7 @@ class Writer:
         """Store one batch in one transaction; raises psycopg errors for the caller.
 
         A bin deleted since it was cached makes the database refuse the batch (the
-        foreign key of event_keys): the cache is emptied and the batch tried once more,
+        check on event_keys, migration 0013): the cache is emptied and the batch tried once more,
         so its events are quarantined as unknown_bin instead of failing again.
         """
         try:

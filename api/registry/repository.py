@@ -102,7 +102,7 @@ async def _in_use(why: str) -> AsyncIterator[None]:
     """Conflict when the database refuses a delete because events name the bin.
 
     The checks above see committed events only; an ingester storing the bin's first
-    event meanwhile is caught by event_keys' foreign key (migration 0013).
+    event meanwhile is caught by event_keys' key check on bins (migration 0013).
     """
     try:
         yield

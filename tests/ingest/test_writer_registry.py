@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -60,3 +61,64 @@ def test_a_bin_with_events_cannot_be_deleted_under_the_ingester(db_url: str) -> 
         writer.close()
     with psycopg.connect(db_url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
         conn.execute("DELETE FROM bins WHERE estate_id = 'used'")
+
+
+def _bin_key(db_url: str, estate: str) -> int:
+    key = scalar(db_url, "SELECT bin_key FROM bins WHERE estate_id = %s", (estate,))
+    assert isinstance(key, int)
+    return key
+
+
+def test_a_delete_racing_an_uncommitted_key_waits_and_is_refused(db_url: str) -> None:
+    register(db_url, estate="race", rooms={"r1": {"b-wet": "wet"}})
+    key = _bin_key(db_url, "race")
+    outcome: list[BaseException | None] = []
+    with psycopg.connect(db_url) as ingest:
+        ingest.execute(
+            "INSERT INTO event_keys (bin_key, event_id, ts) VALUES (%s, 'r-1', now())", (key,)
+        )
+
+        def delete() -> None:
+            try:
+                with psycopg.connect(db_url) as api:
+                    api.execute("DELETE FROM bins WHERE bin_key = %s", (key,))
+                outcome.append(None)
+            except psycopg.Error as exc:
+                outcome.append(exc)
+
+        deleter = threading.Thread(target=delete)
+        deleter.start()
+        time.sleep(0.5)
+        assert not outcome, "the delete did not wait for the uncommitted key"
+        ingest.commit()
+        deleter.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.ForeignKeyViolation)
+    assert scalar(db_url, "SELECT count(*) FROM bins WHERE bin_key = %s", (key,)) == 1
+
+
+def test_a_key_racing_an_uncommitted_delete_waits_and_is_refused(db_url: str) -> None:
+    register(db_url, estate="race2", rooms={"r1": {"b-wet": "wet"}})
+    key = _bin_key(db_url, "race2")
+    outcome: list[BaseException | None] = []
+    with psycopg.connect(db_url) as api:
+        api.execute("DELETE FROM bins WHERE bin_key = %s", (key,))
+
+        def insert() -> None:
+            try:
+                with psycopg.connect(db_url) as ingest:
+                    ingest.execute(
+                        "INSERT INTO event_keys (bin_key, event_id, ts) VALUES (%s, 'r-2', now())",
+                        (key,),
+                    )
+                outcome.append(None)
+            except psycopg.Error as exc:
+                outcome.append(exc)
+
+        inserter = threading.Thread(target=insert)
+        inserter.start()
+        time.sleep(0.5)
+        assert not outcome, "the key did not wait for the uncommitted delete"
+        api.commit()
+        inserter.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.ForeignKeyViolation)
+    assert scalar(db_url, "SELECT count(*) FROM event_keys") == 0
