@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import queue
 import signal
@@ -289,3 +290,6 @@ def _first_line(exc: BaseException) -> str:
 def install_signal_handlers(ingester: Ingester) -> None:
     signal.signal(signal.SIGTERM, ingester.request_stop)
     signal.signal(signal.SIGINT, ingester.request_stop)
+    # An operator's (and the tests') view of a stuck process: every thread's stack on
+    # stderr, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)

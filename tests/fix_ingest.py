@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,7 +62,19 @@ class IngestProcess:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        code = self.proc.wait(timeout)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # Its threads' stacks (faulthandler on SIGUSR1) and log say where it hangs.
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            raise AssertionError(
+                f"the ingester did not exit within {timeout:g} s of signal {sig}:\n"
+                f"{self.log()[-6000:]}"
+            ) from None
         self.proc = None
         return code
 
