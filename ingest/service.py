@@ -19,7 +19,7 @@ from ingest.mqtt import Subscriber
 from ingest.quarantine import Pruner
 from ingest.settings import IngestSettings
 from ingest.watermark import Watermarks
-from ingest.writer import BatchResult, Writer, record, refused
+from ingest.writer import BatchResult, Writer, first_line, record, refused
 
 log = logging.getLogger(__name__)
 summary = logging.getLogger("fenlei.summary")
@@ -74,6 +74,7 @@ class Ingester:
         self.subscriber.add_connect_listener(self.reconnected.set)
         self.stopping = threading.Event()
         self._network_counts: dict[str, int] = {}
+        self._idle_retry_at = 0.0
         self.totals = {"messages": 0, "stored": 0, "duplicates": 0, "rejected": 0}
 
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
@@ -162,7 +163,7 @@ class Ingester:
                                 "transient database error (try %d of %d): %s",
                                 transient_tries,
                                 self.settings.transient_retries,
-                                _first_line(exc),
+                                first_line(exc),
                             )
                             if self.stopping.wait(delay):
                                 return None
@@ -176,7 +177,7 @@ class Ingester:
                     log.warning(
                         "database unavailable, holding %d messages unacknowledged: %s",
                         len(batch),
-                        _first_line(exc),
+                        first_line(exc),
                     )
                 self.writer.close()
                 if self.stopping.wait(delay):
@@ -219,11 +220,15 @@ class Ingester:
                 self._network_counts[attr] = now
 
     def _idle_connection(self) -> psycopg.Connection | None:
-        """The writer's connection between batches, or None while the database is away."""
+        """The writer's connection between batches, or None while the database is away
+        (then not tried again for `retry_max_s`: the next batch waits for it and reports)."""
+        if time.monotonic() < self._idle_retry_at:
+            return None
         try:
             return self.writer.connect()
         except psycopg.Error:
-            return None  # the next batch waits for the database and reports it
+            self._idle_retry_at = time.monotonic() + self.settings.retry_max_s
+            return None
 
     def _back(self, down_since: float | None) -> None:
         if down_since is not None:
@@ -236,7 +241,7 @@ class Ingester:
         log.warning(
             "the database refused a message (%s); quarantined: %s",
             rejections[0].topic if rejections else "?",
-            _first_line(error),
+            first_line(error),
         )
         delay = self.settings.retry_min_s
         while True:
@@ -250,7 +255,7 @@ class Ingester:
                     log.error(
                         "could not quarantine a refused message on %s either (%s); dropped",
                         rejections[0].topic if rejections else "?",
-                        _first_line(exc),
+                        first_line(exc),
                     )
                     metrics.DROPPED.inc()
                     break
@@ -280,11 +285,6 @@ class Ingester:
             t["rejected"],
             extra={"component": "ingest", **t},
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def install_signal_handlers(ingester: Ingester) -> None:

@@ -44,6 +44,7 @@ import psycopg
 from ingest import metrics, sql
 from ingest.contract import stored_topic
 from ingest.settings import IngestSettings
+from ingest.writer import first_line
 
 log = logging.getLogger(__name__)
 
@@ -321,11 +322,10 @@ class Watermarks:
 
     def _failed(self, conn: psycopg.Connection, exc: psycopg.Error) -> None:
         if not self._failing:
-            text = str(exc).strip()
             log.warning(
-                "stored watermarks not updated, retrying later: %s%s",
+                "stored watermarks not updated, retrying later: %s: %s",
                 type(exc).__name__,
-                f": {text.splitlines()[0]}" if text else "",
+                first_line(exc),
             )
         self._failing = True
         # conn.transaction() rolled back already; a broken connection is the writer's to

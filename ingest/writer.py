@@ -341,14 +341,20 @@ def record(result: BatchResult, first_received: float) -> None:
     metrics.LAG_SECONDS.observe(time.monotonic() - first_received)
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line for a log or a quarantine detail (its type when empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def refused(msg: Message, error: psycopg.Error) -> list[Rejection]:
     """The quarantine records of a message the database refused to store, with why.
 
     Its events (and its status) are kept re-encoded, so `fenlei rejected replay` can
     store them once the cause is fixed; rejections it already carried stay as they are.
     """
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    detail = f"the database refused it ({error.sqlstate or 'no SQLSTATE'}): {text}"[:1000]
+    detail = f"the database refused it ({error.sqlstate or 'no SQLSTATE'}): {first_line(error)}"
+    detail = detail[:1000]
     out = list(msg.rejections)
     for event in msg.events:
         a = event.address

@@ -26,7 +26,7 @@ def message(estate: str, bin_id: str, event_id: str) -> Message:
     return Message(1, 1, time.monotonic(), parsed.events, parsed.rejections)
 
 
-def test_the_foreign_key_catches_a_deletion_the_cache_missed(
+def test_the_key_check_catches_a_deletion_the_cache_missed(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(db_url, estate="keep", rooms={"r1": {"b-wet": "wet"}})
@@ -34,7 +34,7 @@ def test_the_foreign_key_catches_a_deletion_the_cache_missed(
     writer = Writer(db_url)
     try:
         # The announcement is lost (say, a listening connection that just broke): only
-        # the foreign key on event_keys stands between the cache and a stored event.
+        # the key check on event_keys stands between the cache and a stored event.
         monkeypatch.setattr(writer, "_hear_registry", lambda conn: None)
         writer.store([message("keep", "b-wet", "warm-1"), message("gone", "b-wet", "warm-g")])
         with psycopg.connect(db_url) as conn:
@@ -69,56 +69,44 @@ def _bin_key(db_url: str, estate: str) -> int:
     return key
 
 
-def test_a_delete_racing_an_uncommitted_key_waits_and_is_refused(db_url: str) -> None:
-    register(db_url, estate="race", rooms={"r1": {"b-wet": "wet"}})
-    key = _bin_key(db_url, "race")
+def race(db_url: str, first: str, second: str, key: int) -> BaseException | None:
+    """Run `first` in an open transaction, then `second` from another connection; commit
+    the first once the second has waited 0.5 s. What the second raised (None: nothing)."""
     outcome: list[BaseException | None] = []
-    with psycopg.connect(db_url) as ingest:
-        ingest.execute(
-            "INSERT INTO event_keys (bin_key, event_id, ts) VALUES (%s, 'r-1', now())", (key,)
-        )
+    with psycopg.connect(db_url) as holder:
+        holder.execute(first, (key,))
 
-        def delete() -> None:
+        def run() -> None:
             try:
-                with psycopg.connect(db_url) as api:
-                    api.execute("DELETE FROM bins WHERE bin_key = %s", (key,))
+                with psycopg.connect(db_url) as other:
+                    other.execute(second, (key,))
                 outcome.append(None)
             except psycopg.Error as exc:
                 outcome.append(exc)
 
-        deleter = threading.Thread(target=delete)
-        deleter.start()
+        waiter = threading.Thread(target=run)
+        waiter.start()
         time.sleep(0.5)
-        assert not outcome, "the delete did not wait for the uncommitted key"
-        ingest.commit()
-        deleter.join(10)
-    assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.ForeignKeyViolation)
+        assert not outcome, "the second statement did not wait for the first's commit"
+        holder.commit()
+        waiter.join(10)
+    assert len(outcome) == 1
+    return outcome[0]
+
+
+INSERT_KEY = "INSERT INTO event_keys (bin_key, event_id, ts) VALUES (%s, 'r-1', now())"
+DELETE_BIN = "DELETE FROM bins WHERE bin_key = %s"
+
+
+def test_a_delete_racing_an_uncommitted_key_waits_and_is_refused(db_url: str) -> None:
+    register(db_url, estate="race", rooms={"r1": {"b-wet": "wet"}})
+    key = _bin_key(db_url, "race")
+    assert isinstance(race(db_url, INSERT_KEY, DELETE_BIN, key), psycopg.errors.ForeignKeyViolation)
     assert scalar(db_url, "SELECT count(*) FROM bins WHERE bin_key = %s", (key,)) == 1
 
 
 def test_a_key_racing_an_uncommitted_delete_waits_and_is_refused(db_url: str) -> None:
     register(db_url, estate="race2", rooms={"r1": {"b-wet": "wet"}})
     key = _bin_key(db_url, "race2")
-    outcome: list[BaseException | None] = []
-    with psycopg.connect(db_url) as api:
-        api.execute("DELETE FROM bins WHERE bin_key = %s", (key,))
-
-        def insert() -> None:
-            try:
-                with psycopg.connect(db_url) as ingest:
-                    ingest.execute(
-                        "INSERT INTO event_keys (bin_key, event_id, ts) VALUES (%s, 'r-2', now())",
-                        (key,),
-                    )
-                outcome.append(None)
-            except psycopg.Error as exc:
-                outcome.append(exc)
-
-        inserter = threading.Thread(target=insert)
-        inserter.start()
-        time.sleep(0.5)
-        assert not outcome, "the key did not wait for the uncommitted delete"
-        api.commit()
-        inserter.join(10)
-    assert len(outcome) == 1 and isinstance(outcome[0], psycopg.errors.ForeignKeyViolation)
+    assert isinstance(race(db_url, DELETE_BIN, INSERT_KEY, key), psycopg.errors.ForeignKeyViolation)
     assert scalar(db_url, "SELECT count(*) FROM event_keys") == 0
