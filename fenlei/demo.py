@@ -270,6 +270,12 @@ def reset_estate(db_url: str, estate: str) -> None:
 
     with psycopg.connect(db_url, application_name="fenlei-demo") as conn:
         conn.execute("DELETE FROM events WHERE estate_id = %s", (estate,))
+        # The keys too: a bin whose events are keyed cannot be deleted (migration 0013).
+        conn.execute(
+            "DELETE FROM event_keys WHERE bin_key IN"
+            " (SELECT bin_key FROM bins WHERE estate_id = %s)",
+            (estate,),
+        )
         conn.execute("DELETE FROM rejected_messages WHERE estate_id = %s", (estate,))
         conn.execute("DELETE FROM estates WHERE id = %s", (estate,))  # cascades
 

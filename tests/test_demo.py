@@ -68,6 +68,13 @@ def test_demo_comes_up_and_computes_the_expected_figures(
         FENLEI_SESSION_EXPIRY_S="0",
     )
     truth = tmp_path / "truth.json"
+    # Twice, as a user runs `make demo` again: the second run forgets the first's estate
+    # (its keyed events included) before it registers it anew.
+    for _ in range(2):
+        run_demo_once(env, truth)
+
+
+def run_demo_once(env: dict[str, str], truth: Path) -> None:
     started = time.monotonic()
     done = subprocess.run(
         [
