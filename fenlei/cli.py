@@ -7,9 +7,11 @@ heavier dependencies (pandas, plotly) are even imported.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -120,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(verbose=args.verbose)
+    # An operator's view of a stuck command (a demo that will not stop, a hung import):
+    # `kill -USR1 <pid>` prints every thread's stack on stderr without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     load_services_env()
     try:
         return int(args.func(args))

@@ -30,6 +30,8 @@ from simulators.watermark import DeviceOptions
 log = logging.getLogger(__name__)
 
 OFFLINE = orjson.dumps({"online": False})
+# How long a closing fleet waits, all bins together, for its goodbyes' PUBACKs.
+CLOSE_TIMEOUT_S = 10.0
 
 
 def client_id(address: BinAddress) -> str:
@@ -154,17 +156,21 @@ class Fleet:
             pub.flush(timeout)
             pub.check_denied()
 
-    def close(self) -> None:
-        """Say goodbye like a device being switched off: status offline, then disconnect."""
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Say goodbye like a device being switched off: status offline, then disconnect.
+
+        One deadline for the whole fleet: a Ctrl-C must not wait 30 s per bin for
+        PUBACKs that will never come (a broker gone, or a publish cut short)."""
+        deadline = time.monotonic() + timeout
         if self._resender is not None:
-            self._resender.stop()
+            self._resender.stop(timeout)
             self._resender = None
         for address, pub in self._pubs.items():
             try:
                 pub.publish(
                     status_topic(address.estate, address.room, address.bin), OFFLINE, retain=True
                 )
-                pub.flush(30.0)
+                pub.flush(max(deadline - time.monotonic(), 0.0))
             except (RuntimeError, TimeoutError, FenleiError):
                 log.warning("bin %s did not say goodbye", address.bin, exc_info=True)
             pub.close()

@@ -171,9 +171,9 @@ class Resender:
                 self._idle.wait(left)
         return True
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
         self._tasks.put(None)
-        self._thread.join(30.0)
+        self._thread.join(timeout)
 
     def _run(self) -> None:
         while (task := self._tasks.get()) is not None:

@@ -202,7 +202,13 @@ class Publisher:
             while self._unacked >= MAX_UNACKED:
                 self._all_acked.wait(1.0)
             self._unacked += 1
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        try:
+            info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        except BaseException:
+            # Not queued (a Ctrl-C landing here included): a flush must not wait for it.
+            with self._lock:
+                self._unacked -= 1
+            raise
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
             with self._lock:
                 self._unacked -= 1

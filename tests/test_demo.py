@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +23,8 @@ from tests.fix_services import Services
 
 # Services up (already), migrate, ingester, API, token, 3 days of 100 households.
 DEMO_TIMEOUT_S = 180
+# Ctrl-C: the bins' goodbyes (10 s at most), then the ingester and the API (SIGTERM).
+STOP_WITHIN_S = 45
 
 
 def test_demo_takes_the_documented_options() -> None:
@@ -69,32 +73,36 @@ def test_demo_comes_up_and_computes_the_expected_figures(
     )
     truth = tmp_path / "truth.json"
     # Twice, as a user runs `make demo` again: the second run forgets the first's estate
-    # (its keyed events included) before it registers it anew.
-    for _ in range(2):
-        run_demo_once(env, truth)
+    # (its keyed events included) before it registers it anew, and goes live until Ctrl-C.
+    run_demo_once(env, truth)
+    run_demo_live_then_ctrl_c(env, truth)
+
+
+def demo_argv(truth: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "fenlei",
+        "demo",
+        "--services",
+        "env",
+        "--days",
+        "3",
+        "--households",
+        "100",
+        "--no-progress",
+        "--api-port",
+        "0",
+        "--truth",
+        str(truth),
+        *extra,
+    ]
 
 
 def run_demo_once(env: dict[str, str], truth: Path) -> None:
     started = time.monotonic()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fenlei",
-            "demo",
-            "--services",
-            "env",
-            "--days",
-            "3",
-            "--households",
-            "100",
-            "--no-live",
-            "--no-progress",
-            "--api-port",
-            "0",
-            "--truth",
-            str(truth),
-        ],
+        demo_argv(truth, "--no-live"),
         env=env,
         capture_output=True,
         text=True,
@@ -103,12 +111,73 @@ def run_demo_once(env: dict[str, str], truth: Path) -> None:
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
+    check_output(done.stdout)
+    figures = json.loads(truth.read_text())["figures"]
+    assert figures["households_total"] == 100
+    assert elapsed < DEMO_TIMEOUT_S
+
+
+def check_output(out: str) -> None:
     for label in ("coverage", "participation rate", "wet-waste share"):
         line = next(li for li in out.splitlines() if li.startswith(label))
         assert line.rstrip().endswith("="), line  # expected equals computed
     assert re.search(r"^token\s+\S+$", out, re.M), out
     assert "/docs" in out
-    figures = json.loads(truth.read_text())["figures"]
-    assert figures["households_total"] == 100
-    assert elapsed < DEMO_TIMEOUT_S
+
+
+def children_of(pid: int) -> list[int]:
+    """The PIDs whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def run_demo_live_then_ctrl_c(env: dict[str, str], truth: Path) -> None:
+    """Ctrl-C on a live demo stops it and the ingester and API it started, promptly."""
+    err_path = truth.parent / "demo-live.err"  # a file: a full pipe would stall the demo
+    with err_path.open("wb") as err_file:
+        proc = subprocess.Popen(
+            demo_argv(truth),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err_file,
+            text=True,
+            # A terminal's Ctrl-C: SIGINT at its default even where the test runner was
+            # started in the background (a shell's `&` makes its jobs ignore SIGINT).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    started_children: list[int] = []
+    try:
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + DEMO_TIMEOUT_S
+        for line in proc.stdout:  # the demo prints line by line, flushed
+            lines.append(line)
+            if line.startswith("live from") or time.monotonic() > deadline:
+                break
+        out = "".join(lines)
+        assert "live from" in out, out + err_path.read_text(errors="replace")
+        check_output(out)
+        started_children = children_of(proc.pid)
+        assert len(started_children) == 2, started_children  # the ingester and the API
+        time.sleep(2.0)  # live publishing under way
+        proc.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        rest, _ = proc.communicate(timeout=STOP_WITHIN_S)
+        err = err_path.read_text(errors="replace")
+        assert time.monotonic() - stopped < STOP_WITHIN_S
+        assert proc.returncode in (0, 130), rest + err
+        assert not [p for p in started_children if Path(f"/proc/{p}").exists()], err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in started_children:  # never leave the demo's ingester or API behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
