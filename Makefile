@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 FENLEI := $(VENV)/bin/fenlei
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system python demo test lint bench-ingest bench-api services-up services-down clean
+.PHONY: setup system python demo test lint bench-ingest bench-api bench-api-baseline services-up services-down clean
 
 # Install system packages (Mosquitto, PostgreSQL 15, TimescaleDB) and the Python env.
 setup: system python
@@ -39,6 +39,18 @@ lint: python
 bench-ingest: setup
 	$(FENLEI) services up
 	$(PY) -m bench.ingest
+
+# Figures latency benchmark; writes bench/results/api.md.
+bench-api: setup
+	$(FENLEI) services up
+	$(PY) -m bench.api
+
+# The same API cases at BASELINE and at this checkout, alternately (each side with its
+# own migrations, loader and API); writes bench/results/api-baseline.md.
+BASELINE ?= edffe67
+bench-api-baseline: setup
+	$(FENLEI) services up
+	$(PY) -m bench.api --baseline $(BASELINE)
 
 # Start / stop the local services.
 services-up: setup

@@ -8,15 +8,16 @@ pages mounted on it.)
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
 
+    from api.registry.repository import Upsert
+    from api.registry.sheet import Sheet
+
 ROLES = ("admin", "volunteer", "viewer")
-# Households per upsert statement while importing a sheet: big enough to be fast, small
-# enough that the progress bar moves.
-IMPORT_CHUNK_ROWS = 1_000
 
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
@@ -41,8 +42,10 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         imp = actions.add_parser(
             "import",
             help="import a household sheet (CSV or .xlsx); all rows or none",
-            description="Columns: id, building, building_group, enrolled_on, left_on "
-            "(dates YYYY-MM-DD). Any invalid row: nothing is imported.",
+            description="Columns: id, building, building_group, enrolled_on, left_on, "
+            "effective_on (when a change of building or group applies; default today), "
+            "display_name, publish_consent (yes/no); dates YYYY-MM-DD. Any invalid row, or "
+            "one that contradicts a household's recorded history: nothing is imported.",
         )
         imp.add_argument("file", help="the sheet (.csv UTF-8 or .xlsx)")
         imp.add_argument("--estate", required=True)
@@ -89,10 +92,7 @@ def _import(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from tqdm import tqdm
-
-    from api.errors import Invalid, NotFound
-    from api.registry import repository
+    from api.errors import Invalid
     from api.registry.sheet import read_sheet
 
     path = Path(args.file)
@@ -104,26 +104,43 @@ def _import(args: argparse.Namespace) -> int:
         for row in sheet.rejected:
             print(f"  line {row.line}: {row.reason}", file=sys.stderr)
         raise Invalid(f"{path.name}: fix the {len(sheet.rejected)} rejected row(s) and re-run")
-    created = 0
-    with _connect() as conn, conn.transaction():
-        if conn.execute("SELECT 1 FROM estates WHERE id = %s", (args.estate,)).fetchone() is None:
-            raise NotFound(
-                f"no estate {args.estate!r}; create it first (PUT /api/v1/estates/{args.estate})"
-            )
-        rows = sheet.households
-        with tqdm(total=len(rows), unit="household", desc=path.name) as bar:
-            for i in range(0, len(rows), IMPORT_CHUNK_ROWS):
-                chunk = rows[i : i + IMPORT_CHUNK_ROWS]
-                params = repository.household_params(args.estate, chunk)
-                conn.execute(repository.UPSERT_BUILDINGS, params)
-                conn.execute(repository.UPSERT_GROUPS, params)
-                created += sum(
-                    bool(r[0])
-                    for r in conn.execute(repository.UPSERT_HOUSEHOLDS, params).fetchall()
-                )
-                bar.update(len(chunk))
+    try:
+        done = asyncio.run(_store_sheet(args.estate, path.name, sheet))
+    except Invalid as exc:
+        # Rows that contradict the stored history, by sheet line (the API says "body i").
+        print(f"{exc}:", file=sys.stderr)
+        for error in exc.errors:
+            loc = error.get("loc")
+            index = loc[1] if isinstance(loc, list) and len(loc) > 1 else None
+            where = f"line {sheet.lines[index]}" if isinstance(index, int) else "sheet"
+            print(f"  {where}: {error.get('msg')}", file=sys.stderr)
+        raise Invalid(f"{path.name}: fix the row(s) above and re-run") from None
+    result = done.as_response()
+    back = result["backdated"]
     print(
-        f"imported {len(sheet.households)} households into {args.estate} "
-        f"({created} new, {len(sheet.households) - created} updated)"
+        f"imported {done.rows} households into {args.estate} "
+        f"({done.created} new, {done.updated} changed, {result['unchanged']} unchanged)"
     )
+    if back["rows"]:
+        print(
+            f"{back['rows']} change(s) dated before today, from {back['earliest']}: "
+            f"the figures of {back['days_touched']} past day(s) change with them"
+        )
     return 0
+
+
+async def _store_sheet(estate: str, name: str, sheet: Sheet) -> Upsert:
+    import psycopg
+    from tqdm import tqdm
+
+    from api.registry import repository
+    from api.settings import ApiSettings
+
+    settings = ApiSettings()  # type: ignore[call-arg]  # database_url comes from the env
+    async with await psycopg.AsyncConnection.connect(
+        settings.database_url, application_name="fenlei-cli", autocommit=True
+    ) as conn:
+        with tqdm(total=len(sheet.households), unit="household", desc=name) as bar:
+            return await repository.upsert_households(
+                conn, estate, sheet.households, progress=bar.update
+            )

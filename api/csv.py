@@ -10,19 +10,22 @@ from typing import Any, Literal
 from fastapi import Query
 from fastapi.responses import Response
 
+from fenlei.spreadsheet import defused
+
 Format = Literal["json", "csv"]
 FORMAT_QUERY = Query(description="`csv` for a spreadsheet-ready answer")
 
 
 def csv_response(rows: Iterable[Mapping[str, Any]], filename: str) -> Response:
-    """A text/csv attachment; None is written as an empty cell."""
+    """A text/csv attachment; None is written as an empty cell, and text a spreadsheet
+    would evaluate (a building named "=1+1") gets a leading `'`."""
     rows = list(rows)
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writer.writerow({k: "" if v is None else defused(v) for k, v in row.items()})
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -1,6 +1,7 @@
 """Figures latency: `/metrics` and `/daily` over a year, next to naive SQL on raw events.
 
     python -m bench.api            # FENLEI_DATABASE_URL names the server (services.env)
+    python -m bench.api --baseline edffe67 [--pairs 3] [-n 60]   # against a commit
 
 Creates a scratch database `fenlei_bench_api` on that server, migrates it and loads:
 
@@ -18,7 +19,10 @@ counted from exactly those drops by the ingester's own rollup function
 by `bench/ingest.py`. Every random draw depends on the day, the household and the
 drop, so no two days are alike. The API runs under uvicorn in this process and is
 called over loopback HTTP with a bearer token.
-Writes bench/results/api.md and drops the scratch database.
+The registry is in migration 0016's tables (households, household_memberships,
+household_spells; see REGISTRY). Writes bench/results/api.md and drops the scratch
+database. `--baseline REF` runs only the API cases, for the commit REF and for this
+checkout alternately, and writes bench/results/api-baseline.md: see bench/api_baseline.py.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,6 +100,12 @@ SELECT g.ts, b.bin_key, g.event_id, g.estate_id, g.category, 'drop', g.weight_g,
 FROM gen g JOIN bins b ON b.estate_id = g.estate_id AND b.id = 'b-' || g.category
 ORDER BY g.ts
 """
+# The registry (migration 0016's tables): every household has one membership, in
+# building (n - 1) / 60 + 1 and group 1..6 of it, since before records ('-infinity', as
+# 0016 carries households over) in odd buildings and since the data's first day in even
+# ones (as the API records a new household); 19 in 20 are enrolled, from one of the
+# first 90 days, and 1 in 100 left on day 200. On every day of 2025 that is the state
+# the bench loaded before #13, so the figures and the cases are the same.
 REGISTRY = """
 INSERT INTO estates (id, name, households_total) VALUES (%(estate)s, %(estate)s, %(total)s);
 INSERT INTO rooms (estate_id, id) VALUES (%(estate)s, 'r1');
@@ -102,14 +113,22 @@ INSERT INTO bins (estate_id, room_id, id, category)
 SELECT %(estate)s, 'r1', 'b-' || c, c FROM unnest(%(categories)s::text[]) AS c;
 INSERT INTO buildings (estate_id, id)
 SELECT %(estate)s, b::text FROM generate_series(1, %(households)s / %(per_building)s) AS b;
-INSERT INTO households (estate_id, id, building_id, building_group_id, enrolled_on, left_on)
+INSERT INTO households (estate_id, id)
+SELECT %(estate)s, 'h' || lpad(n::text, 4, '0') FROM generate_series(1, %(households)s) AS n;
+INSERT INTO household_memberships (estate_id, household_id, valid_from, building_id,
+                                   building_group_id)
 SELECT %(estate)s, 'h' || lpad(n::text, 4, '0'),
+       CASE WHEN ((n - 1) / %(per_building)s) %% 2 = 0 THEN '-infinity'::date
+            ELSE %(start)s::date END,
        ((n - 1) / %(per_building)s + 1)::text,
        ((n - 1) / %(per_building)s + 1)::text || '-'
-           || ((n - 1) %% %(per_building)s / %(per_group)s + 1),
-       CASE WHEN n %% 20 = 0 THEN NULL ELSE %(start)s::date + (n %% 90) END,
-       CASE WHEN n %% 50 = 0 THEN %(start)s::date + 200 END
+           || ((n - 1) %% %(per_building)s / %(per_group)s + 1)
 FROM generate_series(1, %(households)s) AS n;
+INSERT INTO household_spells (estate_id, household_id, enrolled_on, left_on)
+SELECT %(estate)s, 'h' || lpad(n::text, 4, '0'), %(start)s::date + (n %% 90),
+       CASE WHEN n %% 50 = 0 THEN %(start)s::date + 200 END
+FROM generate_series(1, %(households)s) AS n
+WHERE n %% 20 <> 0;
 """
 
 # The naive way: straight from the raw events, local days computed per row (by the
@@ -123,7 +142,8 @@ drops AS (
       AND fenlei_local_day(ev.ts, e.timezone) BETWEEN %(from)s AND %(to)s
 ),
 enrolled AS (
-    SELECT id FROM households WHERE estate_id = %(estate)s AND enrolled_on <= %(to)s
+    SELECT household_id AS id FROM household_spells
+    WHERE estate_id = %(estate)s AND enrolled_on <= %(to)s
       AND (left_on IS NULL OR left_on > %(to)s)
 )
 SELECT count(*) AS drops,
@@ -219,6 +239,29 @@ def copy_estates(
         conn.execute(indexdef[0])
 
 
+def load(
+    conn: psycopg.Connection[Any], estates: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """All the data: `estates[0]` generated, the others and bench-3yr copied from it;
+    returns the drops per estate and the rows per table."""
+    drops = {estates[0]: load_estate(conn, estates[0], YEAR)}
+    copy_estates(conn, estates[1:], estates[0], 0)
+    for e in estates[1:]:
+        drops[e] = drops[estates[0]]
+    copy_estates(conn, ["bench-3yr"], estates[0], 2)
+    drops["bench-3yr"] = 3 * drops[estates[0]]
+    conn.execute("VACUUM ANALYZE")
+    sizes: dict[str, int] = dict(
+        conn.execute(
+            "SELECT 'events', count(*) FROM events UNION ALL "
+            "SELECT 'household_days', count(*) FROM household_days UNION ALL "
+            "SELECT 'household_months', count(*) FROM household_months UNION ALL "
+            "SELECT 'daily_category', count(*) FROM daily_category"
+        ).fetchall()
+    )
+    return drops, sizes
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -264,15 +307,94 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+PERIOD = {"from": YEAR[0], "to": YEAR[1]}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One timed case: a sample is its GETs one after another (each over `PERIOD`)."""
+
+    name: str
+    calls: tuple[tuple[str, dict[str, Any]], ...]
+
+    def samples(self, n: int) -> int:
+        """Timed samples for `-n N`: fewer of the cases that make many requests."""
+        return n if len(self.calls) == 1 else max(10, n // 5)
+
+    @property
+    def warmup(self) -> int:
+        return 3 if len(self.calls) == 1 else 1
+
+
+def api_cases(estates: list[str]) -> list[Case]:
+    """The API cases, in the order they run (`--baseline` times the same ones)."""
+    one = estates[0]
+
+    def case(name: str, path: str, **params: Any) -> Case:
+        return Case(name, ((path, params),))
+
+    return [
+        case("1 estate-year: GET /estates/{e}/metrics", f"/api/v1/estates/{one}/metrics"),
+        case("1 estate-year: GET /estates/{e}/daily", f"/api/v1/estates/{one}/daily"),
+        case(
+            "1 estate-year: GET /estates/{e}/buildings/metrics",
+            f"/api/v1/estates/{one}/buildings/metrics",
+        ),
+        case(
+            f"{len(estates)} estate-years: GET /metrics?estate=x{len(estates)}",
+            "/api/v1/metrics",
+            estate=estates,
+        ),
+        case(
+            "1y history: GET /estates/{e}/metrics (2025)", f"/api/v1/estates/{estates[1]}/metrics"
+        ),
+        case("3y history: GET /estates/{e}/metrics (2025)", "/api/v1/estates/bench-3yr/metrics"),
+        case("1y history: GET /estates/{e}/daily (2025)", f"/api/v1/estates/{estates[1]}/daily"),
+        case("3y history: GET /estates/{e}/daily (2025)", "/api/v1/estates/bench-3yr/daily"),
+        # The 20 estates' /daily one after another: what a district dashboard would do.
+        Case(
+            f"{len(estates)} estate-years: GET /daily for each, sequentially",
+            tuple((f"/api/v1/estates/{e}/daily", {}) for e in estates),
+        ),
+    ]
+
+
+def fetch(client: httpx.Client, path: str, params: dict[str, Any]) -> object:
+    r = client.get(path, params={**PERIOD, **params})
+    r.raise_for_status()
+    return r.json()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=60, help="timed API requests per case")
     parser.add_argument("--naive-n", type=int, default=5, help="timed naive queries per case")
     parser.add_argument("--estates", type=int, default=20)
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        default=None,
+        help="only the API cases, at git REF and at this checkout alternately, each with "
+        "its own migrations, loader and API; results to bench/results/api-baseline.md",
+    )
+    parser.add_argument("--pairs", type=int, default=3, help="rounds with --baseline (3)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="where to write the results (default: bench/results/api.md, with --baseline "
+        "bench/results/api-baseline.md)",
+    )
+    # Development aid: REF against a second commit instead of this checkout.
+    parser.add_argument("--against", metavar="REF2", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     from fenlei.env import load_services_env
 
     load_services_env()
+    if args.baseline:
+        from bench.api_baseline import compare
+
+        return compare(args.baseline, args.pairs, args.n, args.estates, args.against, args.results)
     server_url = os.environ["FENLEI_DATABASE_URL"]
     started = time.monotonic()
     with psycopg.connect(server_url, autocommit=True) as admin:
@@ -291,68 +413,26 @@ def _run(url: str, args: argparse.Namespace, started: float) -> int:
     estates = [f"bench-{i:03d}" for i in range(args.estates)]
     with psycopg.connect(url, autocommit=True) as conn:
         t = time.monotonic()
-        drops = {estates[0]: load_estate(conn, estates[0], YEAR)}
-        copy_estates(conn, estates[1:], estates[0], 0)
-        for e in estates[1:]:
-            drops[e] = drops[estates[0]]
-        copy_estates(conn, ["bench-3yr"], estates[0], 2)
-        drops["bench-3yr"] = 3 * drops[estates[0]]
-        conn.execute("VACUUM ANALYZE")
+        drops, sizes = load(conn, estates)
         load_s = time.monotonic() - t
-        sizes: dict[str, int] = dict(
-            conn.execute(
-                "SELECT 'events', count(*) FROM events UNION ALL "
-                "SELECT 'household_days', count(*) FROM household_days UNION ALL "
-                "SELECT 'household_months', count(*) FROM household_months UNION ALL "
-                "SELECT 'daily_category', count(*) FROM daily_category"
-            ).fetchall()
-        )
         _, token = create_token(conn, Role.admin, name="bench")
     print(f"loaded {sum(drops.values()):,} drops in {load_s:.0f} s: {sizes}", flush=True)
 
     server, base = serve(url)
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    period = {"from": YEAR[0], "to": YEAR[1]}
     one = estates[0]
-
-    def get(path: str, **params: Any) -> Callable[[], object]:
-        def call() -> object:
-            r = client.get(path, params={**period, **params})
-            r.raise_for_status()
-            return r.json()
-
-        return call
-
     results: dict[str, list[float]] = {}
     # The machine is shared: the 1-minute load average after each case goes beside it.
     loads: dict[str, float] = {"start": os.getloadavg()[0]}
-    cases = {
-        "1 estate-year: GET /estates/{e}/metrics": get(f"/api/v1/estates/{one}/metrics"),
-        "1 estate-year: GET /estates/{e}/daily": get(f"/api/v1/estates/{one}/daily"),
-        "1 estate-year: GET /estates/{e}/buildings/metrics": get(
-            f"/api/v1/estates/{one}/buildings/metrics"
-        ),
-        f"{len(estates)} estate-years: GET /metrics?estate=x{len(estates)}": get(
-            "/api/v1/metrics", estate=estates
-        ),
-        "1y history: GET /estates/{e}/metrics (2025)": get(f"/api/v1/estates/{estates[1]}/metrics"),
-        "3y history: GET /estates/{e}/metrics (2025)": get("/api/v1/estates/bench-3yr/metrics"),
-        "1y history: GET /estates/{e}/daily (2025)": get(f"/api/v1/estates/{estates[1]}/daily"),
-        "3y history: GET /estates/{e}/daily (2025)": get("/api/v1/estates/bench-3yr/daily"),
-    }
-    for name, call in cases.items():
-        results[name] = timed(call, args.n)
-        loads[name] = os.getloadavg()[0]
-        print(f"{name}: p50 {pct(results[name], 0.5):.1f} ms", flush=True)
+    for case in api_cases(estates):
 
-    # The 20 estates' /daily one after another: what a district dashboard would do.
-    def all_daily() -> None:
-        for e in estates:
-            get(f"/api/v1/estates/{e}/daily")()
+        def run(case: Case = case) -> None:
+            for path, params in case.calls:
+                fetch(client, path, params)
 
-    name = f"{len(estates)} estate-years: GET /daily for each, sequentially"
-    results[name] = timed(all_daily, max(10, args.n // 5), warmup=1)
-    loads[name] = os.getloadavg()[0]
+        results[case.name] = timed(run, case.samples(args.n), case.warmup)
+        loads[case.name] = os.getloadavg()[0]
+        print(f"{case.name}: p50 {pct(results[case.name], 0.5):.1f} ms", flush=True)
 
     naive_params = {"estate": one, "from": YEAR[0], "to": YEAR[1]}
     with psycopg.connect(url, autocommit=True) as conn:
@@ -368,7 +448,7 @@ def _run(url: str, args: argparse.Namespace, started: float) -> int:
             loads[label] = os.getloadavg()[0]
             print(f"{label}: p50 {pct(results[label], 0.5):.1f} ms", flush=True)
         naive = conn.execute(NAIVE_METRICS, naive_params).fetchone()
-    api_metrics: Any = get(f"/api/v1/estates/{one}/metrics")()
+    api_metrics: Any = fetch(client, f"/api/v1/estates/{one}/metrics", {})
     assert naive is not None
     check = (
         api_metrics["drops"] == naive[0]
@@ -378,11 +458,21 @@ def _run(url: str, args: argparse.Namespace, started: float) -> int:
     )
     client.close()
     server.should_exit = True
-    write_results(results, loads, sizes, drops, load_s, check, time.monotonic() - started)
+    write_results(
+        args.results or RESULTS,
+        results,
+        loads,
+        sizes,
+        drops,
+        load_s,
+        check,
+        time.monotonic() - started,
+    )
     return 0 if check else 1
 
 
 def write_results(
+    path: Path,
     results: dict[str, list[float]],
     loads: dict[str, float],
     sizes: dict[str, int],
@@ -459,7 +549,7 @@ uvicorn with bearer-token auth (one token lookup per request), after 3 warm-up c
 
 {chr(10).join(rows)}
 """
-    RESULTS.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     print(text)
 
 

@@ -46,6 +46,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench.worktree import describe_checkout, worktree
 from deploy.migrate import migrate
 from ingest.contract import events_topic
 from ingest.fastclient import PAHO_INSTALLED, describe_mqtt_path
@@ -492,33 +493,6 @@ def main() -> int:
     return 0
 
 
-@contextmanager
-def worktree(ref: str) -> Iterator[tuple[Path, str]]:
-    """A detached, throwaway checkout of `ref` (and the commit it names)."""
-    repo = Path(__file__).resolve().parent.parent
-    commit = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--short", ref],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    path = Path(tempfile.mkdtemp(prefix="fenlei-baseline-"))
-    subprocess.run(
-        ["git", "-C", str(repo), "worktree", "add", "--detach", "--force", str(path), commit],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield path, commit
-    finally:
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def compare_with_baseline(
     ref: str, pairs: int, target: Target, db_url: str, n: int, results: Path
 ) -> int:
@@ -543,9 +517,7 @@ def compare_with_baseline(
                     )
                 )
                 print(f"    {runs[-1]['rate']:,.0f} events/s", flush=True)
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    head = describe_checkout()
     ratios = [b["rate"] / a["rate"] for a, b in zip(c0, c, strict=True)]
     total = sum(r["rate"] for r in c) / sum(r["rate"] for r in c0)
     lines = [
@@ -553,8 +525,8 @@ def compare_with_baseline(
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} cores); command: `python -m bench.ingest --baseline {ref}"
-        f" --pairs {pairs}`{' --events ' + str(n) if n != 300_000 else ''}.",
-        f"(c0) is `fenlei ingest` at {commit}, (c) this checkout ({head or 'working tree'}),"
+        f" --pairs {pairs}{' --events ' + str(n) if n != 300_000 else ''}`.",
+        f"(c0) is `fenlei ingest` at {commit}, (c) this checkout ({head}),"
         " draining the same kind of backlog alternately on one database and broker.",
         "",
         "| pair | (c0) events/s | (c) events/s | c/c0 |",
@@ -570,7 +542,10 @@ def compare_with_baseline(
         f"Machine load average at the end: {os.getloadavg()[0]:.1f}.",
         "",
     ]
-    results.write_text("\n".join(lines))
+    # Keep the explanation written by hand under the table of the last run.
+    old = results.read_text() if results.exists() else ""
+    notes = old[old.find(NOTES_HEADING) :] if NOTES_HEADING in old else ""
+    results.write_text("\n".join(lines) + notes)
     print(results.read_text())
     return 0
 

@@ -65,6 +65,15 @@ async def visitor(request: Request, conn: Any, estate: str | None = None) -> Vis
     return Visitor(principal, dict(rows[0]))
 
 
+async def committee(request: Request, conn: Any, estate: str) -> Visitor | Response:
+    """A signed-in admin allowed `estate` (its committee), or the response to send instead:
+    sign-in when there is no session, 403 for any other role or estate."""
+    who = await visitor(request, conn, estate)
+    if isinstance(who, Visitor) and not who.principal.has_role(Role.admin):
+        return error_page(request, "error.admin_only", 403)
+    return who
+
+
 def export(table: tables.Table, locale: Locale, fmt: str, filename: str) -> Response:
     """A table as a CSV or Excel download."""
     if fmt == "xlsx":

@@ -1,4 +1,10 @@
-"""A table once, three ways: HTML (locale-formatted), CSV and Excel (raw values)."""
+"""A table once, three ways: HTML (locale-formatted), CSV and Excel (raw values).
+
+Exports are formula-safe: a text cell that a spreadsheet would read as a formula (a
+registry value such as a display name "=HYPERLINK(…)", a household id "-1+2") is never
+evaluated. In CSV it gets a leading `'` (OWASP's rule, as `fenlei devices provision`
+writes its CSV); in Excel it is a text cell with Excel's quote prefix, its text unchanged.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from openpyxl import Workbook
 
 from dashboards import i18n
 from dashboards.i18n import Locale
+from fenlei.spreadsheet import defused, is_formula
 
 Kind = Literal["text", "int", "kg", "pct", "date", "datetime", "bool", "category"]
 _XLSX_FORMATS: dict[str, str] = {
@@ -107,18 +114,18 @@ def _export_value(column: Column, value: Any, locale: Locale) -> Any:
     return value
 
 
+def csv_cell(value: Any) -> Any:
+    """A CSV cell no spreadsheet evaluates: formula-like text gets a leading `'`."""
+    return "" if value is None else defused(value)
+
+
 def to_csv(table: Table, locale: Locale) -> bytes:
     """UTF-8 CSV with a BOM (so Excel opens Chinese headers correctly), raw values."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([i18n.t(locale, c.label) for c in table.columns])
+    writer.writerow([csv_cell(i18n.t(locale, c.label)) for c in table.columns])
     for row in table.rows:
-        writer.writerow(
-            [
-                "" if (v := _export_value(c, row.get(c.key), locale)) is None else v
-                for c in table.columns
-            ]
-        )
+        writer.writerow([csv_cell(_export_value(c, row.get(c.key), locale)) for c in table.columns])
     return b"\xef\xbb\xbf" + out.getvalue().encode()
 
 
@@ -131,6 +138,12 @@ def to_xlsx(table: Table, locale: Locale) -> bytes:
     sheet.append([i18n.t(locale, c.label) for c in table.columns])
     for row in table.rows:
         sheet.append([_export_value(c, row.get(c.key), locale) for c in table.columns])
+    for xl_row in sheet.iter_rows():
+        for xl_cell in xl_row:
+            if is_formula(xl_cell.value):
+                # openpyxl stores text starting with "=" as a formula: keep it text.
+                xl_cell.data_type = "s"
+                xl_cell.quotePrefix = True
     for index, column in enumerate(table.columns, start=1):
         number_format = _XLSX_FORMATS.get(column.kind)
         if number_format:

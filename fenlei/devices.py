@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fenlei.spreadsheet import defused, is_formula
+
 if TYPE_CHECKING:
     from api.devices.broker import AdminClient
     from deploy.dynsec import Account
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
 # Above this many new logins, one broker restart beats one command pair per bin.
 BULK_OVER = 200
 CSV_COLUMNS = ("estate", "room", "bin", "username", "password", "client_id")
-# Cells a spreadsheet would read as a formula (OWASP's list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 INSERT_DEVICE = """
 INSERT INTO mqtt_accounts (username, client_id, kind, bin_key, password_hash, salt, iterations)
 VALUES (%s, %s, 'device', %s, %s, %s, %s)
@@ -56,8 +56,7 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
 
 def csv_cell(value: object) -> str:
     """A cell no spreadsheet evaluates: a leading formula character gets a `'`."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return str(defused("" if value is None else str(value)))
 
 
 def csv_safe_password() -> str:
@@ -66,7 +65,7 @@ def csv_safe_password() -> str:
 
     while True:
         password = new_password()
-        if not password.startswith(FORMULA_STARTS):
+        if not is_formula(password):
             return password
 
 

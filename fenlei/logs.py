@@ -42,3 +42,5 @@ def configure(verbose: bool = False) -> None:
     root.setLevel(level)
     # fenlei's own summary lines (INFO) stay visible when the root is at WARNING.
     logging.getLogger("fenlei.summary").setLevel(min(logging.INFO, root.level))
+    # So does the audit log: who changed the registry, and how far back (never secrets).
+    logging.getLogger("fenlei.audit").setLevel(min(logging.INFO, root.level))

@@ -8,7 +8,8 @@
   recyclable, hazardous); construction waste is reported beside it;
 - in-window share = drops inside the estate's drop-off windows (local time) / drops.
 
-"Enrolled on day d" means enrolled_on <= d and (left_on is null or left_on > d).
+"Enrolled on day d" means an enrolment spell with enrolled_on <= d and (left_on is null
+or left_on > d) (the registry keeps each household's spells: api/registry/history.py).
 A ratio whose denominator is 0 is None (JSON null), never 0 or an error.
 """
 

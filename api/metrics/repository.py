@@ -85,7 +85,8 @@ WHERE e.id = ANY(%(estates)s)
 ORDER BY e.id
 """
 
-# Per estate: registry counts, households enrolled on `to` and, of those, the ones with
+# Per estate: registry counts, households enrolled on `to` (the spell in force that day:
+# spells never overlap, so one row per household) and, of those, the ones with
 # a drop in the period, and the period's drops and grams per category from
 # daily_category. Two ways to find the active households, chosen by the period's length:
 # - long periods: one probe per enrolled household into its months (index only), which
@@ -98,9 +99,10 @@ WITH reg AS (
     SELECT h.estate_id, count(*) AS enrolled,
            count(*) FILTER (WHERE EXISTS (
                SELECT FROM household_months m
-               WHERE m.estate_id = h.estate_id AND m.household = h.id AND {IN_PERIOD}
+               WHERE m.estate_id = h.estate_id AND m.household = h.household_id
+                 AND {IN_PERIOD}
            )) AS active
-    FROM households h
+    FROM household_spells h
     WHERE h.estate_id = ANY(%(estates)s)
       AND h.enrolled_on <= %(to)s AND (h.left_on IS NULL OR h.left_on > %(to)s)
     GROUP BY h.estate_id
@@ -113,8 +115,8 @@ WITH active AS (
 ),
 reg AS (
     SELECT h.estate_id, count(*) AS enrolled, count(a.household) AS active
-    FROM households h
-    LEFT JOIN active a ON a.estate_id = h.estate_id AND a.household = h.id
+    FROM household_spells h
+    LEFT JOIN active a ON a.estate_id = h.estate_id AND a.household = h.household_id
     WHERE h.estate_id = ANY(%(estates)s)
       AND h.enrolled_on <= %(to)s AND (h.left_on IS NULL OR h.left_on > %(to)s)
     GROUP BY h.estate_id
@@ -141,9 +143,9 @@ _ACTIVE_BY_DAY = f"""
                    END AS bits
             FROM household_months m
             JOIN (
-                SELECT id, greatest(enrolled_on, %(from)s::date) AS first_day,
+                SELECT household_id AS id, greatest(enrolled_on, %(from)s::date) AS first_day,
                        least(left_on, %(to)s::date + 1) AS after_day
-                FROM households
+                FROM household_spells
                 WHERE estate_id = %(estate)s AND enrolled_on <= %(to)s
                   AND (left_on IS NULL OR left_on > %(from)s)
             ) AS h ON h.id = m.household,
@@ -160,8 +162,9 @@ _ACTIVE_BY_DAY = f"""
 """
 
 # One row per local day of [from, to]. Households enrolled per day come from a running
-# sum of +1 at enrolled_on and -1 at left_on (clamped to `from`), not a days x
-# households product.
+# sum of +1 at each spell's enrolled_on and -1 at its left_on (clamped to `from`), not
+# a days x households product. A household with several spells in the period counts
+# on the days of each (they never overlap), and so does its bitmap in _ACTIVE_BY_DAY.
 DAILY_SQL = f"""
 WITH days AS (
     SELECT d::date AS day
@@ -169,13 +172,13 @@ WITH days AS (
 ),
 deltas AS (
     SELECT greatest(enrolled_on, %(from)s::date) AS day, count(*) AS n
-    FROM households
+    FROM household_spells
     WHERE estate_id = %(estate)s AND enrolled_on <= %(to)s
     GROUP BY 1
     UNION ALL
     SELECT greatest(left_on, %(from)s::date), -count(*)
-    FROM households
-    WHERE estate_id = %(estate)s AND enrolled_on IS NOT NULL AND left_on <= %(to)s
+    FROM household_spells
+    WHERE estate_id = %(estate)s AND left_on <= %(to)s
     GROUP BY 1
 ),
 enrolled AS (
@@ -228,17 +231,21 @@ PER_HOUSEHOLD_SQL = f"""
     GROUP BY household
 """
 
-# Per building and per building group: the registered households' identified drops
-# (anonymous drops have no building), enrolled on `to`, active among those.
+# Per building and per building group, households grouped by where they belong on `to`
+# (their membership in force that day): their identified drops of the whole period
+# (anonymous drops have no building), enrolled on `to` (a spell in force that day),
+# active among those.
 BUILDINGS_SQL = f"""
 WITH per_household AS ({PER_HOUSEHOLD_SQL}),
 hh AS (
-    SELECT h.building_id, h.building_group_id, p.*,
-           coalesce(h.enrolled_on <= %(to)s AND (h.left_on IS NULL OR h.left_on > %(to)s),
-                    false) AS enrolled
-    FROM households h
-    LEFT JOIN per_household p ON p.household = h.id
+    SELECT h.building_id, h.building_group_id, p.*, s.household_id IS NOT NULL AS enrolled
+    FROM household_memberships h
+    LEFT JOIN household_spells s
+           ON s.estate_id = h.estate_id AND s.household_id = h.household_id
+          AND s.enrolled_on <= %(to)s AND (s.left_on IS NULL OR s.left_on > %(to)s)
+    LEFT JOIN per_household p ON p.household = h.household_id
     WHERE h.estate_id = %(estate)s
+      AND h.valid_from <= %(to)s AND (h.valid_to IS NULL OR h.valid_to > %(to)s)
 )
 SELECT building_id AS building, building_group_id AS building_group,
        GROUPING(building_group_id) = 1 AS is_building,

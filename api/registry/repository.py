@@ -1,17 +1,28 @@
-"""SQL of the registry: estates, rooms, bins and households."""
+"""SQL of the registry: estates, rooms, bins and households with their history."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from api.errors import Conflict, NotFound
-from api.registry.schemas import DEFAULT_WINDOWS, RECENT_GAPS, EstateIn, HouseholdIn
+from api.errors import Conflict, Invalid, NotFound
+from api.registry.history import Applied, History, Membership, Spell, apply_row, union_days
+from api.registry.schemas import (
+    DEFAULT_WINDOWS,
+    MAX_BACKDATED_LISTED,
+    RECENT_GAPS,
+    EstateIn,
+    HouseholdIn,
+)
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -260,6 +271,10 @@ async def delete_bin(conn: Conn, estate: str, room: str, bin_id: str) -> None:
 
 
 # -- households ---------------------------------------------------------------------------
+# Each household's history is in household_memberships and household_spells (migration
+# 0016); the rules that turn a row into history are api.registry.history's. A POST reads
+# the histories its rows name, applies the rows in Python and writes back the households
+# that changed, all in one transaction.
 
 UPSERT_BUILDINGS = """
 INSERT INTO buildings (estate_id, id)
@@ -272,26 +287,99 @@ SELECT DISTINCT %(estate)s, b, g FROM unnest(%(buildings)s::text[], %(groups)s::
 WHERE g IS NOT NULL
 ON CONFLICT DO NOTHING
 """
-UPSERT_HOUSEHOLDS = """
-INSERT INTO households (estate_id, id, building_id, building_group_id, enrolled_on, left_on)
-SELECT %(estate)s, * FROM unnest(%(ids)s::text[], %(buildings)s::text[], %(groups)s::text[],
-                                 %(enrolled)s::date[], %(left)s::date[])
-ON CONFLICT (estate_id, id) DO UPDATE SET
-    building_id = excluded.building_id, building_group_id = excluded.building_group_id,
-    enrolled_on = excluded.enrolled_on, left_on = excluded.left_on
-RETURNING (xmax = 0) AS created
+# One writer per estate's registry at a time: two requests naming the same new
+# household would both plan it as new.
+LOCK_REGISTRY = "SELECT pg_advisory_xact_lock(hashtext('fenlei.registry/' || %s))"
+# psycopg cannot load an infinite date: '-infinity' (since before records) reads as null.
+HISTORIES = """
+SELECT h.id, h.display_name, h.publish_consent,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(nullif(m.valid_from, '-infinity'),
+                                                    m.valid_to, m.building_id,
+                                                    m.building_group_id, m.recorded_at)
+                                  ORDER BY m.valid_from)
+                 FROM household_memberships m
+                 WHERE m.estate_id = h.estate_id AND m.household_id = h.id),
+                '[]') AS memberships,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(s.enrolled_on, s.left_on, s.recorded_at)
+                                  ORDER BY s.enrolled_on)
+                 FROM household_spells s
+                 WHERE s.estate_id = h.estate_id AND s.household_id = h.id),
+                '[]') AS spells
+FROM households h
+WHERE h.estate_id = %(estate)s AND h.id = ANY(%(ids)s::text[])
 """
+FORGET_HISTORIES = [
+    "DELETE FROM household_memberships WHERE estate_id = %(estate)s"
+    " AND household_id = ANY(%(ids)s::text[])",
+    "DELETE FROM household_spells WHERE estate_id = %(estate)s"
+    " AND household_id = ANY(%(ids)s::text[])",
+]
+WRITE_HOUSEHOLDS = """
+INSERT INTO households (estate_id, id, display_name, publish_consent)
+SELECT %(estate)s, * FROM unnest(%(ids)s::text[], %(names)s::text[], %(consents)s::boolean[])
+ON CONFLICT (estate_id, id) DO UPDATE SET
+    display_name = excluded.display_name, publish_consent = excluded.publish_consent
+"""
+WRITE_MEMBERSHIPS = """
+INSERT INTO household_memberships (estate_id, household_id, valid_from, valid_to,
+                                   building_id, building_group_id, recorded_at)
+SELECT %(estate)s, x.h, coalesce(x.f, '-infinity'), x.t, x.b, x.g, coalesce(x.r, now())
+FROM unnest(%(m_ids)s::text[], %(m_from)s::date[], %(m_to)s::date[], %(m_buildings)s::text[],
+            %(m_groups)s::text[], %(m_recorded)s::timestamptz[]) AS x(h, f, t, b, g, r)
+"""
+WRITE_SPELLS = """
+INSERT INTO household_spells (estate_id, household_id, enrolled_on, left_on, recorded_at)
+SELECT %(estate)s, x.h, x.e, x.l, coalesce(x.r, now())
+FROM unnest(%(s_ids)s::text[], %(s_enrolled)s::date[], %(s_left)s::date[],
+            %(s_recorded)s::timestamptz[]) AS x(h, e, l, r)
+"""
+# Households written per statement round (a 100k-row sheet shows progress this often).
+WRITE_CHUNK = 5_000
 
 
-def household_params(estate: str, rows: Sequence[HouseholdIn]) -> dict[str, Any]:
-    """The array parameters of the three upsert statements."""
+def _history_of(row: dict[str, Any]) -> History:
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    return History(
+        tuple(
+            Membership(day(f), day(t), b, g, datetime.fromisoformat(r))
+            for f, t, b, g, r in row["memberships"]
+        ),
+        tuple(
+            Spell(date.fromisoformat(e), day(lo), datetime.fromisoformat(r))
+            for e, lo, r in row["spells"]
+        ),
+        row["display_name"],
+        row["publish_consent"],
+    )
+
+
+async def load_histories(conn: Conn, estate: str, ids: Sequence[str]) -> dict[str, History]:
+    """The stored histories of those of `ids` that are registered."""
+    rows = await _all(conn, HISTORIES, {"estate": estate, "ids": list(ids)})
+    return {r["id"]: _history_of(r) for r in rows}
+
+
+def history_params(estate: str, histories: dict[str, History]) -> dict[str, Any]:
+    """The array parameters of WRITE_HOUSEHOLDS, WRITE_MEMBERSHIPS and WRITE_SPELLS."""
+    members = [(i, m) for i, h in histories.items() for m in h.memberships]
+    spells = [(i, s) for i, h in histories.items() for s in h.spells]
     return {
         "estate": estate,
-        "ids": [r.id for r in rows],
-        "buildings": [r.building for r in rows],
-        "groups": [r.building_group for r in rows],
-        "enrolled": [r.enrolled_on for r in rows],
-        "left": [r.left_on for r in rows],
+        "ids": list(histories),
+        "names": [h.display_name for h in histories.values()],
+        "consents": [h.publish_consent for h in histories.values()],
+        "m_ids": [i for i, _ in members],
+        "m_from": [m.valid_from for _, m in members],
+        "m_to": [m.valid_to for _, m in members],
+        "m_buildings": [m.building for _, m in members],
+        "m_groups": [m.building_group for _, m in members],
+        "m_recorded": [m.recorded_at for _, m in members],
+        "s_ids": [i for i, _ in spells],
+        "s_enrolled": [s.enrolled_on for _, s in spells],
+        "s_left": [s.left_on for _, s in spells],
+        "s_recorded": [s.recorded_at for _, s in spells],
     }
 
 
@@ -303,26 +391,123 @@ def check_unique(rows: Sequence[HouseholdIn]) -> None:
         raise Conflict(f"household id(s) given more than once: {', '.join(dup[:10])}")
 
 
+@dataclass(frozen=True)
+class Upsert:
+    """What applying a request's rows did (`Upserted` in the API's words)."""
+
+    rows: int
+    created: int
+    updated: int
+    backdated: list[tuple[str, Applied]]
+
+    def as_response(self) -> dict[str, Any]:
+        touched = [t for _, a in self.backdated for t in a.touched]
+        return {
+            "upserted": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.rows - self.created - self.updated,
+            "backdated": {
+                "rows": len(self.backdated),
+                "earliest": min((t[0] for t in touched), default=None),
+                "days_touched": union_days(touched),
+                "changes": [
+                    {"id": i, "from": a.touched[0][0], "days": a.days_touched}
+                    for i, a in self.backdated[:MAX_BACKDATED_LISTED]
+                ],
+            },
+        }
+
+
+# Errors listed one by one in a refusal (all are counted in its message).
+MAX_ERRORS_LISTED = 100
+
+
+def plan(
+    rows: Sequence[HouseholdIn], stored: dict[str, History], today: date
+) -> tuple[dict[str, History], Upsert]:
+    """The histories to write and what they amount to; Invalid naming every row that
+    contradicts its stored history (then nothing is written)."""
+    changed: dict[str, History] = {}
+    created = 0
+    backdated: list[tuple[str, Applied]] = []
+    errors: list[dict[str, object]] = []
+    for i, row in enumerate(rows):
+        old = stored.get(row.id)
+        applied = apply_row(old, row, today)
+        if applied.history is None:
+            errors += [
+                {"loc": ["body", i, e.field], "msg": f"{row.id}: {e.message}", "type": "history"}
+                for e in applied.errors
+            ]
+            continue
+        if applied.history != old:
+            changed[row.id] = applied.history
+            created += old is None
+        if applied.touched:
+            backdated.append((row.id, applied))
+    if errors:
+        raise Invalid(
+            f"{len(errors)} row(s) contradict the registry's history; nothing was stored",
+            errors[:MAX_ERRORS_LISTED],
+        )
+    return changed, Upsert(len(rows), created, len(changed) - created, backdated)
+
+
+def estate_today(timezone: str, now: datetime | None = None) -> date:
+    """Today in the estate's zone: the default effective date of a change."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
 async def upsert_households(
-    conn: Conn, estate: str, rows: Sequence[HouseholdIn]
-) -> tuple[int, int]:
-    """Insert or update households in one transaction; returns (created, updated)."""
+    conn: Conn,
+    estate: str,
+    rows: Sequence[HouseholdIn],
+    progress: Callable[[int], None] | None = None,
+) -> Upsert:
+    """Apply the rows to the estate's registry, in one transaction: all or none."""
     check_unique(rows)
-    params = household_params(estate, rows)
     async with conn.transaction():
-        await get_estate(conn, estate)
+        found = await get_estate(conn, estate)
+        await conn.execute(LOCK_REGISTRY, (estate,))
+        stored = await load_histories(conn, estate, [r.id for r in rows])
+        changed, done = plan(rows, stored, estate_today(found["timezone"]))
+        places = [(m.building, m.building_group) for h in changed.values() for m in h.memberships]
+        params = {
+            "estate": estate,
+            "buildings": [b for b, _ in places],
+            "groups": [g for _, g in places],
+        }
         await conn.execute(UPSERT_BUILDINGS, params)
         await conn.execute(UPSERT_GROUPS, params)
-        created = [r["created"] for r in await _all(conn, UPSERT_HOUSEHOLDS, params)]
-    return sum(created), len(created) - sum(created)
+        ids = list(changed)
+        for start in range(0, len(ids), WRITE_CHUNK):
+            chunk = {i: changed[i] for i in ids[start : start + WRITE_CHUNK]}
+            written = history_params(estate, chunk)
+            for sql in FORGET_HISTORIES:
+                await conn.execute(sql, written)
+            await conn.execute(WRITE_HOUSEHOLDS, written)
+            await conn.execute(WRITE_MEMBERSHIPS, written)
+            await conn.execute(WRITE_SPELLS, written)
+            if progress is not None:
+                progress(len(chunk))
+    return done
 
 
+# The latest recorded membership and spell: the household as it stands.
 _HOUSEHOLD = """
-SELECT id, building_id AS building, building_group_id AS building_group, enrolled_on, left_on
-FROM households
-WHERE estate_id = %(estate)s AND (%(id)s::text IS NULL OR id = %(id)s)
-  AND (%(building)s::text IS NULL OR building_id = %(building)s)
-ORDER BY id LIMIT %(limit)s OFFSET %(offset)s
+SELECT h.id, m.building_id AS building, m.building_group_id AS building_group,
+       s.enrolled_on, s.left_on, h.display_name, h.publish_consent
+FROM households h
+JOIN LATERAL (SELECT building_id, building_group_id FROM household_memberships m
+              WHERE m.estate_id = h.estate_id AND m.household_id = h.id
+              ORDER BY m.valid_from DESC LIMIT 1) AS m ON true
+LEFT JOIN LATERAL (SELECT enrolled_on, left_on FROM household_spells s
+                   WHERE s.estate_id = h.estate_id AND s.household_id = h.id
+                   ORDER BY s.enrolled_on DESC LIMIT 1) AS s ON true
+WHERE h.estate_id = %(estate)s AND (%(id)s::text IS NULL OR h.id = %(id)s)
+  AND (%(building)s::text IS NULL OR m.building_id = %(building)s)
+ORDER BY h.id LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
@@ -351,8 +536,25 @@ async def get_household(conn: Conn, estate: str, household: str) -> dict[str, An
     return dict(rows[0])
 
 
+async def household_history(conn: Conn, estate: str, household: str) -> dict[str, Any]:
+    """A household's memberships and spells, oldest first; NotFound when unknown."""
+    histories = await load_histories(conn, estate, [household])
+    if household not in histories:
+        await get_household(conn, estate, household)  # names what is missing
+    h = histories[household]
+    return {
+        "id": household,
+        "display_name": h.display_name,
+        "publish_consent": h.publish_consent,
+        "memberships": [dataclasses.asdict(m) for m in h.memberships],
+        "spells": [dataclasses.asdict(s) for s in h.spells],
+    }
+
+
 async def delete_household(conn: Conn, estate: str, household: str) -> None:
-    """Remove a household from the registry (its drops stay, as unregistered tokens)."""
+    """Remove a household and its history from the registry (for one entered by
+    mistake: the periods it counted in change; a household that leaves gets left_on).
+    Its drops stay, as an unregistered token's."""
     await get_household(conn, estate, household)
     await conn.execute(
         "DELETE FROM households WHERE estate_id = %s AND id = %s", (estate, household)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -147,8 +147,15 @@ class Bin(BaseModel):
     )
 
 
+# Registry dates are days a committee can mean: far-off years are typos, and the figures'
+# day arithmetic must never reach the end of the calendar.
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
+RegistryDay = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
 class HouseholdIn(BaseModel):
-    """A household: its card/QR token, building, building group and enrolment dates."""
+    """A household as a row of the bulk POST or of a sheet; dated changes per the
+    history rules (api/registry/history.py)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -160,6 +167,9 @@ class HouseholdIn(BaseModel):
                     "building_group": "12-2",
                     "enrolled_on": "2019-03-23",
                     "left_on": None,
+                    "effective_on": None,
+                    "display_name": "12号楼 302室",
+                    "publish_consent": True,
                 }
             ]
         },
@@ -168,8 +178,28 @@ class HouseholdIn(BaseModel):
     id: str = Field(pattern=HOUSEHOLD_PATTERN, description="the token on the card or QR code")
     building: str = Field(min_length=1, max_length=64)
     building_group: str | None = Field(default=None, min_length=1, max_length=64)
-    enrolled_on: date | None = None
-    left_on: date | None = None
+    enrolled_on: RegistryDay | None = Field(
+        default=None,
+        description="start of an enrolment spell: a spell's own start names it, a date on "
+        "or after the latest spell's left_on opens a new one; absent: enrolment unchanged",
+    )
+    left_on: RegistryDay | None = Field(
+        default=None, description="end (exclusive) of the named or latest spell"
+    )
+    effective_on: RegistryDay | None = Field(
+        default=None,
+        description="when a change of building or building group applies; default: today "
+        "in the estate's time zone",
+    )
+    display_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="shown on public boards only with publish_consent; absent: unchanged",
+    )
+    publish_consent: bool | None = Field(
+        default=None, description="the household agrees to its display_name on public boards"
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> HouseholdIn:
@@ -182,15 +212,78 @@ class HouseholdIn(BaseModel):
         return self
 
 
-class Household(HouseholdIn):
-    """A household as stored."""
+class Household(BaseModel):
+    """A household as it stands now: its current place and latest enrolment spell."""
 
-    model_config = ConfigDict(extra="ignore")
+    id: str
+    building: str
+    building_group: str | None
+    enrolled_on: date | None
+    left_on: date | None
+    display_name: str | None
+    publish_consent: bool
+
+
+class MembershipOut(BaseModel):
+    """Where a household belongs from valid_from until valid_to (exclusive)."""
+
+    valid_from: date | None = Field(description="null: since before the registry kept history")
+    valid_to: date | None = Field(description="null: still so")
+    building: str
+    building_group: str | None
+    recorded_at: datetime
+
+
+class SpellOut(BaseModel):
+    """An enrolment spell: enrolled from enrolled_on until left_on (exclusive)."""
+
+    enrolled_on: date
+    left_on: date | None = Field(description="null: still enrolled")
+    recorded_at: datetime
+
+
+class HouseholdHistory(BaseModel):
+    """A household's memberships and enrolment spells, oldest first."""
+
+    id: str
+    display_name: str | None
+    publish_consent: bool
+    memberships: list[MembershipOut]
+    spells: list[SpellOut]
+
+
+class BackdatedChange(BaseModel):
+    """A household whose change reaches back before today."""
+
+    id: str
+    from_: date = Field(alias="from", description="the first day whose figures it changed")
+    days: int = Field(description="days before today on which its place or enrolment changed")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# The back-dated changes listed one by one in a response (all are counted).
+MAX_BACKDATED_LISTED = 100
+
+
+class Backdated(BaseModel):
+    """Changes dated before today: they rewrite the figures of the periods they reach."""
+
+    rows: int = Field(description="rows whose change reaches back before today")
+    earliest: date | None = Field(description="the earliest day any of them changed")
+    days_touched: int = Field(
+        description="distinct local days before today whose state the request changed"
+    )
+    changes: list[BackdatedChange] = Field(
+        description=f"the first {MAX_BACKDATED_LISTED} of them, in request order"
+    )
 
 
 class Upserted(BaseModel):
     """What a bulk upsert did."""
 
-    upserted: int
+    upserted: int = Field(description="rows in the request")
     created: int
-    updated: int
+    updated: int = Field(description="existing households the request changed")
+    unchanged: int = Field(description="rows that matched what was stored")
+    backdated: Backdated

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -29,6 +29,29 @@ ALIASES = {
     "left_on": "left_on",
     "left": "left_on",
     "退出日期": "left_on",
+    "effective_on": "effective_on",
+    "effective": "effective_on",
+    "生效日期": "effective_on",
+    "display_name": "display_name",
+    "公示名称": "display_name",
+    "publish_consent": "publish_consent",
+    "consent": "publish_consent",
+    "公示同意": "publish_consent",
+}
+# How sheets say yes and no in a consent column (anything else is a rejected row).
+CONSENT_WORDS = {
+    "yes": "true",
+    "y": "true",
+    "true": "true",
+    "1": "true",
+    "是": "true",
+    "同意": "true",
+    "no": "false",
+    "n": "false",
+    "false": "false",
+    "0": "false",
+    "否": "false",
+    "不同意": "false",
 }
 REQUIRED = ("id", "building")
 
@@ -47,6 +70,8 @@ class Sheet:
 
     households: list[HouseholdIn]
     rejected: list[RejectedRow]
+    # The sheet line of each of `households` (the header is line 1).
+    lines: list[int] = field(default_factory=list)
 
 
 def _records(path: Path) -> list[dict[str, str]]:
@@ -63,6 +88,7 @@ def parse_rows(records: list[dict[str, str]]) -> Sheet:
     """Validate every row; none is dropped silently (each invalid one is a RejectedRow)."""
     households: list[HouseholdIn] = []
     rejected: list[RejectedRow] = []
+    lines: list[int] = []
     seen: dict[str, int] = {}
     if records:
         headers = {ALIASES.get(h.strip().lower(), ALIASES.get(h.strip(), "")) for h in records[0]}
@@ -75,6 +101,8 @@ def parse_rows(records: list[dict[str, str]]) -> Sheet:
             name = ALIASES.get((header or "").strip().lower(), ALIASES.get((header or "").strip()))
             if name is not None:
                 value = (value or "").strip()
+                if name == "publish_consent" and value:
+                    value = CONSENT_WORDS.get(value.lower(), value)
                 fields[name] = value or None
         try:
             household = HouseholdIn.model_validate(fields)
@@ -90,7 +118,8 @@ def parse_rows(records: list[dict[str, str]]) -> Sheet:
             continue
         seen[household.id] = line
         households.append(household)
-    return Sheet(households, rejected)
+        lines.append(line)
+    return Sheet(households, rejected, lines)
 
 
 def read_sheet(path: Path) -> Sheet:

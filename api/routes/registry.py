@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
@@ -15,6 +16,7 @@ from api.registry.schemas import (
     Estate,
     EstateIn,
     Household,
+    HouseholdHistory,
     HouseholdIn,
     Room,
     RoomIn,
@@ -22,6 +24,8 @@ from api.registry.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
+# Who changed the registry, and how far back: people change things here.
+audit = logging.getLogger("fenlei.audit")
 
 RoomPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["r1"])]
 BinPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["b-wet"])]
@@ -134,12 +138,39 @@ async def delete_bin(
 async def upsert_households(
     estate: EstatePath,
     conn: ConnDep,
-    _: EstateAdmin,
+    principal: EstateAdmin,
     body: Annotated[list[HouseholdIn], Body(max_length=MAX_HOUSEHOLDS_PER_CALL)],
 ) -> Any:
-    """Bulk upsert; all or nothing (one invalid row: 422 naming it, nothing stored)."""
-    created, updated = await repo.upsert_households(conn, estate, body)
-    return {"upserted": created + updated, "created": created, "updated": updated}
+    """Bulk upsert with dated changes; all or nothing (one invalid row, or one that
+    contradicts the household's recorded history: 422 naming it, nothing stored).
+
+    A change of building or building group applies from the row's `effective_on`
+    (default today, in the estate's time zone); `left_on` ends an enrolment spell and a
+    later `enrolled_on` opens a new one. Changes reaching back before today are allowed
+    and listed under `backdated`, with the days whose figures they rewrote.
+    """
+    done = await repo.upsert_households(conn, estate, body)
+    result = done.as_response()
+    audit.info(
+        "households of %s changed by token %d",
+        estate,
+        principal.token_id,
+        extra={
+            "component": "api",
+            "audit": "households",
+            "estate": estate,
+            "token_id": principal.token_id,
+            "token_name": principal.name,
+            # Not "created": a LogRecord attribute of its own.
+            "rows": done.rows,
+            "households_created": done.created,
+            "households_updated": done.updated,
+            "backdated_rows": result["backdated"]["rows"],
+            "backdated_from": result["backdated"]["earliest"],
+            "days_touched": result["backdated"]["days_touched"],
+        },
+    )
+    return result
 
 
 @router.get("/estates/{estate}/households", response_model=list[Household])
@@ -163,9 +194,32 @@ async def get_household(
     return await repo.get_household(conn, estate, household)
 
 
+@router.get("/estates/{estate}/households/{household}/history", response_model=HouseholdHistory)
+async def household_history(
+    estate: EstatePath, household: HouseholdPath, conn: ConnDep, _: EstateAdmin
+) -> Any:
+    """Where the household belonged and when it was enrolled, oldest first."""
+    return await repo.household_history(conn, estate, household)
+
+
 @router.delete("/estates/{estate}/households/{household}", status_code=204)
 async def delete_household(
-    estate: EstatePath, household: HouseholdPath, conn: ConnDep, _: EstateAdmin
+    estate: EstatePath, household: HouseholdPath, conn: ConnDep, principal: EstateAdmin
 ) -> None:
-    """Remove a household from the registry; its drops become an unregistered token's."""
+    """Remove a household entered by mistake, history and all: the periods it counted
+    in change (a household that leaves gets `left_on` instead). Its drops become an
+    unregistered token's."""
     await repo.delete_household(conn, estate, household)
+    audit.info(
+        "household %s of %s deleted by token %d",
+        household,
+        estate,
+        principal.token_id,
+        extra={
+            "component": "api",
+            "audit": "household_deleted",
+            "estate": estate,
+            "household": household,
+            "token_id": principal.token_id,
+        },
+    )

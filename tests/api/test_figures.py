@@ -100,6 +100,9 @@ def register(client: TestClient, admin: dict[str, str], spec: EstateSpec) -> Non
             "building_group": g,
             "enrolled_on": e.isoformat() if e else None,
             "left_on": lo.isoformat() if lo else None,
+            # Registered as living there long before every period the test asks about
+            # (a household belongs to a building from its effective date on).
+            "effective_on": "2000-01-01",
         }
         for h, (b, g, e, lo) in spec.households.items()
     ]

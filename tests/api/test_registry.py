@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -104,10 +107,25 @@ def test_households_are_all_or_nothing(
     r = client.post(
         url, headers=admin, json=[good, {"id": "h2", "building": "2", "building_group": "2-1"}]
     )
-    assert r.json() == {"upserted": 2, "created": 2, "updated": 0}
+    done = r.json()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    assert (done["upserted"], done["created"], done["updated"], done["unchanged"]) == (2, 2, 0, 0)
+    # h1's enrolment reaches back before today (h2 belongs from today on): said so.
+    back = (today - date(2026, 3, 1)).days
+    assert done["backdated"] == {
+        "rows": 1,
+        "earliest": "2026-03-01",
+        "days_touched": back,
+        "changes": [{"id": "h1", "from": "2026-03-01", "days": back}],
+    }
     r = client.post(url, headers=admin, json=[{**good, "left_on": "2026-04-01"}])
-    assert r.json() == {"upserted": 1, "created": 0, "updated": 1}
+    done = r.json()
+    assert (done["upserted"], done["created"], done["updated"], done["unchanged"]) == (1, 0, 1, 0)
+    assert done["backdated"]["days_touched"] == (today - date(2026, 4, 1)).days
     assert client.get(f"{url}/h1", headers=admin).json()["left_on"] == "2026-04-01"
+    # The same rows again change nothing.
+    r = client.post(url, headers=admin, json=[{**good, "left_on": "2026-04-01"}])
+    assert (r.json()["unchanged"], r.json()["backdated"]["rows"]) == (1, 0)
 
 
 def test_conflicts_are_409(
@@ -213,7 +231,7 @@ def test_sheet_import_csv_and_excel(
         == 0
     )
     assert "2500 households" in capsys.readouterr().out
-    assert scalar(db_url, "SELECT count(*) FROM households WHERE enrolled_on IS NOT NULL") == 2500
+    assert scalar(db_url, "SELECT count(DISTINCT household_id) FROM household_spells") == 2500
     assert scalar(db_url, "SELECT count(*) FROM building_groups") == 3
     with pytest.raises(FenleiError, match="no estate"):
         run_cli(
@@ -246,3 +264,39 @@ def test_token_cli_prints_a_working_token_last(
         client.get("/api/v1/metrics?from=2026-01-01&to=2026-01-02", headers=headers).status_code
         == 401
     )
+
+
+def test_registry_changes_are_audited(
+    client: TestClient, admin: dict[str, str], estate: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fenlei.audit")
+    url = "/api/v1/estates/jjq/households"
+    rows = [{"id": "a1", "building": "1", "enrolled_on": "2026-03-01"}]
+    assert client.post(url, headers=admin, json=rows).status_code == 200
+    assert client.delete(f"{url}/a1", headers=admin).status_code == 204
+    audited = [r for r in caplog.records if r.name == "fenlei.audit"]
+    assert [r.__dict__["audit"] for r in audited] == ["households", "household_deleted"]
+    changed = audited[0].__dict__
+    assert (changed["estate"], changed["households_created"], changed["backdated_rows"]) == (
+        "jjq",
+        1,
+        1,
+    )
+    token = admin["Authorization"].split()[-1]
+    assert all(token not in r.getMessage() and token not in str(r.__dict__) for r in audited)
+
+
+def test_csv_exports_are_formula_safe(
+    client: TestClient, admin: dict[str, str], estate: str
+) -> None:
+    rows = [{"id": "f1", "building": "=HYPERLINK(1)", "building_group": "+x", "enrolled_on": None}]
+    assert client.post("/api/v1/estates/jjq/households", headers=admin, json=rows).is_success
+    r = client.get(
+        "/api/v1/estates/jjq/buildings/metrics",
+        params={"from": "2026-01-01", "to": "2030-01-01", "format": "csv"},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    cells = [c for line in r.text.splitlines()[1:] for c in line.split(",")]
+    assert "'=HYPERLINK(1)" in cells and "'+x" in cells
+    assert not any(c.startswith(("=", "+", "@")) for c in cells)

@@ -95,12 +95,15 @@ def _free_port() -> int:
 
 @dataclass
 class Site:
-    """The running app: its base URL, viewer tokens, and the figures pandas expects."""
+    """The running app: its base URL, tokens, and the figures pandas expects."""
 
     base: str
     viewer: str
     jjq_viewer: str
     expected: dataset.Expected
+    database_url: str
+    admin: str  # of every estate: also the API's bearer token
+    jjq_admin: str  # the committee of jjq only
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +133,14 @@ def site(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             raise RuntimeError("the app did not become ready")
         time.sleep(0.05)
     url = services.database_url
-    yield Site(base, token(url, Role.viewer), token(url, Role.viewer, ["jjq"]), expected)
+    yield Site(
+        base,
+        token(url, Role.viewer),
+        token(url, Role.viewer, ["jjq"]),
+        expected,
+        url,
+        token(url, Role.admin),
+        token(url, Role.admin, ["jjq"]),
+    )
     server.should_exit = True
     thread.join(timeout=10)

@@ -3,6 +3,12 @@
 The drops are generated here (same seed, same events), published over MQTT to the real
 ingester, and the expected figures are computed with pandas from the list of events as
 published and the registry as written — never from the database or the product's code.
+
+The registry has history (migration 0016): a household that moved in March, one that
+left and came back, one that arrived in February; most are "since before records". A
+household belongs, on day d, where its place since the latest `since` <= d puts it, and
+is enrolled on d when a spell [enrolled_on, left_on) covers d. Some households carry a
+display name, with or without consent to publish it; one name is a spreadsheet formula.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import numbers
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,12 +38,39 @@ SEED = 20260101
 
 
 @dataclass(frozen=True, slots=True)
-class Household:
-    id: str
+class Place:
+    """Where a household belongs from `since` (None: since before records) until the
+    next place's `since`."""
+
+    since: date | None
     building: str
     group: str | None
-    enrolled_on: date | None
-    left_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    id: str
+    places: tuple[Place, ...]  # oldest first
+    spells: tuple[tuple[date, date | None], ...] = ()  # [enrolled_on, left_on), oldest first
+    display_name: str | None = None
+    publish_consent: bool = False
+
+    def place_on(self, day: date) -> tuple[str, str | None] | None:
+        """(building, group) on `day`; None before its first place."""
+        found = None
+        for p in self.places:
+            if p.since is None or p.since <= day:
+                found = (p.building, p.group)
+        return found
+
+    def enrolled(self, day: date) -> bool:
+        return any(lo <= day and (hi is None or hi > day) for lo, hi in self.spells)
+
+    def memberships(self) -> list[tuple[date | None, date | None, str, str | None]]:
+        """(valid_from, valid_to, building, group) rows, valid_to exclusive."""
+        ends = [p.since for p in self.places[1:]] + [None]
+        pairs = zip(self.places, ends, strict=True)
+        return [(p.since, end, p.building, p.group) for p, end in pairs]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +102,51 @@ def _jjq_household(n: int) -> Household:
     else:
         enrolled = date(2025, 12, 1)
     left = date(2026, 3, 10) if n in (11, 23) else None  # moved out in March
-    return Household(f"h{n:04d}", building, group, enrolled, left)
+    places: tuple[Place, ...] = (Place(None, building, group),)
+    if n == 5:  # moved from 1/1-1 to 2/2-1 on 15 March
+        places += (Place(date(2026, 3, 15), "2", "2-1"),)
+    spells: tuple[tuple[date, date | None], ...] = ()
+    if enrolled is not None:
+        spells = ((enrolled, left),)
+    if n == 11:  # left on 10 March, back on 20 March
+        spells += ((date(2026, 3, 20), None),)
+    name, consent = NAMES.get(n, (None, False))
+    return Household(f"h{n:04d}", places, spells, name, consent)
 
 
-# jjq: 60 households of a committee count of 70, in 3 buildings; oyl: 30 of 40.
+# A display name that is a spreadsheet formula, with the characters HTML must escape.
+FORMULA_NAME = '=HYPERLINK("http://evil.example/?a=1&b=<x>","点我")'
+# {household number: (display name, publish consent)} in jjq.
+NAMES: dict[int, tuple[str | None, bool]] = {
+    1: ("1号楼 101室", True),
+    2: ("1号楼 102室", False),  # a name without consent: never shown
+    3: (None, True),  # consent without a name: its code
+    4: (FORMULA_NAME, True),
+}
+# Households that drop on nearly every day: the star families of group 1-1.
+KEEN = {"h0001", "h0002", "h0004"}
+
+# jjq: 61 households of a committee count of 70, in 3 buildings (h0061 arrived on 1
+# February); oyl: 30 of 40.
 ESTATES = (
-    Estate("jjq", "蒋家桥", 70, tuple(_jjq_household(n) for n in range(1, 61))),
+    Estate(
+        "jjq",
+        "蒋家桥",
+        70,
+        (
+            *(_jjq_household(n) for n in range(1, 61)),
+            Household("h0061", (Place(date(2026, 2, 1), "3", "3-1"),), ((date(2026, 2, 1), None),)),
+        ),
+    ),
     Estate(
         "oyl",
         "欧阳路",
         40,
         tuple(
-            Household(f"h{n:04d}", "A", f"A-{n % 3 + 1}", date(2025, 12, 1)) for n in range(1, 31)
+            Household(
+                f"h{n:04d}", (Place(None, "A", f"A-{n % 3 + 1}"),), ((date(2025, 12, 1), None),)
+            )
+            for n in range(1, 31)
         ),
     ),
 )
@@ -116,17 +182,25 @@ def write_registry(url: str) -> None:
                     "INSERT INTO bins (estate_id, room_id, id, category) VALUES (%s, 'r1', %s, %s)",
                     (e.id, f"b-{c}", c),
                 )
-            buildings = sorted({h.building for h in e.households})
+            buildings = sorted({p.building for h in e.households for p in h.places})
             for b in buildings:
                 conn.execute("INSERT INTO buildings (estate_id, id) VALUES (%s, %s)", (e.id, b))
             with conn.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO households (estate_id, id, building_id, building_group_id,"
-                    " enrolled_on, left_on) VALUES (%s, %s, %s, %s, %s, %s)",
-                    [
-                        (e.id, h.id, h.building, h.group, h.enrolled_on, h.left_on)
-                        for h in e.households
-                    ],
+                    "INSERT INTO households (estate_id, id, display_name, publish_consent)"
+                    " VALUES (%s, %s, %s, %s)",
+                    [(e.id, h.id, h.display_name, h.publish_consent) for h in e.households],
+                )
+                cur.executemany(
+                    "INSERT INTO household_memberships (estate_id, household_id, valid_from,"
+                    " valid_to, building_id, building_group_id)"
+                    " VALUES (%s, %s, coalesce(%s::date, '-infinity'), %s, %s, %s)",
+                    [(e.id, h.id, *m) for h in e.households for m in h.memberships()],
+                )
+                cur.executemany(
+                    "INSERT INTO household_spells (estate_id, household_id, enrolled_on, left_on)"
+                    " VALUES (%s, %s, %s, %s)",
+                    [(e.id, h.id, lo, hi) for h in e.households for lo, hi in h.spells],
                 )
 
 
@@ -175,6 +249,8 @@ def make_events(seed: int = SEED) -> list[dict[str, Any]]:
             h.id: 0.0 if int(h.id[1:]) % 13 == 0 else rng.uniform(0.05, 0.9)
             for h in estate.households
         }
+        if estate.id == "jjq":
+            propensity |= dict.fromkeys(KEEN, 0.97)
         day = first
         while day <= last:
             droppers: list[str | None] = []
@@ -251,34 +327,23 @@ class Expected:
         for lo, hi in WINDOWS:
             df["in_window"] |= (clock >= f"{lo}:00") & (clock < f"{hi}:00")
         self.drops = df
-        self.registry = pd.DataFrame(
-            [
-                {
-                    "estate": e.id,
-                    "household": h.id,
-                    "building": h.building,
-                    "group": h.group,
-                    "enrolled_on": h.enrolled_on,
-                    "left_on": h.left_on,
-                }
-                for e in ESTATES
-                for h in e.households
-            ]
-        )
+
+    def registry(self, estate: str, day: date) -> pd.DataFrame:
+        """The households registered on `day`, where they belong that day."""
+        rows = []
+        for h in BY_ID[estate].households:
+            place = h.place_on(day)
+            if place is not None:
+                rows.append({"household": h.id, "building": place[0], "group": place[1]})
+        return pd.DataFrame(rows)
 
     def _period(self, estate: str, start: date, end: date) -> pd.DataFrame:
         df = self.drops
         return df[(df["estate"] == estate) & (df["day"] >= start) & (df["day"] <= end)]
 
     def enrolled(self, estate: str, day: date) -> set[str]:
-        """Households enrolled on `day`: enrolled_on <= day < left_on."""
-        return {
-            h.id
-            for h in BY_ID[estate].households
-            if h.enrolled_on is not None
-            and h.enrolled_on <= day
-            and (h.left_on is None or h.left_on > day)
-        }
+        """Households enrolled on `day`: a spell with enrolled_on <= day < left_on."""
+        return {h.id for h in BY_ID[estate].households if h.enrolled(day)}
 
     def estate(self, estate: str, start: date, end: date) -> dict[str, Any]:
         """The cards' figures and what they are made of."""
@@ -341,13 +406,14 @@ class Expected:
         return out
 
     def units(self, estate: str, start: date, end: date, by_group: bool) -> list[dict[str, Any]]:
-        """Per building (or building group): its registered households and their drops.
+        """Per building (or building group): the households registered there on `end`
+        and their drops in the whole period.
 
         Ranked by participation rate, best first, rates of None last; equal rates keep
         the buildings' (then groups') order.
         """
         p = self._period(estate, start, end)
-        reg = self.registry[self.registry["estate"] == estate].copy()
+        reg = self.registry(estate, end)
         reg["group"] = reg["group"].fillna("")  # a key pandas can group by
         on_to = self.enrolled(estate, end)
         keys = ["building", "group"] if by_group else ["building"]
@@ -375,6 +441,48 @@ class Expected:
             )
         rows.sort(key=lambda r: (r["participation_rate"] is None, -(r["participation_rate"] or 0)))
         return rows
+
+    def stars(
+        self,
+        estate: str,
+        start: date,
+        end: date,
+        shown: set[tuple[str, str | None]],
+        n: int,
+        code: Callable[[str], str],
+    ) -> list[dict[str, Any]]:
+        """The board's star families of the groups `shown`, each group's in building then
+        group order (no group first): its `n` households enrolled on `end` with the most
+        days with a drop in the period, then the most drops, then by what the board shows
+        (`household`): the display name when the household consented to it, its code
+        (`code(id)`) otherwise."""
+        p = self._period(estate, start, end).dropna(subset=["household"])
+        by_id = {h.id: h for h in BY_ID[estate].households}
+        per: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+        for household, theirs in p.groupby("household"):
+            h = by_id.get(str(household))
+            place = None if h is None or not h.enrolled(end) else h.place_on(end)
+            if h is None or place is None or place not in shown:
+                continue
+            per.setdefault(place, []).append(
+                {
+                    "id": h.id,
+                    "building": place[0],
+                    "group": place[1],
+                    "household": h.display_name
+                    if h.publish_consent and h.display_name
+                    else code(h.id),
+                    "active_days": int(theirs["day"].nunique()),
+                    "drops": len(theirs),
+                }
+            )
+        out: list[dict[str, Any]] = []
+        for key in sorted(per, key=lambda k: (k[0], k[1] or "")):
+            ranked = sorted(
+                per[key], key=lambda r: (-r["active_days"], -r["drops"], r["household"])
+            )
+            out += ranked[:n]
+        return out
 
 
 # -- comparing ----------------------------------------------------------------------------

@@ -3,34 +3,36 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
 from datetime import date
+from html import escape
 from typing import Any
 
 import httpx
-import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
+from api.auth.tokens import Role
+from dashboards import i18n
 from dashboards.i18n import EN
+from dashboards.period import today
 from dashboards.static import PLOTLY_PATH
-from tests.dashboards.conftest import PERIOD, Site
-from tests.dashboards.dataset import CATEGORIES, mismatches
+from tests.dashboards.conftest import PERIOD, Site, token
+from tests.dashboards.dataset import BY_ID, CATEGORIES, FORMULA_NAME, TIMEZONE, mismatches
+from tests.dashboards.fix_board import (
+    board_csv,
+    board_mismatches,
+    code,
+    csv_rows,
+    defused,
+    read,
+    signed_in,
+)
 
 pytestmark = pytest.mark.integration
 PERIOD_Q = {"from": "2026-03-01", "to": "2026-03-31"}
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 WHOLE = (date.fromisoformat(PERIOD[0]), date.fromisoformat(PERIOD[1]))
-
-
-@contextmanager
-def signed_in(site: Site, token: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=site.base) as client:
-        r = client.post("/dashboards/signin", data={"token": token, "next": "/dashboards/district"})
-        assert r.status_code == 303, r.text
-        assert r.headers["location"] == "/dashboards/district"
-        assert "httponly" in r.headers["set-cookie"].lower()
-        yield client
 
 
 def test_pages_need_a_session(site: Site) -> None:
@@ -78,14 +80,6 @@ def test_plotly_is_served_locally_and_gzipped(site: Site) -> None:
     assert r.headers["content-encoding"] == "gzip"
     assert "immutable" in r.headers["cache-control"]
     assert len(r.content) > 1_000_000  # decoded by httpx: the whole bundle
-
-
-def read(r: httpx.Response, fmt: str) -> list[dict[str, Any]]:
-    """An export's rows as {header: value} (English headers)."""
-    assert r.status_code == 200, r.text
-    data = io.BytesIO(r.content)
-    frame = pd.read_csv(data, encoding="utf-8-sig") if fmt == "csv" else pd.read_excel(data)
-    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def header(*keys: str) -> dict[str, str]:
@@ -197,3 +191,145 @@ def test_every_export_downloads(site: Site, fmt: str) -> None:
             "/dashboards/estates/jjq/disclosure/export/stars", params={**PERIOD_Q, "format": fmt}
         )
         assert read(r, fmt)
+
+
+# -- the disclosure board and the household codes ----------------------------------------
+
+FEBRUARY = (date(2026, 2, 1), date(2026, 2, 28))
+# A household id as the page could show it (ids are h0001..h0061; codes are base32).
+HOUSEHOLD_ID = re.compile(r"h00\d\d")
+
+
+@pytest.mark.parametrize("period", [MARCH, WHOLE, FEBRUARY], ids=["march", "whole", "feb"])
+def test_the_board_equals_pandas_over_the_history(site: Site, period: tuple[date, date]) -> None:
+    """Groups ranked and star families, households placed where they belong on `to`."""
+    with signed_in(site, site.viewer) as client:
+        assert board_mismatches(client, site.expected, *period) == []
+
+
+def test_star_families_show_a_name_only_with_consent(site: Site) -> None:
+    with signed_in(site, site.viewer) as client:
+        stars = csv_rows(board_csv(client, "stars", *MARCH))
+        page = client.get("/dashboards/estates/jjq/disclosure", params=PERIOD_Q).text
+    shown = [r["Household (name or code)"] for r in stars]
+    # h0001, h0002 and h0004 are the keenest of group 1-1: all three are its stars.
+    assert "1号楼 101室" in shown  # named, with consent
+    assert code("h0002") in shown and "1号楼 102室" not in page + repr(stars)  # no consent
+    assert defused(FORMULA_NAME) in shown and shown.count(code("h0004")) == 0
+    assert code("h0001") not in shown
+    # Everything else by its code: every shown value is a name with consent or a code.
+    named = {h.display_name for h in BY_ID["jjq"].households if h.publish_consent}
+    codes = {code(h.id) for h in BY_ID["jjq"].households}
+    assert all(v in codes or v in {defused(str(n)) for n in named} for v in shown)
+    # On the page the formula name is text, escaped.
+    assert escape(FORMULA_NAME) in page and FORMULA_NAME not in page
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_board_exports_are_formula_safe(site: Site, fmt: str) -> None:
+    with signed_in(site, site.viewer) as client:
+        r = client.get(
+            "/dashboards/estates/jjq/disclosure/export/stars",
+            params={**PERIOD_Q, "format": fmt, "lang": "en"},
+        )
+    assert r.status_code == 200
+    if fmt == "csv":
+        values = [row["Household (name or code)"] for row in csv_rows(r.content)]
+        assert "'" + FORMULA_NAME in values
+    else:
+        sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None
+        cells = [c for row in sheet.iter_rows() for c in row if c.value == FORMULA_NAME]
+        assert len(cells) == 1
+        assert cells[0].data_type == "s" and cells[0].quotePrefix  # text, not a formula
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_the_board_tells_residents_where_to_find_their_code(site: Site, locale: str) -> None:
+    with signed_in(site, site.viewer) as client:
+        page = client.get("/dashboards/estates/jjq/disclosure", params={**PERIOD_Q, "lang": locale})
+    assert page.status_code == 200
+    hint = i18n.t(i18n.parse_locale(locale), "disclosure.code_hint")
+    assert f'<p id="code-hint">{hint}</p>' in page.text  # printed with the board
+    assert "公示编号" in hint and ("居委会" in hint if locale == "zh" else "committee" in hint)
+
+
+def test_the_board_never_shows_a_household_id(site: Site) -> None:
+    for who in (site.viewer, site.jjq_admin):
+        with signed_in(site, who) as client:
+            for locale in ("zh", "en"):
+                page = client.get(
+                    "/dashboards/estates/jjq/disclosure", params={**PERIOD_Q, "lang": locale}
+                )
+                assert page.status_code == 200
+                assert HOUSEHOLD_ID.findall(page.text) == []
+            for table in ("groups", "stars"):
+                assert HOUSEHOLD_ID.findall(board_csv(client, table, *MARCH).decode()) == []
+
+
+def test_only_the_estate_s_committee_exports_the_codes(site: Site) -> None:
+    path = "/dashboards/estates/jjq/disclosure/codes"
+    signed_out = httpx.get(f"{site.base}{path}")
+    assert signed_out.status_code == 303  # to sign in, as every dashboards page
+    assert signed_out.headers["location"].startswith("/dashboards/signin?next=")
+    url = site.database_url
+    for who in (
+        site.viewer,
+        site.jjq_viewer,
+        token(url, Role.volunteer, ["jjq"]),
+        token(url, Role.admin, ["oyl"]),
+    ):
+        with signed_in(site, who) as client:
+            r = client.get(path)
+            assert r.status_code == 403, r.text
+            assert "text/csv" not in r.headers["content-type"]
+            assert HOUSEHOLD_ID.findall(r.text) == []
+            board = client.get("/dashboards/estates/jjq/disclosure", params=PERIOD_Q).text
+            assert 'id="codes-export"' not in board
+    for who in (site.jjq_admin, site.admin):
+        with signed_in(site, who) as client:
+            assert client.get(path).status_code == 200
+            board = client.get("/dashboards/estates/jjq/disclosure", params=PERIOD_Q).text
+            assert f'href="{path}?format=csv"' in board  # the committee's link, never printed
+            assert '<p class="noprint exports" id="codes-export">' in board
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_codes_export_has_every_household_once_with_its_code(site: Site, fmt: str) -> None:
+    with signed_in(site, site.jjq_admin) as client:
+        r = client.get(
+            "/dashboards/estates/jjq/disclosure/codes", params={"format": fmt, "lang": "en"}
+        )
+    assert r.status_code == 200, r.text
+    day = today(TIMEZONE)
+    assert f'filename="jjq-household-codes-{day}.{fmt}"' in r.headers["content-disposition"]
+    if fmt == "csv":
+        rows = csv_rows(r.content)
+    else:
+        sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None
+        values = [["" if c.value is None else c.value for c in row] for row in sheet.iter_rows()]
+        rows = [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+        formula = [c for row in sheet.iter_rows() for c in row if c.value == FORMULA_NAME]
+        assert len(formula) == 1 and formula[0].data_type == "s" and formula[0].quotePrefix
+    assert list(rows[0]) == [
+        "Household id",
+        "Display name",
+        "Public code",
+        "Building",
+        "Building group",
+        "Consent to publish",
+    ]
+    households = BY_ID["jjq"].households
+    assert sorted(row["Household id"] for row in rows) == sorted(h.id for h in households)
+    by_id = {row["Household id"]: row for row in rows}
+    for h in households:
+        row = by_id[h.id]
+        assert row["Public code"] == code(h.id)
+        place = h.place_on(day)  # today: after every move in the data
+        assert place is not None
+        assert (str(row["Building"]), row["Building group"] or None) == place, h.id
+        name = h.display_name or ""
+        assert row["Display name"] == (defused(name) if fmt == "csv" else name), h.id
+        assert str(row["Consent to publish"]) == str(h.publish_consent)
+    assert by_id["h0005"]["Building"] in ("2", 2)  # moved on 15 March
