@@ -1,0 +1,1 @@
+-- (#14) 0017_sessions: being written.

@@ -1,0 +1,1 @@
+-- (#14) 0018_token_lifecycle: being written.

@@ -1,0 +1,1 @@
+-- (#14) 0019_public_boards: being written.
