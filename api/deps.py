@@ -10,10 +10,12 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
-from api.auth.repository import find_principal
+from api.auth.repository import authenticate
 from api.auth.tokens import Principal, Role
 from api.devices.broker import AdminClient
 from api.errors import Forbidden, NotAuthenticated
+from api.periods import PeriodRules
+from api.problems import NO_TOKEN
 from api.settings import ApiSettings
 
 ID_PATTERN = r"^[a-z0-9-]{1,64}$"
@@ -43,6 +45,14 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 BrokerDep = Annotated[AdminClient | None, Depends(get_broker)]
 
 
+def get_period_rules(settings: SettingsDep) -> PeriodRules:
+    """The bounds of a period [from, to] this deployment serves."""
+    return settings.period_rules()
+
+
+PeriodRulesDep = Annotated[PeriodRules, Depends(get_period_rules)]
+
+
 async def get_connection(pool: PoolDep) -> AsyncIterator[psycopg.AsyncConnection[object]]:
     """One autocommit connection for the whole request (auth and the route share it)."""
     async with pool.connection() as conn:
@@ -53,16 +63,22 @@ ConnDep = Annotated[psycopg.AsyncConnection[object], Depends(get_connection)]
 
 
 async def get_principal(
+    request: Request,
     conn: ConnDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller of a bearer token; 401 without one or with an unknown or revoked one."""
+    """The caller of a bearer token; 401 without one, or saying why the token does not
+    work (unknown, revoked, expired, replaced by a rotation).
+
+    A request with a body was already authenticated by `api.bodies.BodyGuard` (before
+    its body was read), with the same header: its principal is reused.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise NotAuthenticated("send 'Authorization: Bearer <token>' (see `fenlei token create`)")
-    principal = await find_principal(conn, credentials.credentials)
-    if principal is None:
-        raise NotAuthenticated("the bearer token is unknown or revoked")
-    return principal
+        raise NotAuthenticated(NO_TOKEN)
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    return await authenticate(conn, credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

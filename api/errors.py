@@ -12,7 +12,7 @@ class ApiError(FenleiError):
 
 
 class NotAuthenticated(ApiError):
-    """No bearer token, or one that is unknown or revoked (401)."""
+    """No bearer token, or one that is unknown, revoked or expired (401)."""
 
     status_code = 401
 
@@ -43,6 +43,12 @@ class Invalid(ApiError):
     def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
+
+
+class TooLarge(ApiError):
+    """A request body or an imported file is larger than this deployment accepts (413)."""
+
+    status_code = 413
 
 
 class Unavailable(ApiError):

@@ -1,4 +1,6 @@
-"""The HTTP API alone: `create_api(settings)` with a lifespan owning the pool.
+"""The HTTP API alone: `create_api(settings)` with a lifespan owning the pool, request
+bodies bounded and read only for a known token (`api.bodies`), and every error answered
+in one shape by one handler (`api.handlers`).
 
 The pages (dashboards, volunteers' phone pages) are mounted on it by the composition
 root, `fenlei.app.create_app`; nothing in `api` imports them.
@@ -6,23 +8,23 @@ root, `fenlei.app.create_app`; nothing in `api` imports them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+from starlette.types import Scope
 
+from api import handlers
+from api.auth.repository import authenticate
+from api.auth.tokens import Principal
+from api.bodies import BodyGuard
 from api.devices.revocations import RevocationDrainer
 from api.devices.service import admin_client
-from api.errors import ApiError, Invalid
-from api.routes import devices, metrics, operations, registry
+from api.routes import devices, metrics, operations, registry, tokens
 from api.routes.volunteers import router as volunteers_router
 from api.settings import ApiSettings
-
-log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "fenlei-api"
 DESCRIPTION = """
@@ -33,6 +35,13 @@ Every route but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`
 (`fenlei token create --role viewer --estate jjq`). Roles: **viewer** reads figures,
 **volunteer** also (later) rosters, **admin** everything, each optionally limited to
 listed estates.
+
+Every error is `{"detail": "<a sentence>", "errors": [...]}`: `errors` lists the values
+at fault, each with its location, message, type and the value cut to 200 characters.
+A request body is not read without a working token (401), nor when it is larger than
+FENLEI_MAX_BODY_BYTES (413; 16 MiB by default). Periods [from, to] run from 1990-01-01
+at the earliest to a year after today at the latest, over at most
+FENLEI_MAX_PERIOD_DAYS days (3,660 by default).
 """
 TAGS = [
     {"name": "figures", "description": "The three figures and their breakdowns (viewer+)."},
@@ -42,6 +51,7 @@ TAGS = [
         "description": "Per-bin MQTT logins the broker enforces (admin): issue, rotate, revoke.",
     },
     {"name": "operations", "description": "Quarantine and device state for operators."},
+    {"name": "tokens", "description": "Bearer tokens (admin): rotate a token's secret."},
     {"name": "health", "description": "Liveness and readiness probes (no token)."},
     {
         "name": "volunteers",
@@ -50,28 +60,12 @@ TAGS = [
 ]
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    """Every deliberate error becomes one HTTP answer here, `{"detail": ...}`."""
-
-    async def api_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
-        body: dict[str, object] = {"detail": str(exc)}
-        if isinstance(exc, Invalid) and exc.errors:
-            body["errors"] = exc.errors
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
-
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        return JSONResponse(
-            {"detail": "the database is not reachable; try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(PoolTimeout, unavailable)
-    app.add_exception_handler(psycopg.OperationalError, unavailable)
+async def _authenticate(scope: Scope, token: str) -> Principal:
+    """The body guard's token check, on the app's pool (before any body is read);
+    NotAuthenticated saying why a token does not work."""
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[object]] = scope["app"].state.pool
+    async with pool.connection() as conn:
+        return await authenticate(conn, token)
 
 
 def create_api(settings: ApiSettings) -> FastAPI:
@@ -122,11 +116,13 @@ def create_api(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.broker = None
-    _install_error_handlers(app)
+    handlers.install(app)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, authenticate=_authenticate)
     app.include_router(operations.health)
     app.include_router(registry.router)
     app.include_router(devices.router)
     app.include_router(metrics.router)
     app.include_router(operations.router)
+    app.include_router(tokens.router)
     app.include_router(volunteers_router)
     return app

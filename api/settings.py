@@ -5,6 +5,12 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.periods import DEFAULT_FUTURE_DAYS, DEFAULT_MAX_DAYS, PeriodRules
+from api.registry.sheet import SheetLimits
+
+_SHEET = SheetLimits()
+MIB = 1024 * 1024
+
 
 class ApiSettings(BaseSettings):
     """One API process; built once in the entry point and passed to `create_api`."""
@@ -38,3 +44,35 @@ class ApiSettings(BaseSettings):
     # Seconds between drains of queued revocations even without a notification (a
     # NOTIFY is lost while the listening connection is down).
     revocation_drain_interval_s: float = Field(default=30.0, gt=0)
+
+    # Bytes of a request body; a larger one is answered 413 before it is read. 50,000
+    # households (the POST's own cap) as in the README's example row are 10.1 MB.
+    max_body_bytes: int = Field(default=16 * MIB, ge=1024)
+    # Periods [from, to]: the longest span in days, and how far past today `to` may be.
+    max_period_days: int = Field(default=DEFAULT_MAX_DAYS, ge=1, le=36_600)
+    period_future_days: int = Field(default=DEFAULT_FUTURE_DAYS, ge=1, le=3_660)
+
+    # A household sheet `fenlei registry import` reads: refused before it is read whole
+    # when its file, what it unpacks to (.xlsx), its rows after the header, columns,
+    # cells or longest cell exceed these.
+    import_max_bytes: int = Field(default=_SHEET.max_bytes, ge=1)
+    import_max_unpacked_bytes: int = Field(default=_SHEET.max_unpacked_bytes, ge=1)
+    import_max_rows: int = Field(default=_SHEET.max_rows, ge=1)
+    import_max_columns: int = Field(default=_SHEET.max_columns, ge=1, le=16_384)
+    import_max_cells: int = Field(default=_SHEET.max_cells, ge=1)
+    import_max_field_chars: int = Field(default=_SHEET.max_field_chars, ge=1)
+
+    def sheet_limits(self) -> SheetLimits:
+        """The FENLEI_IMPORT_* bounds of a household sheet."""
+        return SheetLimits(
+            max_bytes=self.import_max_bytes,
+            max_unpacked_bytes=self.import_max_unpacked_bytes,
+            max_rows=self.import_max_rows,
+            max_columns=self.import_max_columns,
+            max_cells=self.import_max_cells,
+            max_field_chars=self.import_max_field_chars,
+        )
+
+    def period_rules(self) -> PeriodRules:
+        """The FENLEI_MAX_PERIOD_DAYS / FENLEI_PERIOD_FUTURE_DAYS bounds of a period."""
+        return PeriodRules(max_days=self.max_period_days, future_days=self.period_future_days)

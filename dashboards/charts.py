@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-import orjson
-
-from dashboards import i18n
+from dashboards import i18n, layout
 from dashboards.i18n import Locale
 
 Figure = dict[str, Any]
@@ -224,8 +222,9 @@ def counts_by_reason(locale: Locale, rows: Sequence[dict[str, Any]]) -> Figure:
 
 
 def to_html(chart: Chart, filename: str) -> str:
-    """A titled chart box: a div plotly draws into and its figure as inline JSON."""
-    payload = orjson.dumps(chart.figure).decode().replace("</", "<\\/")
+    """A titled chart box: a div plotly draws into and its figure as inline JSON (a data
+    block, not a script: `script_json` keeps any name in it from breaking the page)."""
+    payload = layout.script_json(chart.figure)
     return (
         f'<section class="chart"><h2>{escape(chart.title)}</h2>'
         f'<div class="plot" id="chart-{chart.name}"></div>'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -10,10 +11,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth.tokens import Principal, Role
+from api.periods import PeriodRules
 from api.registry import repository as registry
 from dashboards import i18n, layout, session, tables
 from dashboards.i18n import Locale
-from dashboards.settings import get_dashboard_settings
 
 ExportFormat = Literal["csv", "xlsx"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -34,6 +35,13 @@ class Visitor:
     estate: dict[str, Any] | None = None
 
 
+def period_rules(request: Request) -> PeriodRules:
+    """The API's bounds of a period (FENLEI_MAX_PERIOD_DAYS, FENLEI_PERIOD_FUTURE_DAYS):
+    a page asks the API for no period it would refuse."""
+    rules: PeriodRules = request.app.state.settings.period_rules()
+    return rules
+
+
 def to_signin(request: Request) -> RedirectResponse:
     """Redirect to sign-in, coming back here afterwards."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -50,7 +58,7 @@ def error_page(request: Request, key: str, status_code: int) -> HTMLResponse:
 
 async def visitor(request: Request, conn: Any, estate: str | None = None) -> Visitor | Response:
     """The signed-in visitor allowed to see `estate`, or the response to send instead."""
-    principal = await session.principal(request, conn, get_dashboard_settings(request))
+    principal = await session.current(request, conn, session.DASHBOARDS)
     if principal is None:
         return to_signin(request)
     if not principal.has_role(Role.viewer):
@@ -63,6 +71,22 @@ async def visitor(request: Request, conn: Any, estate: str | None = None) -> Vis
     if not rows:
         return error_page(request, "error.not_found", 404)
     return Visitor(principal, dict(rows[0]))
+
+
+def csrf_field(request: Request) -> str:
+    """The hidden CSRF input of a dashboards form that POSTs (the session's token)."""
+    token = session.form_token(request, session.DASHBOARDS)
+    return f'<input type="hidden" name="{session.CSRF_FIELD}" value="{escape(token)}">'
+
+
+async def refused(request: Request) -> Response | None:
+    """For a dashboards form's POST: a 403 page when the form is not this session's (no
+    or a wrong CSRF token) or comes from another site; None when it may go ahead."""
+    form = await request.form()
+    sent = form.get(session.CSRF_FIELD)
+    if session.form_allowed(request, session.DASHBOARDS, sent if isinstance(sent, str) else None):
+        return None
+    return error_page(request, "error.csrf", 403)
 
 
 async def committee(request: Request, conn: Any, estate: str) -> Visitor | Response:

@@ -61,7 +61,7 @@ async def _load(
     ctx = layout.Context(
         request,
         common.locale_of(request),
-        resolve(start, end),
+        resolve(start, end, rules=common.period_rules(request)),
         keep=[("estate", e) for e in wanted or []],
     )
     assert ctx.period is not None

@@ -20,7 +20,8 @@ ZH: dict[str, str] = {
     "signin.token": "访问令牌",
     "signin.submit": "登录",
     "signin.help": "请输入居委会或街道发放的令牌（fenlei token create --role viewer）。",
-    "signin.bad": "令牌无效或已撤销。",
+    "signin.bad": "令牌无效、已撤销或已过期。",
+    "signin.expired": "登录表单已过期或来自其他网站，请重新输入令牌。",
     "signout": "退出",
     "nav.estates": "小区列表",
     "nav.overview": "小区概览",
@@ -116,18 +117,35 @@ ZH: dict[str, str] = {
     "district.title": "街道汇总",
     "district.total": "合计",
     "disclosure.title": "垃圾分类公示栏",
-    "disclosure.intro": "以下为本期各楼组垃圾分类参与情况。家庭以公示编号显示，"
+    "disclosure.intro": "以下为本期各楼组垃圾分类参与情况。家庭以本期公示编号显示，"
     "经本户同意的显示其公示名称。",
-    "disclosure.code_hint": "您家的公示编号印在本户的垃圾分类家庭卡上；"
-    "卡上没有或看不清的，请向居委会询问。",
-    "disclosure.codes": "导出各户公示编号（印制家庭卡用，仅限管理员，勿张贴）：",
-    "disclosure.hidden": "户数少于 {n} 户的楼组不予公示（本期 {m} 个）。",
+    "disclosure.code_hint": "公示编号每期不同，与户号、门牌无关：本期编号见居委会发放的"
+    "本期编号通知单；没有收到的，请向居委会询问。",
+    "disclosure.codes": "导出本期各户公示编号（印制本期编号通知单用，仅限管理员，勿张贴）：",
+    "disclosure.hidden": "本期参与户数少于 {n} 户的楼组不予公示（本期 {m} 个）。",
+    "disclosure.short_period": "本期不足 {n} 天：为保护住户隐私，只公示各楼组汇总，"
+    "不公示明星家庭。",
+    "public.link": "公开链接（只读，持有链接者无需登录即可查看已结束各月的公示栏）：",
+    "public.none": "未开启。",
+    "public.since": "已开启，生成于 {when}。",
+    "public.make": "生成公开链接",
+    "public.replace": "换新链接（旧链接立即失效）",
+    "public.revoke": "停用公开链接",
+    "public.link_title": "公示栏公开链接",
+    "public.made": "新的公开链接如下，请现在复制保存：系统只保存其摘要，之后无法再次显示。"
+    "此前的链接已失效。",
+    "public.back": "返回公示栏",
+    "public.not_found": "链接无效或已停用。",
+    "public.bad_month": "月份应为最近 {n} 个月内已结束的月份，格式为 YYYY-MM。",
+    "public.previous": "上个月",
+    "public.next": "下个月",
     "disclosure.print": "打印",
     "disclosure.none": "（未分楼组）",
     "error.forbidden": "您的令牌无权查看该小区。",
     "error.admin_only": "仅本小区的管理员可以使用此功能。",
     "error.not_found": "没有这个小区。",
     "error.title": "无法显示",
+    "error.csrf": "表单已过期或来自其他网站，未执行。请返回、刷新页面后再试。",
     "rejected.none": "本期无被拒消息。",
     "updated": "生成时间",
 }
@@ -139,7 +157,8 @@ EN: dict[str, str] = {
     "signin.submit": "Sign in",
     "signin.help": "Enter the token your committee or subdistrict gave you "
     "(fenlei token create --role viewer).",
-    "signin.bad": "The token is unknown or revoked.",
+    "signin.bad": "The token is unknown, revoked or expired.",
+    "signin.expired": "The sign-in form expired or came from another site: enter the token again.",
     "signout": "Sign out",
     "nav.estates": "Estates",
     "nav.overview": "Estate overview",
@@ -236,19 +255,41 @@ EN: dict[str, str] = {
     "district.total": "Total",
     "disclosure.title": "Garbage sorting disclosure board",
     "disclosure.intro": "How each building group took part in sorting this period. "
-    "Households are shown by their public code, or by their name where they agreed to it.",
-    "disclosure.code_hint": "Your household's public code (公示编号) is printed on your "
-    "household card. If it is missing or unreadable, please ask your neighbourhood committee.",
-    "disclosure.codes": "Export every household's public code (for printing the cards; "
-    "administrators only, do not post):",
-    "disclosure.hidden": "Building groups with fewer than {n} households are not shown "
-    "({m} this period).",
+    "Households are shown by this period's public code, or by their name where they agreed "
+    "to it.",
+    "disclosure.code_hint": "Public codes (公示编号) change every period and have nothing to "
+    "do with your card or flat number: this period's code is on the notice slip your "
+    "neighbourhood committee hands out. If you have none, please ask the committee.",
+    "disclosure.codes": "Export every household's public code for this period (for the notice "
+    "slips; administrators only, do not post):",
+    "disclosure.hidden": "Building groups where fewer than {n} households took part are not "
+    "shown ({m} this period).",
+    "disclosure.short_period": "This period is shorter than {n} days: to protect households' "
+    "privacy, only the building groups' totals are shown, no star families.",
+    "public.link": "Public link (read-only: anyone holding it sees the boards of months that "
+    "have ended, without signing in):",
+    "public.none": "none.",
+    "public.since": "on, made {when}.",
+    "public.make": "Make a public link",
+    "public.replace": "Replace the link (the old one stops working at once)",
+    "public.revoke": "Turn the public link off",
+    "public.link_title": "Public link of the board",
+    "public.made": "Here is the new public link. Copy it now: fenlei keeps only a hash of it "
+    "and cannot show it again. Any earlier link has stopped working.",
+    "public.back": "Back to the board",
+    "public.not_found": "This link is not valid, or has been turned off.",
+    "public.bad_month": "The month must be one that has ended, within the last {n} months, "
+    "written YYYY-MM.",
+    "public.previous": "Previous month",
+    "public.next": "Next month",
     "disclosure.print": "Print",
     "disclosure.none": "(no group)",
     "error.forbidden": "Your token may not see this estate.",
     "error.admin_only": "Only an administrator of this estate may do this.",
     "error.not_found": "There is no such estate.",
     "error.title": "Cannot show this page",
+    "error.csrf": "The form expired or came from another site, so nothing was done: "
+    "go back, reload the page and try again.",
     "rejected.none": "No rejected messages in this period.",
     "updated": "Generated",
 }

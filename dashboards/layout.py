@@ -1,22 +1,28 @@
 """The page shell every dashboard shares: header, navigation, period picker, language.
 
 Server-rendered HTML from plain strings; every interpolated value goes through
-`html.escape`. Pages are gzipped here when the browser accepts it (the app has no
-compression middleware).
+`html.escape`, and every value embedded in a <script> through `script_json`. The one
+inline script is allowed by its hash in the pages' Content-Security-Policy
+(`CONTENT_SECURITY_POLICY`, sent by `fenlei.app`). Pages are gzipped here when the
+browser accepts it (the app has no compression middleware).
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from dashboards import i18n
+from dashboards import i18n, session
 from dashboards.i18n import Locale
 from dashboards.period import Period, presets
 from dashboards.static import PLOTLY_PATH
@@ -59,16 +65,23 @@ th{cursor:pointer;background:#f9fafb;position:sticky;top:0}td.num{text-align:rig
 .scroll{max-height:none;overflow:visible}.table,.chart{break-inside:avoid}}
 """
 
-# Sorting by header click.
+# Sorting by header click (on the header's own column: `cellIndex`, not its place among
+# every header of the page).
 SORT_SCRIPT = """
-document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventListener('click',
- () => {const body = th.closest('table').tBodies[0]; const dir = th.dataset.dir === 'asc' ? -1 : 1;
+document.querySelectorAll('table.sortable th').forEach(th => th.addEventListener('click',
+ () => {const i = th.cellIndex; const body = th.closest('table').tBodies[0];
+  const dir = th.dataset.dir === 'asc' ? -1 : 1;
   th.dataset.dir = dir === 1 ? 'asc' : 'desc'; const text = !['int', 'kg', 'pct']
    .includes(th.dataset.kind);
   const key = r => r.cells[i].dataset.sort; [...body.rows].sort((a, b) => { const x = key(a),
    y = key(b); if (x === y) return 0; if (x === '') return 1; if (y === '') return -1;
    return dir * (text ? x.localeCompare(y) : Number(x) - Number(y)); })
   .forEach(r => body.appendChild(r)); }));
+"""
+# Buttons that print the page (the disclosure board's), without an inline handler.
+PRINT_SCRIPT = """
+document.querySelectorAll('[data-print]').forEach(b => b.addEventListener('click',
+ () => window.print()));
 """
 # Drawing every figure once plotly.js (a deferred script) has run, i.e. at
 # DOMContentLoaded; `data-charts-ready` tells tests and the benchmark that the page is
@@ -90,6 +103,48 @@ Promise.all(figures.map(s => { const f = JSON.parse(s.textContent);
  .then(() => { document.body.dataset.chartsReady = String(figures.length); });
 });
 """
+# The page's only inline script, the same on every page (no figures: nothing to draw).
+PAGE_SCRIPT = SORT_SCRIPT + PRINT_SCRIPT + DRAW_SCRIPT
+
+
+def _csp_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+# What the pages may load and run: their own script (by its hash) and files (plotly.js);
+# styles inline too (plotly.js writes style attributes and a <style> element); images
+# from data:/blob: URLs (plotly's PNG download); forms posting here only; never framed.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        f"script-src 'self' {_csp_hash(PAGE_SCRIPT)}",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+# Characters that can end or change a <script> element's text (`</script>`, `<!--`
+# followed by `<script>`), and the line separators old JavaScript parsers choke on.
+# JSON allows each as a \u escape inside strings, and they occur nowhere else in JSON.
+_SCRIPT_ESCAPES = str.maketrans(
+    {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
+def script_json(value: Any) -> str:
+    """`value` as JSON to put inside a <script> element: it cannot close the element or
+    change how the HTML parser reads it, and `JSON.parse` gives back the same value."""
+    return orjson.dumps(value).decode().translate(_SCRIPT_ESCAPES)
 
 
 @dataclass(slots=True)
@@ -157,14 +212,14 @@ def _header(ctx: Context, signed_in: bool) -> str:
                 f"{ctx.t('nav.disclosure')}</a>"
             )
         nav += f'<a href="{escape(ctx.href("/dashboards/district"))}">{ctx.t("nav.district")}</a>'
-    signout = (
-        (
-            f'<form method="post" action="/dashboards/signout"><button type="submit">'
-            f"{ctx.t('signout')}</button></form>"
+    signout = ""
+    if signed_in:
+        csrf = session.form_token(ctx.request, session.DASHBOARDS)
+        signout = (
+            f'<form method="post" action="/dashboards/signout">'
+            f'<input type="hidden" name="{session.CSRF_FIELD}" value="{escape(csrf)}">'
+            f'<button type="submit" id="signout">{ctx.t("signout")}</button></form>'
         )
-        if signed_in
-        else ""
-    )
     return (
         f'<header><span class="brand">{ctx.t("app")}</span><nav>{nav}</nav>'
         f'<span class="right"><a id="lang-switch" href="{escape(switch)}">'
@@ -180,11 +235,11 @@ def page(
     signed_in: bool = True,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A complete HTML page; plotly.js and the drawing script only when there are charts."""
+    """A complete HTML page; plotly.js only when there are charts."""
     # plotly.js deferred from the head: fetched and compiled off the main thread while
     # the body (tables of a year's days) is still being parsed, run before drawing.
     plotly = f'<script defer src="{PLOTLY_PATH}"></script>' if charts else ""
-    scripts = f"<script>{SORT_SCRIPT}{DRAW_SCRIPT if charts else ''}</script>"
+    scripts = f"<script>{PAGE_SCRIPT}</script>"
     stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")
     html = (
         f'<!doctype html><html lang="{i18n.HTML_LANG[ctx.locale]}"><head>'

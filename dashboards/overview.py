@@ -316,9 +316,8 @@ def _context(
     request: Request, estate: dict[str, Any], start: str | None, end: str | None
 ) -> layout.Context:
     tz = str(estate["timezone"])
-    return layout.Context(
-        request, common.locale_of(request), resolve(start, end, tz), str(estate["id"]), tz
-    )
+    period = resolve(start, end, tz, rules=common.period_rules(request))
+    return layout.Context(request, common.locale_of(request), period, str(estate["id"]), tz)
 
 
 async def _visitor(request: Request, pool: Pool, estate: str) -> common.Visitor | Response:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from api.routes.metrics import MAX_PERIOD_DAYS
+from api.periods import PeriodRules
 
 # Days shown when the query names no period: a month is what committees review.
 DEFAULT_DAYS = 30
@@ -45,19 +45,26 @@ def _parse(value: str | None) -> date | None:
         return None
 
 
-def resolve(start: str | None, end: str | None, timezone: str = "Asia/Shanghai") -> Period:
+def resolve(
+    start: str | None,
+    end: str | None,
+    timezone: str = "Asia/Shanghai",
+    rules: PeriodRules | None = None,
+) -> Period:
     """The period the query asks for; the last DEFAULT_DAYS days up to today otherwise.
 
-    Reversed days are swapped and a period longer than the API allows is cut to its
-    last MAX_PERIOD_DAYS days, so a hand-edited URL still shows a page.
+    A hand-edited URL still shows a page: days outside the ones the API serves
+    (`api.periods`: from 1990 to a year ahead) are moved inside, reversed days are
+    swapped and a period longer than the API allows is cut to its last days. So the
+    page's own date arithmetic (the previous period, a day after `to`) never runs off
+    the calendar, whatever the query says.
     """
-    to = _parse(end) or today(timezone)
+    rules = rules or PeriodRules()
+    asked = _parse(end) or today(timezone)
+    # The default start counts back from a `to` already in range.
+    to = rules.clamp(asked, asked)[1]
     frm = _parse(start) or to - timedelta(days=DEFAULT_DAYS - 1)
-    if frm > to:
-        frm, to = to, frm
-    if (to - frm).days >= MAX_PERIOD_DAYS:
-        frm = to - timedelta(days=MAX_PERIOD_DAYS - 1)
-    return Period(frm, to)
+    return Period(*rules.clamp(frm, to))
 
 
 def presets(timezone: str) -> dict[str, Period]:

@@ -2,12 +2,13 @@
 
 Rejected messages per local day and reason, the households behind the disclosure
 board's star families (from the same rollups as the figures, placed by the registry's
-history), and the households' public codes for their cards.
+history), every household with its place for the committee's code slips, and the
+estates' public board links (stored as SHA-256 only: `public_boards`, migration 0019).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -105,3 +106,54 @@ async def household_cards(conn: Conn, estate: str, day: date) -> list[dict[str, 
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(HOUSEHOLD_CARDS_SQL, {"estate": estate, "day": day})
         return await cur.fetchall()
+
+
+# One link per estate. Only the token's SHA-256 is stored (as api_tokens do): a leaked
+# table opens no board, and 24 random bytes need no slow hash.
+PUBLIC_BOARD_BY_HASH_SQL = """
+SELECT e.id, e.name, e.timezone
+FROM public_boards p JOIN estates e ON e.id = p.estate_id
+WHERE p.token_sha256 = %s
+"""
+PUBLIC_BOARD_OF_ESTATE_SQL = "SELECT created_at FROM public_boards WHERE estate_id = %s"
+PUBLIC_BOARD_DELETE_SQL = "DELETE FROM public_boards WHERE estate_id = %s"
+# Made or replaced in one statement (two admins pressing at once: the later one wins,
+# neither fails); `replaced` says whether a link was there before it.
+PUBLIC_BOARD_UPSERT_SQL = """
+WITH old AS (SELECT FROM public_boards WHERE estate_id = %(estate)s)
+INSERT INTO public_boards (estate_id, token_sha256, created_by)
+VALUES (%(estate)s, %(hash)s, %(by)s)
+ON CONFLICT (estate_id) DO UPDATE
+SET token_sha256 = EXCLUDED.token_sha256, created_at = now(), created_by = EXCLUDED.created_by
+RETURNING EXISTS (SELECT FROM old) AS replaced
+"""
+
+
+async def public_board_estate(conn: Conn, token_sha256: bytes) -> dict[str, Any] | None:
+    """{id, name, timezone} of the estate whose public link has this hash, or None
+    (unknown, replaced or revoked)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(PUBLIC_BOARD_BY_HASH_SQL, (token_sha256,))
+        return await cur.fetchone()
+
+
+async def public_board_since(conn: Conn, estate: str) -> datetime | None:
+    """When the estate's current public link was made; None when it has none."""
+    cur = await conn.execute(PUBLIC_BOARD_OF_ESTATE_SQL, (estate,))
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def replace_public_board(conn: Conn, estate: str, token_sha256: bytes, token_id: int) -> bool:
+    """Store the estate's new link, ending the old one; True when there was one."""
+    cur = await conn.execute(
+        PUBLIC_BOARD_UPSERT_SQL, {"estate": estate, "hash": token_sha256, "by": token_id}
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def delete_public_board(conn: Conn, estate: str) -> bool:
+    """End the estate's public link; True when there was one."""
+    cur = await conn.execute(PUBLIC_BOARD_DELETE_SQL, (estate,))
+    return cur.rowcount == 1

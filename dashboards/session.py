@@ -1,87 +1,272 @@
-"""Sign-in sessions: an HMAC-signed, HttpOnly cookie naming an API token by its id.
+"""Sign-in sessions of the pages, kept in the database, and the CSRF tokens of their forms.
 
-The cookie holds `token id . expiry . signature`, never the token: revoking the token
-in `api_tokens` ends its sessions at the next request.
+A session cookie holds a random id (256 bits); the `sessions` table (migration 0017)
+keeps only its SHA-256, the token it was opened with, its area (the committees'
+dashboards or the volunteers' pages) and its expiry. So signing out ends the session for
+every copy of the cookie, it expires on the server whatever the browser keeps, revoking
+(or expiring, or rotating) the token ends its sessions at the next request, and no
+cookie is ever the bearer token.
+
+Every form that POSTs carries a CSRF token (field `csrf`): signed in, HMAC(session
+secret, session id), bound to the session; before sign-in, HMAC(secret, a random
+pre-session cookie) (double submit: another site cannot sign a visitor in as itself).
+A POST is also refused when the browser says it comes from another site
+(`Sec-Fetch-Site`, `Origin`, `Referer`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
-from typing import Any
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import psycopg
 from fastapi import Request, Response
 
-from api.auth.tokens import Principal, Role
-from dashboards.settings import DashboardSettings
+from api.auth.repository import principal_by_id
+from api.auth.tokens import Principal
+from dashboards.settings import DashboardSettings, get_dashboard_settings
 
-COOKIE = "fenlei_session"
 LANG_COOKIE = "fenlei_lang"
 # A year: the language is a preference, not a secret.
 LANG_MAX_AGE_S = 365 * 24 * 3600
-
-_BY_ID = "SELECT id, name, role, estates FROM api_tokens WHERE id = %s AND revoked_at IS NULL"
-
-
-def _sign(secret: bytes, payload: str) -> str:
-    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
-
-
-def encode(secret: bytes, token_id: int, expires: int) -> str:
-    """The cookie value for a token id valid until `expires` (Unix seconds)."""
-    payload = f"{token_id}.{expires}"
-    return f"{payload}.{_sign(secret, payload)}"
+# The hidden field of every form that POSTs.
+CSRF_FIELD = "csrf"
+# The random value a sign-in form's token is bound to, before there is a session.
+PRESESSION_COOKIE = "fenlei_csrf"
+PRESESSION_MAX_AGE_S = 24 * 3600
+# Session ids are 43 characters (token_urlsafe(32)); anything much longer is not one.
+_MAX_COOKIE_CHARS = 128
 
 
-def decode(secret: bytes, value: str, now: float | None = None) -> int | None:
-    """The token id of a valid, unexpired cookie value; None otherwise."""
-    try:
-        token_id, expires, signature = value.split(".")
-        ok = hmac.compare_digest(signature, _sign(secret, f"{token_id}.{expires}"))
-        if ok and int(expires) > (time.time() if now is None else now):
-            return int(token_id)
-    except ValueError:
-        pass
-    return None
+@dataclass(frozen=True, slots=True)
+class Area:
+    """Pages with a session of their own: its cookie, the cookie's path, where to sign in."""
+
+    name: Literal["dashboards", "volunteer"]
+    cookie: str
+    path: str
+    signin_path: str
+    samesite: Literal["lax", "strict"]
+
+    def max_age_s(self, settings: DashboardSettings) -> int:
+        """How long a session of this area lasts."""
+        if self.name == "volunteer":
+            return settings.volunteer_session_max_age_s
+        return settings.session_max_age_s
 
 
-def start(response: Response, settings: DashboardSettings, token_id: int) -> None:
-    """Set the session cookie on `response`."""
-    expires = int(time.time()) + settings.session_max_age_s
+# Lax: a link to a dashboard (in a message, say) opens it signed in; Strict on the
+# phone pages, which have nothing to link to from outside.
+DASHBOARDS = Area("dashboards", "fenlei_session", "/dashboards", "/dashboards/signin", "lax")
+VOLUNTEER = Area("volunteer", "fenlei_volunteer", "/volunteer", "/volunteer/login", "strict")
+
+_INSERT = """
+INSERT INTO sessions (id_sha256, token_id, area, expires_at)
+VALUES (%s, %s, %s, now() + make_interval(secs => %s))
+"""
+# Run at each sign-in: sessions ended or expired are of no use, not even to audit.
+_PURGE = "DELETE FROM sessions WHERE expires_at <= now() OR ended_at IS NOT NULL"
+# The token's own state (revoked, expired, rotated since) is `principal_by_id`'s rule.
+_CURRENT = """
+SELECT token_id, created_at FROM sessions
+WHERE id_sha256 = %s AND area = %s AND ended_at IS NULL AND expires_at > now()
+"""
+_END = "UPDATE sessions SET ended_at = now() WHERE id_sha256 = %s AND ended_at IS NULL"
+
+
+def _digest(value: str) -> bytes:
+    # 256 random bits: a fast hash is enough, as for API tokens.
+    return hashlib.sha256(value.encode()).digest()
+
+
+def set_cookie(
+    response: Response,
+    settings: DashboardSettings,
+    name: str,
+    value: str,
+    *,
+    max_age: int,
+    path: str,
+    samesite: Literal["lax", "strict"] = "lax",
+) -> None:
+    """Set a cookie the way every fenlei cookie is set: HttpOnly, SameSite, Secure per
+    the settings."""
     response.set_cookie(
-        COOKIE,
-        encode(settings.secret(), token_id, expires),
-        max_age=settings.session_max_age_s,
+        name,
+        value,
+        max_age=max_age,
         httponly=True,
-        samesite="lax",
-        secure=settings.session_cookie_secure,
-        path="/dashboards",
+        samesite=samesite,
+        secure=settings.secure_cookies(),
+        path=path,
     )
 
 
-def end(response: Response) -> None:
-    """Remove the session cookie."""
-    response.delete_cookie(COOKIE, path="/dashboards")
+def _delete_cookie(
+    response: Response, settings: DashboardSettings, name: str, path: str, samesite: str
+) -> None:
+    response.delete_cookie(
+        name,
+        path=path,
+        httponly=True,
+        samesite=samesite,  # type: ignore[arg-type]
+        secure=settings.secure_cookies(),
+    )
 
 
-async def principal(
-    request: Request, conn: psycopg.AsyncConnection[Any], settings: DashboardSettings
+async def start(
+    request: Request,
+    conn: psycopg.AsyncConnection[Any],
+    response: Response,
+    area: Area,
+    token_id: int,
+) -> None:
+    """Open a session for `token_id` and set its cookie on `response`.
+
+    Always a new id (a session the browser brought along is ended: nobody can plant one
+    and wait for its sign-in); the sign-in form's pre-session cookie is dropped.
+    """
+    settings = get_dashboard_settings(request)
+    previous = request.cookies.get(area.cookie)
+    if previous:
+        await conn.execute(_END, (_digest(previous),))
+    await conn.execute(_PURGE)
+    value = secrets.token_urlsafe(32)
+    max_age = area.max_age_s(settings)
+    await conn.execute(_INSERT, (_digest(value), token_id, area.name, max_age))
+    set_cookie(
+        response,
+        settings,
+        area.cookie,
+        value,
+        max_age=max_age,
+        path=area.path,
+        samesite=area.samesite,
+    )
+    _delete_cookie(response, settings, PRESESSION_COOKIE, area.signin_path, area.samesite)
+
+
+async def end(
+    request: Request, conn: psycopg.AsyncConnection[Any], response: Response, area: Area
+) -> None:
+    """End the request's session on the server, so a copy of its cookie no longer works,
+    and remove the cookie."""
+    value = request.cookies.get(area.cookie)
+    if value:
+        await conn.execute(_END, (_digest(value),))
+    _delete_cookie(response, get_dashboard_settings(request), area.cookie, area.path, area.samesite)
+
+
+async def current(
+    request: Request, conn: psycopg.AsyncConnection[Any], area: Area
 ) -> Principal | None:
-    """Who the session belongs to, when it is valid and its token still active."""
-    value = request.cookies.get(COOKIE)
-    token_id = decode(settings.secret(), value) if value else None
-    if token_id is None:
+    """Who the request's session belongs to: None without an open, unexpired session of
+    `area` whose token still works (not revoked, not expired, not rotated since the
+    session began)."""
+    value = request.cookies.get(area.cookie)
+    if not value or len(value) > _MAX_COOKIE_CHARS:
         return None
-    cur = await conn.execute(_BY_ID, (token_id,))
+    cur = await conn.execute(_CURRENT, (_digest(value), area.name))
     row: Any = await cur.fetchone()
     if row is None:
         return None
-    tid, name, role, estates = row
-    return Principal(
-        int(tid),
-        str(name),
-        Role(str(role)),
-        frozenset(estates) if isinstance(estates, list) else None,
-    )
+    token_id, began = row
+    return await principal_by_id(conn, int(token_id), since=began)
+
+
+# --- CSRF -------------------------------------------------------------------------------
+
+
+def _mac(settings: DashboardSettings, *parts: str) -> str:
+    return hmac.new(settings.secret(), "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def _same(expected: str, sent: str | None) -> bool:
+    # Bytes: compare_digest refuses non-ASCII str, and `sent` is whatever was posted.
+    return bool(expected) and hmac.compare_digest(expected.encode(), (sent or "").encode())
+
+
+def form_token(request: Request, area: Area) -> str:
+    """The CSRF token of the signed-in visitor's forms ("" without a session cookie)."""
+    value = request.cookies.get(area.cookie)
+    if not value:
+        return ""
+    return _mac(get_dashboard_settings(request), "session", area.name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class SigninForm:
+    """A sign-in form's CSRF token, and the pre-session value to set when it is new."""
+
+    token: str
+    new_cookie: str | None
+
+
+def signin_form(request: Request, area: Area) -> SigninForm:
+    """The token for a sign-in form, bound to the browser's pre-session cookie (a new
+    one when it has none: set it with `keep_signin_form`)."""
+    value = request.cookies.get(PRESESSION_COOKIE)
+    fresh = None
+    if not value or len(value) > _MAX_COOKIE_CHARS:
+        value = fresh = secrets.token_urlsafe(32)
+    return SigninForm(_mac(get_dashboard_settings(request), "signin", area.name, value), fresh)
+
+
+def keep_signin_form(request: Request, response: Response, area: Area, form: SigninForm) -> None:
+    """Set the pre-session cookie a new sign-in form's token is bound to."""
+    if form.new_cookie is not None:
+        set_cookie(
+            response,
+            get_dashboard_settings(request),
+            PRESESSION_COOKIE,
+            form.new_cookie,
+            max_age=PRESESSION_MAX_AGE_S,
+            path=area.signin_path,
+            samesite=area.samesite,
+        )
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        return urlsplit(url).netloc.lower() or None
+    except ValueError:
+        return None
+
+
+def from_this_site(request: Request) -> bool:
+    """False when the browser says the request comes from another site.
+
+    Browsers send `Sec-Fetch-Site` and `Origin` with a form's POST (`Referer` too: the
+    pages' Referrer-Policy is same-origin); clients that send none (curl, the tests'
+    HTTP clients) pass, and the CSRF token decides. Compared with the host the client
+    asked for (`Host`, or a proxy's `X-Forwarded-Host`), not with a configured name.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if sent is None:
+        return True
+    hosts = {
+        h.split(",")[0].strip().lower()
+        for h in (request.headers.get("host"), request.headers.get("x-forwarded-host"))
+        if h
+    }
+    return _host_of(sent) in hosts  # "null" (a sandboxed frame, say) has no host
+
+
+def form_allowed(request: Request, area: Area, sent: str | None) -> bool:
+    """A signed-in form's POST: from this site, with the token of the session's forms."""
+    return from_this_site(request) and _same(form_token(request, area), sent)
+
+
+def signin_allowed(request: Request, area: Area, sent: str | None) -> bool:
+    """A sign-in form's POST: from this site, with the token of the pre-session cookie."""
+    value = request.cookies.get(PRESESSION_COOKIE)
+    if not value or not from_this_site(request):
+        return False
+    return _same(_mac(get_dashboard_settings(request), "signin", area.name, value), sent)

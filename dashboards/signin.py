@@ -1,4 +1,8 @@
-"""Sign in with an API token, sign out, switch language, and the list of estates."""
+"""Sign in with an API token, sign out, switch language, and the list of estates.
+
+Both forms carry a CSRF token (`dashboards.session`): sign-in's is bound to a pre-session
+cookie, sign-out's to the session.
+"""
 
 from __future__ import annotations
 
@@ -26,24 +30,30 @@ def _safe_next(target: str | None) -> str:
     return "/dashboards/"
 
 
-def _form(request: Request, next_url: str, bad: bool, status_code: int = 200) -> Response:
+def _form(request: Request, next_url: str, error: str | None, status_code: int = 200) -> Response:
     ctx = layout.Context(request, common.locale_of(request))
-    error = f'<p class="error" id="signin-error">{ctx.t("signin.bad")}</p>' if bad else ""
+    csrf = session.signin_form(request, session.DASHBOARDS)
+    shown = f'<p class="error" id="signin-error">{ctx.t(error)}</p>' if error else ""
     body = (
-        f'{error}<form method="post" action="/dashboards/signin" class="picker">'
+        f'{shown}<form method="post" action="/dashboards/signin" class="picker">'
+        f'<input type="hidden" name="{session.CSRF_FIELD}" value="{escape(csrf.token)}">'
         f'<input type="hidden" name="next" value="{escape(next_url)}">'
         f'<label>{ctx.t("signin.token")} <input type="password" name="token" id="token" '
         f'size="50" autocomplete="off" required></label>'
         f'<button type="submit" id="signin-submit">{ctx.t("signin.submit")}</button></form>'
         f'<p class="note">{ctx.t("signin.help")}</p>'
     )
-    return layout.page(ctx, ctx.t("signin.title"), body, signed_in=False, status_code=status_code)
+    response = layout.page(
+        ctx, ctx.t("signin.title"), body, signed_in=False, status_code=status_code
+    )
+    session.keep_signin_form(request, response, session.DASHBOARDS, csrf)
+    return response
 
 
 @router.get("/dashboards/signin", include_in_schema=False)
 async def signin_form(request: Request, next: str | None = None) -> Response:
     """The sign-in form."""
-    return _form(request, _safe_next(next), bad=False)
+    return _form(request, _safe_next(next), None)
 
 
 @router.post("/dashboards/signin", include_in_schema=False)
@@ -52,33 +62,43 @@ async def signin(
     conn: ConnDep,
     token: Annotated[str, Form()],
     next: Annotated[str | None, Form()] = None,
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the token; on success set the session cookie and go where the user was going."""
+    """Check the form and the token; on success open a session and go where the user was
+    going."""
+    if not session.signin_allowed(request, session.DASHBOARDS, csrf):
+        # A fresh form (and pre-session cookie) to try again with.
+        return _form(request, _safe_next(next), "signin.expired", status_code=403)
     principal = await find_principal(conn, token.strip())
     if principal is None or not principal.has_role(Role.viewer):
-        return _form(request, _safe_next(next), bad=True, status_code=401)
+        return _form(request, _safe_next(next), "signin.bad", status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    session.start(response, get_dashboard_settings(request), principal.token_id)
+    await session.start(request, conn, response, session.DASHBOARDS, principal.token_id)
     return response
 
 
 @router.post("/dashboards/signout", include_in_schema=False)
-async def signout() -> Response:
-    """End the session."""
+async def signout(request: Request, conn: ConnDep) -> Response:
+    """End the session, on the server too: a copy of the cookie no longer works."""
+    if request.cookies.get(session.DASHBOARDS.cookie) and (
+        refusal := await common.refused(request)
+    ):
+        return refusal
     response = RedirectResponse("/dashboards/signin", status_code=303)
-    session.end(response)
+    await session.end(request, conn, response, session.DASHBOARDS)
     return response
 
 
 @router.get("/dashboards/lang/{locale}", include_in_schema=False)
-async def switch_language(locale: str, next: str | None = None) -> Response:
+async def switch_language(request: Request, locale: str, next: str | None = None) -> Response:
     """Remember the chosen language in a cookie and go back."""
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
+    session.set_cookie(
+        response,
+        get_dashboard_settings(request),
         session.LANG_COOKIE,
         i18n.parse_locale(locale),
         max_age=session.LANG_MAX_AGE_S,
-        samesite="lax",
         path="/dashboards",
     )
     return response

@@ -6,6 +6,8 @@ from datetime import date, time
 from html import escape
 from typing import Literal
 
+from dashboards.session import CSRF_FIELD
+
 Lang = Literal["zh", "en"]
 WEEKDAYS = {"zh": "一二三四五六日", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 CATEGORY_NAMES = {
@@ -61,6 +63,15 @@ WORDS: dict[str, dict[Lang, str]] = {
     "inspected": {"zh": "检查投放数", "en": "drops inspected"},
     "suggest": {"zh": "建议增派志愿者", "en": "Needs more volunteers"},
     "saved": {"zh": "已保存", "en": "Saved"},
+    "csrf": {
+        "zh": "表单已过期或来自其他网站，未执行。请返回刷新后再试。",
+        "en": "The form expired or came from another site, so nothing was done: "
+        "go back, reload and try again.",
+    },
+    "login_expired": {
+        "zh": "登录表单已过期或来自其他网站，请重新输入令牌。",
+        "en": "The sign-in form expired or came from another site: enter the token again.",
+    },
     "other_lang": {"zh": "English", "en": "中文"},
 }
 
@@ -97,17 +108,28 @@ def when(lang: Lang, day: date, start: time, end: time) -> str:
     return f"{wd} {day:%d %b} {span}"
 
 
+def csrf_input(csrf: str) -> str:
+    """The hidden CSRF field every form that POSTs carries (`dashboards.session`)."""
+    return f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'
+
+
 def page(
-    lang: Lang, title: str, body: str, *, signed_in: bool = False, message: str | None = None
+    lang: Lang,
+    title: str,
+    body: str,
+    *,
+    csrf: str | None = None,
+    message: str | None = None,
 ) -> str:
-    """A whole mobile page."""
+    """A whole mobile page; with the session's `csrf` token it is a signed-in page (with
+    a sign-out button)."""
     other = "en" if lang == "zh" else "zh"
     logout = (
         (
-            f'<form method="post" action="/volunteer/logout"><button class="alt">'
-            f"{t(lang, 'logout')}</button></form>"
+            f'<form method="post" action="/volunteer/logout">{csrf_input(csrf)}'
+            f'<button class="alt" data-test="logout">{t(lang, "logout")}</button></form>'
         )
-        if signed_in
+        if csrf is not None
         else ""
     )
     note = f'<div class="msg" role="status">{escape(message)}</div>' if message else ""
@@ -121,11 +143,11 @@ def page(
     )
 
 
-def button(action: str, label: str, *, alt: bool = False, name: str = "") -> str:
-    """A one-tap form button that POSTs to `action`."""
+def button(action: str, label: str, *, csrf: str, alt: bool = False, name: str = "") -> str:
+    """A one-tap form button that POSTs to `action` with the session's CSRF token."""
     cls = ' class="alt"' if alt else ""
     test_id = f' data-test="{escape(name)}"' if name else ""
     return (
-        f'<form method="post" action="{escape(action)}">'
+        f'<form method="post" action="{escape(action)}">{csrf_input(csrf)}'
         f"<button{cls}{test_id}>{escape(label)}</button></form>"
     )

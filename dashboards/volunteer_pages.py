@@ -1,15 +1,18 @@
 """Volunteer pages for a phone: next shifts, who is on duty, one-tap check-in, an
 inspection in a few taps, swaps; and the committee's roster with uncovered watches.
 
-Server-rendered HTML with plain forms and no JavaScript. Signing in stores the bearer
-token in an HttpOnly, SameSite=Strict cookie (`fenlei_token`, path /volunteer): the
-pages call the same service functions as the JSON API with the same rules, and a
-cross-site form cannot post with the cookie. `?lang=en` switches to English (kept in
-a `fenlei_lang` cookie); zh-CN is the default.
+Server-rendered HTML with plain forms and no JavaScript. Signing in with the token opens
+a server-side session (`dashboards.session`, area "volunteer"): its cookie
+(`fenlei_volunteer`, HttpOnly, SameSite=Strict, path /volunteer) holds a random id, never
+the token, and lasts FENLEI_VOLUNTEER_SESSION_MAX_AGE_S; signing out ends it on the
+server, and revoking the token ends it too. Every form carries the session's CSRF token.
+The pages call the same service functions as the JSON API with the same rules.
+`?lang=en` switches to English (kept in a `fenlei_lang` cookie); zh-CN is the default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from html import escape
 from typing import Annotated, Any
@@ -36,14 +39,16 @@ from api.shifts import service as shift_service
 from api.swaps import repository as swap_repo
 from api.swaps import service as swap_service
 from api.volunteers import repository as volunteer_repo
-from dashboards.volunteer_html import CATEGORY_NAMES, Lang, button, page, t, when
+from dashboards import session
+from dashboards.session import CSRF_FIELD, VOLUNTEER
+from dashboards.settings import get_dashboard_settings
+from dashboards.volunteer_html import CATEGORY_NAMES, Lang, button, csrf_input, page, t, when
 
 pages_router = APIRouter(prefix="/volunteer", include_in_schema=False)
 
-TOKEN_COOKIE = "fenlei_token"
-LANG_COOKIE = "fenlei_lang"
-# A phone stays signed in for a season of watches; the token itself can be revoked.
-COOKIE_MAX_AGE_S = 180 * 24 * 3600
+# Before sessions the cookie held the bearer token itself: removed wherever it is seen.
+LEGACY_TOKEN_COOKIE = "fenlei_token"
+LANG_COOKIE = session.LANG_COOKIE
 SHOW_DAYS = 14
 SHOW_SHIFTS = 10
 
@@ -53,17 +58,32 @@ def _lang(request: Request) -> Lang:
     return "en" if wanted == "en" else "zh"
 
 
+def _forget_legacy(request: Request, response: Response) -> None:
+    if LEGACY_TOKEN_COOKIE in request.cookies:
+        response.delete_cookie(LEGACY_TOKEN_COOKIE, path=VOLUNTEER.path)
+
+
 def _html(request: Request, text: str, status: int = 200) -> HTMLResponse:
     response = HTMLResponse(text, status_code=status)
     if "lang" in request.query_params:
-        response.set_cookie(
+        session.set_cookie(
+            response,
+            get_dashboard_settings(request),
             LANG_COOKIE,
             _lang(request),
-            max_age=COOKIE_MAX_AGE_S,
+            max_age=session.LANG_MAX_AGE_S,
+            path=VOLUNTEER.path,
             samesite="strict",
-            path="/volunteer",
         )
+    _forget_legacy(request, response)
     return response
+
+
+def _refused(request: Request) -> HTMLResponse:
+    """A form without this session's CSRF token, or from another site: nothing done."""
+    lang = _lang(request)
+    back = f'<p><a class="btn alt" href="/volunteer">{t(lang, "back")}</a></p>'
+    return _html(request, page(lang, t(lang, "title"), back, message=t(lang, "csrf")), 403)
 
 
 def _back(message: str, to: str = "/volunteer") -> RedirectResponse:
@@ -71,8 +91,7 @@ def _back(message: str, to: str = "/volunteer") -> RedirectResponse:
 
 
 async def _principal(request: Request, conn: ConnDep) -> Principal | None:
-    token = request.cookies.get(TOKEN_COOKIE)
-    return await find_principal(conn, token) if token else None
+    return await session.current(request, conn, VOLUNTEER)
 
 
 CookiePrincipal = Annotated[Principal | None, Depends(_principal)]
@@ -80,57 +99,70 @@ CookiePrincipal = Annotated[Principal | None, Depends(_principal)]
 
 async def _form(request: Request) -> dict[str, str]:
     """An urlencoded form body (no multipart dependency for a handful of fields)."""
-    fields = parse_qs((await request.body()).decode(), keep_blank_values=True)
+    fields = parse_qs((await request.body()).decode(errors="replace"), keep_blank_values=True)
     return {k: v[-1].strip() for k, v in fields.items()}
 
 
 # --- signing in ---------------------------------------------------------------------
 
 
-@pages_router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, msg: str | None = None) -> HTMLResponse:
-    """The sign-in form: paste the token the committee handed out."""
+def _login_form(request: Request, message: str | None, status: int = 200) -> HTMLResponse:
     lang = _lang(request)
+    csrf = session.signin_form(request, VOLUNTEER)
     body = (
         f'<div class="card"><form method="post" action="/volunteer/login">'
+        f"{csrf_input(csrf.token)}"
         f'<label for="token">{t(lang, "token")}</label>'
         '<input id="token" name="token" autocomplete="off" required>'
         f'<p><button data-test="login">{t(lang, "login")}</button></p></form></div>'
     )
-    return _html(request, page(lang, t(lang, "title"), body, message=msg))
+    response = _html(request, page(lang, t(lang, "title"), body, message=message), status)
+    session.keep_signin_form(request, response, VOLUNTEER, csrf)
+    return response
+
+
+@pages_router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, msg: str | None = None) -> HTMLResponse:
+    """The sign-in form: paste the token the committee handed out."""
+    return _login_form(request, msg)
 
 
 @pages_router.post("/login")
 async def login(request: Request, conn: ConnDep) -> Response:
-    """Check the token and keep it in the HttpOnly cookie."""
-    token = (await _form(request)).get("token", "")
-    if not token or await find_principal(conn, token) is None:
+    """Check the form and the token; open a session whose cookie is not the token."""
+    form = await _form(request)
+    if not session.signin_allowed(request, VOLUNTEER, form.get(CSRF_FIELD)):
+        return _login_form(request, t(_lang(request), "login_expired"), 403)
+    token = form.get("token", "")
+    principal = await find_principal(conn, token) if token else None
+    if principal is None:
         return _back("令牌无效 / unknown token", "/volunteer/login")
     response = RedirectResponse("/volunteer", status_code=303)
-    response.set_cookie(
-        TOKEN_COOKIE,
-        token,
-        max_age=COOKIE_MAX_AGE_S,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/volunteer",
-    )
+    await session.start(request, conn, response, VOLUNTEER, principal.token_id)
+    _forget_legacy(request, response)
     return response
 
 
 @pages_router.post("/logout")
-async def logout() -> Response:
-    """Forget the token on this phone."""
+async def logout(request: Request, conn: ConnDep) -> Response:
+    """Sign this phone out: the session ends on the server, so a copy of the cookie is
+    useless too."""
+    if request.cookies.get(VOLUNTEER.cookie) and not session.form_allowed(
+        request, VOLUNTEER, (await _form(request)).get(CSRF_FIELD)
+    ):
+        return _refused(request)
     response = RedirectResponse("/volunteer/login", status_code=303)
-    response.delete_cookie(TOKEN_COOKIE, path="/volunteer")
+    await session.end(request, conn, response, VOLUNTEER)
+    _forget_legacy(request, response)
     return response
 
 
 # --- the volunteer's home -------------------------------------------------------------
 
 
-def _shift_card(lang: Lang, s: dict[str, Any], me: int, now: datetime, offered: set[int]) -> str:
+def _shift_card(
+    lang: Lang, csrf: str, s: dict[str, Any], me: int, now: datetime, offered: set[int]
+) -> str:
     mine = next(a for a in s["assignees"] if a["volunteer_id"] == me)
     aid = mine["assignment_id"]
     others = ", ".join(escape(a["name"]) for a in s["assignees"] if a["volunteer_id"] != me)
@@ -141,6 +173,7 @@ def _shift_card(lang: Lang, s: dict[str, Any], me: int, now: datetime, offered: 
             button(
                 f"/volunteer/assignments/{aid}/check-in",
                 t(lang, "check_in"),
+                csrf=csrf,
                 name=f"check-in-{aid}",
             )
         )
@@ -149,6 +182,7 @@ def _shift_card(lang: Lang, s: dict[str, Any], me: int, now: datetime, offered: 
             button(
                 f"/volunteer/assignments/{aid}/check-out",
                 t(lang, "check_out"),
+                csrf=csrf,
                 alt=True,
                 name=f"check-out-{aid}",
             )
@@ -165,6 +199,7 @@ def _shift_card(lang: Lang, s: dict[str, Any], me: int, now: datetime, offered: 
             else button(
                 f"/volunteer/assignments/{aid}/swap",
                 t(lang, "offer"),
+                csrf=csrf,
                 alt=True,
                 name=f"offer-{aid}",
             )
@@ -191,6 +226,7 @@ async def home(
     lang = _lang(request)
     if principal is None:
         return RedirectResponse("/volunteer/login", status_code=303)
+    csrf = session.form_token(request, VOLUNTEER)
     me = await volunteer_repo.volunteer_of_token(conn, principal.token_id)
     if me is None:
         if principal.role is not Role.volunteer:
@@ -201,7 +237,7 @@ async def home(
                 lang,
                 t(lang, "title"),
                 "",
-                signed_in=True,
+                csrf=csrf,
                 message=("此令牌未关联志愿者 / this token is not linked to a volunteer"),
             ),
             403,
@@ -212,7 +248,7 @@ async def home(
     )[:SHOW_SHIFTS]
     swaps = await swap_repo.list_swaps(conn, estate, "open", now)
     offered = {w["assignment_id"] for w in swaps if w["offered_by"] == me["id"]}
-    cards = "".join(_shift_card(lang, s, me["id"], now, offered) for s in shifts)
+    cards = "".join(_shift_card(lang, csrf, s, me["id"], now, offered) for s in shifts)
     parts = [
         f"<p>{t(lang, 'hello')}，{escape(me['name'])}</p>",
         f"<h2>{t(lang, 'my_shifts')}</h2>",
@@ -245,7 +281,12 @@ async def home(
             f'<div class="card"><b>{slot}'
             f'</b> · {escape(shift["room_name"] or shift["room"])}<div class="muted">'
             f"{t(lang, 'from')}: {escape(w['offered_by_name'])} {escape(w['note'] or '')}</div>"
-            + button(f"/volunteer/swaps/{w['id']}/accept", t(lang, "take"), name=f"take-{w['id']}")
+            + button(
+                f"/volunteer/swaps/{w['id']}/accept",
+                t(lang, "take"),
+                csrf=csrf,
+                name=f"take-{w['id']}",
+            )
             + "</div>"
         )
     if not takeable:
@@ -254,17 +295,25 @@ async def home(
         f'<p><a href="{escape(calendar_url(request, me["calendar_key"]))}">'
         f"📅 {t(lang, 'calendar')}</a></p>"
     )
-    return _html(request, page(lang, t(lang, "title"), "".join(parts), signed_in=True, message=msg))
+    return _html(request, page(lang, t(lang, "title"), "".join(parts), csrf=csrf, message=msg))
 
 
 async def _act(
-    request: Request, conn: ConnDep, principal: Principal | None, action: Any
+    request: Request,
+    principal: Principal | None,
+    action: Callable[[Principal], Awaitable[Any]],
+    form: dict[str, str] | None = None,
 ) -> Response:
+    """Do `action` for the signed-in volunteer when the form is this session's."""
     lang = _lang(request)
     if principal is None:
         return RedirectResponse("/volunteer/login", status_code=303)
+    if form is None:
+        form = await _form(request)
+    if not session.form_allowed(request, VOLUNTEER, form.get(CSRF_FIELD)):
+        return _refused(request)
     try:
-        await action
+        await action(principal)
     except ApiError as exc:
         return _back(str(exc))
     return _back(t(lang, "saved"))
@@ -276,10 +325,7 @@ async def check_in(
 ) -> Response:
     """One tap: check in to my watch."""
     return await _act(
-        request,
-        conn,
-        principal,
-        principal and shift_service.check(conn, principal, assignment, "in", now),
+        request, principal, lambda p: shift_service.check(conn, p, assignment, "in", now)
     )
 
 
@@ -289,10 +335,7 @@ async def check_out(
 ) -> Response:
     """One tap: check out of my watch."""
     return await _act(
-        request,
-        conn,
-        principal,
-        principal and shift_service.check(conn, principal, assignment, "out", now),
+        request, principal, lambda p: shift_service.check(conn, p, assignment, "out", now)
     )
 
 
@@ -302,10 +345,7 @@ async def offer_swap(
 ) -> Response:
     """Offer my watch to the others."""
     return await _act(
-        request,
-        conn,
-        principal,
-        principal and swap_service.offer_swap(conn, principal, assignment, None, now),
+        request, principal, lambda p: swap_service.offer_swap(conn, p, assignment, None, now)
     )
 
 
@@ -314,9 +354,7 @@ async def accept_swap(
     swap: int, request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now
 ) -> Response:
     """Take someone's offered watch."""
-    return await _act(
-        request, conn, principal, principal and swap_service.accept_swap(conn, principal, swap, now)
-    )
+    return await _act(request, principal, lambda p: swap_service.accept_swap(conn, p, swap, now))
 
 
 # --- recording an inspection ------------------------------------------------------------
@@ -346,8 +384,10 @@ async def inspect_page(
         for c in CATEGORIES
     )
     building = escape((me or {}).get("building") or "")
+    csrf = session.form_token(request, VOLUNTEER)
     body = (
         f'<form class="card" method="post" action="/volunteer/inspect/{assignment}">'
+        f"{csrf_input(csrf)}"
         f"<table><tr><th></th><th>{t(lang, 'checked')}</th><th>{t(lang, 'mis_sorted')}"
         f"</th><th>{t(lang, 're_sorted')}</th></tr>{rows}</table>"
         f'<label>{t(lang, "building")}<input name="building" value="{building}"></label>'
@@ -356,7 +396,7 @@ async def inspect_page(
         f'<p class="row"><button data-test="save">{t(lang, "save")}</button>'
         f'<a class="btn alt" href="/volunteer">{t(lang, "back")}</a></p></form>'
     )
-    return _html(request, page(lang, t(lang, "inspect"), body, signed_in=True, message=msg))
+    return _html(request, page(lang, t(lang, "inspect"), body, csrf=csrf, message=msg))
 
 
 def _inspection_from_form(form: dict[str, str]) -> InspectionIn:
@@ -390,8 +430,11 @@ async def inspect(
     """Save the inspection and go back to my shifts."""
     if principal is None:
         return RedirectResponse("/volunteer/login", status_code=303)
+    form = await _form(request)
+    if not session.form_allowed(request, VOLUNTEER, form.get(CSRF_FIELD)):
+        return _refused(request)
     try:
-        body = _inspection_from_form(await _form(request))
+        body = _inspection_from_form(form)
     except ValidationError as exc:
         return _back(
             f"输入有误 / check the numbers: {exc.errors()[0]['msg']}",
@@ -399,9 +442,9 @@ async def inspect(
         )
     return await _act(
         request,
-        conn,
         principal,
-        inspection_service.record_inspection(conn, principal, assignment, body, now),
+        lambda p: inspection_service.record_inspection(conn, p, assignment, body, now),
+        form,
     )
 
 
@@ -461,5 +504,10 @@ async def roster_page(
     parts.append(f"<h2>{t(lang, 'roster')} {first:%Y-%m}</h2><table>{rows}</table>")
     return _html(
         request,
-        page(lang, f"{t(lang, 'roster')} · {found['name']}", "".join(parts), signed_in=True),
+        page(
+            lang,
+            f"{t(lang, 'roster')} · {found['name']}",
+            "".join(parts),
+            csrf=session.form_token(request, VOLUNTEER),
+        ),
     )

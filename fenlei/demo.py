@@ -188,6 +188,9 @@ def run_demo(
     db_url, mqtt_url = env["FENLEI_DATABASE_URL"], env["FENLEI_MQTT_URL"]
     migrate(db_url)
     env.setdefault("FENLEI_METRICS_PORT", "0")
+    # A development server: `fenlei api` makes up its session secret and pseudonym key
+    # (without FENLEI_DEV it refuses to start without them).
+    env.setdefault("FENLEI_DEV", "1")
     env.setdefault("FENLEI_CLIENT_ID", "fenlei-demo-ingest")
     # The bins connect as real ones would: over TLS when the broker offers it, each
     # with the login the API issues for it.

@@ -44,3 +44,5 @@ def configure(verbose: bool = False) -> None:
     logging.getLogger("fenlei.summary").setLevel(min(logging.INFO, root.level))
     # So does the audit log: who changed the registry, and how far back (never secrets).
     logging.getLogger("fenlei.audit").setLevel(min(logging.INFO, root.level))
+    # And the access log: one line per request, never a secret (api.access_log).
+    logging.getLogger("fenlei.access").setLevel(min(logging.INFO, root.level))

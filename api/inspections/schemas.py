@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.fields import Text
 from api.registry.schemas import Category
 
 
@@ -48,9 +49,9 @@ class InspectionIn(BaseModel):
         },
     )
 
-    building: str | None = Field(default=None, max_length=64)
-    notes: str | None = Field(default=None, max_length=2000)
-    photo_ref: str | None = Field(default=None, max_length=500)
+    building: Text | None = Field(default=None, max_length=64)
+    notes: Text | None = Field(default=None, max_length=2000)
+    photo_ref: Text | None = Field(default=None, max_length=500)
     lines: list[InspectionLine] = Field(min_length=1, max_length=5)
 
     @field_validator("lines")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from api.fields import PG_INT_MAX, Day, Text, Window
 
 Category = Literal["dry", "wet", "recyclable", "hazardous", "construction"]
 HOUSEHOLD_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
@@ -30,11 +32,17 @@ class EstateIn(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(default="Asia/Shanghai", description="IANA time zone of local days")
-    households_total: int = Field(ge=0, description="the committee's count; coverage's denominator")
-    drop_windows: list[tuple[str, str]] | None = Field(
-        default=None, description="local [start, end) windows, HH:MM; default 07-09 and 18-20"
+    name: Text = Field(min_length=1, max_length=200)
+    timezone: Text = Field(
+        default="Asia/Shanghai", max_length=64, description="IANA time zone of local days"
+    )
+    households_total: int = Field(
+        ge=0, le=PG_INT_MAX, description="the committee's count; coverage's denominator"
+    )
+    drop_windows: list[Window] | None = Field(
+        default=None,
+        max_length=24,
+        description="local [start, end) windows, HH:MM; default 07-09 and 18-20",
     )
 
     @field_validator("timezone")
@@ -48,7 +56,7 @@ class EstateIn(BaseModel):
 
     @field_validator("drop_windows")
     @classmethod
-    def _windows(cls, value: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+    def _windows(cls, value: list[list[str]] | None) -> list[list[str]] | None:
         for start, end in value or []:
             try:
                 if time.fromisoformat(start) >= time.fromisoformat(end):
@@ -65,7 +73,7 @@ class Estate(BaseModel):
     name: str
     timezone: str
     households_total: int
-    drop_windows: list[tuple[str, str]]
+    drop_windows: list[list[str]]
     households_registered: int
     created_at: datetime
     updated_at: datetime
@@ -76,7 +84,7 @@ class RoomIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "1号厢房"}]})
 
-    name: str | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, max_length=200)
 
 
 class Room(BaseModel):
@@ -148,9 +156,8 @@ class Bin(BaseModel):
 
 
 # Registry dates are days a committee can mean: far-off years are typos, and the figures'
-# day arithmetic must never reach the end of the calendar.
-FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2199, 12, 31)
-RegistryDay = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+# day arithmetic must never reach the end of the calendar (api.periods' range).
+RegistryDay = Day
 
 
 class HouseholdIn(BaseModel):
@@ -176,8 +183,8 @@ class HouseholdIn(BaseModel):
     )
 
     id: str = Field(pattern=HOUSEHOLD_PATTERN, description="the token on the card or QR code")
-    building: str = Field(min_length=1, max_length=64)
-    building_group: str | None = Field(default=None, min_length=1, max_length=64)
+    building: Text = Field(min_length=1, max_length=64)
+    building_group: Text | None = Field(default=None, min_length=1, max_length=64)
     enrolled_on: RegistryDay | None = Field(
         default=None,
         description="start of an enrolment spell: a spell's own start names it, a date on "
@@ -191,7 +198,7 @@ class HouseholdIn(BaseModel):
         description="when a change of building or building group applies; default: today "
         "in the estate's time zone",
     )
-    display_name: str | None = Field(
+    display_name: Text | None = Field(
         default=None,
         min_length=1,
         max_length=100,

@@ -1,15 +1,29 @@
-"""A committee's household sheet (CSV or Excel) → validated households or rejected rows."""
+"""A committee's household sheet (CSV or Excel) → validated households or rejected rows.
+
+A sheet is bounded before it is read: its size on disk, and for an .xlsx what it
+unpacks to and how many rows, columns and cells its first sheet holds
+(`api.registry.xlsx_scan`), so a small file that declares a huge sheet is refused in
+well under a second instead of being filled in cell by cell. A CSV is counted as it
+is parsed and refused at the first bound exceeded.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from api.errors import Invalid, TooLarge
+from api.registry import xlsx_scan
 from api.registry.schemas import HouseholdIn
+
+MIB = 1024 * 1024
 
 # Header spellings seen on committee sheets → field names.
 ALIASES = {
@@ -74,18 +88,142 @@ class Sheet:
     lines: list[int] = field(default_factory=list)
 
 
-def _records(path: Path) -> list[dict[str, str]]:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        import pandas as pd
+@dataclass(frozen=True, slots=True)
+class SheetLimits:
+    """What one sheet may hold (ApiSettings' FENLEI_IMPORT_* build it for the CLI).
 
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False)
-        return [{str(k): str(v) for k, v in r.items()} for r in frame.to_dict("records")]
-    text = path.read_bytes().decode("utf-8-sig")  # Excel writes a BOM on "CSV UTF-8"
-    return list(csv.DictReader(io.StringIO(text)))
+    The defaults take the API's 50,000 households per call with room to spare: such a
+    sheet is about 2 MB as .xlsx (15 MB unpacked) and 5 MB as CSV.
+    """
+
+    max_bytes: int = 20 * MIB
+    max_unpacked_bytes: int = 100 * MIB
+    max_rows: int = 50_000  # households, the header row not counted
+    max_columns: int = 64
+    max_cells: int = 1_000_000
+    max_field_chars: int = 1_000
 
 
-def parse_rows(records: list[dict[str, str]]) -> Sheet:
-    """Validate every row; none is dropped silently (each invalid one is a RejectedRow)."""
+def _too_large(path: Path, why: str) -> TooLarge:
+    return TooLarge(f"{path.name} is too large to import: {why} (see FENLEI_IMPORT_* settings)")
+
+
+def _cell_text(value: object) -> str:
+    """A cell as the text a CSV would hold (what the row validation expects)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a building typed as 12 is stored as 12.0
+    return str(value)
+
+
+def _xlsx_rows(path: Path, limits: SheetLimits) -> Iterator[list[str]]:
+    bounds = xlsx_scan.Bounds(
+        unpacked_bytes=limits.max_unpacked_bytes,
+        rows=limits.max_rows + 1,
+        columns=limits.max_columns,
+        cells=limits.max_cells,
+    )
+    try:
+        xlsx_scan.scan(str(path), bounds)
+    except xlsx_scan.Exceeded as exc:
+        raise _too_large(path, str(exc)) from None
+    except xlsx_scan.Malformed as exc:
+        raise Invalid(f"{path.name} cannot be read: {exc}") from None
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise Invalid(f"{path.name} cannot be read as an Excel sheet: {exc}") from None
+    try:
+        sheet = book.worksheets[0]
+        # Rows as stored, not padded to the extent the sheet declares.
+        sheet.reset_dimensions()
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell_text(v) for v in row]
+    finally:
+        book.close()
+
+
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # Excel writes a BOM on "CSV UTF-8"
+    except UnicodeDecodeError as exc:
+        raise Invalid(
+            f'{path.name} is not UTF-8 (byte {exc.start:,}): save it as "CSV UTF-8"'
+        ) from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise Invalid(f"{path.name}, line {reader.line_num}: {exc}") from None
+
+
+def _bounded(path: Path, rows: Iterable[list[str]], limits: SheetLimits) -> Iterator[list[str]]:
+    """The rows, refused at the first one past a bound (the header is line 1)."""
+    cells = 0
+    for line, row in enumerate(rows, start=1):
+        if line > limits.max_rows + 1:
+            raise _too_large(path, f"more than {limits.max_rows:,} rows after the header")
+        while row and not row[-1]:
+            row.pop()  # trailing empty cells: nothing to count
+        if len(row) > limits.max_columns:
+            raise _too_large(
+                path, f"line {line} has {len(row):,} columns; at most {limits.max_columns:,}"
+            )
+        cells += len(row)
+        if cells > limits.max_cells:
+            raise _too_large(path, f"more than {limits.max_cells:,} cells")
+        longest = max((len(v) for v in row), default=0)
+        if longest > limits.max_field_chars:
+            raise _too_large(
+                path,
+                f"line {line} has a cell of {longest:,} characters; "
+                f"at most {limits.max_field_chars:,}",
+            )
+        yield row
+
+
+def _as_records(rows: Iterable[Sequence[str]]) -> tuple[list[dict[str, str]], list[int]]:
+    """Rows under their header, with their sheet lines; empty rows skipped (as
+    csv.DictReader does), cells past the header's columns ignored (like columns the
+    import does not know)."""
+    it = iter(rows)
+    header = next(it, None)
+    if header is None:
+        return [], []
+    names = [str(h) for h in header]
+    records: list[dict[str, str]] = []
+    lines: list[int] = []
+    for line, row in enumerate(it, start=2):
+        if any(row):
+            records.append({name: (row[i] if i < len(row) else "") for i, name in enumerate(names)})
+            lines.append(line)
+    return records, lines
+
+
+def _records(path: Path, limits: SheetLimits) -> tuple[list[dict[str, str]], list[int]]:
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise _too_large(path, f"{size:,} bytes; at most {limits.max_bytes:,}")
+    xlsx = path.suffix.lower() in (".xlsx", ".xlsm")
+    rows = _xlsx_rows(path, limits) if xlsx else _csv_rows(path)
+    return _as_records(_bounded(path, rows, limits))
+
+
+def parse_rows(records: list[dict[str, str]], line_numbers: list[int] | None = None) -> Sheet:
+    """Validate every row; none is dropped silently (each invalid one is a RejectedRow).
+
+    `line_numbers` are the records' lines on the sheet (default: 2, 3, … after the header).
+    """
     households: list[HouseholdIn] = []
     rejected: list[RejectedRow] = []
     lines: list[int] = []
@@ -95,7 +233,8 @@ def parse_rows(records: list[dict[str, str]]) -> Sheet:
         missing = [c for c in REQUIRED if c not in headers]
         if missing:
             return Sheet([], [RejectedRow(1, f"missing column(s): {', '.join(missing)}")])
-    for line, record in enumerate(records, start=2):
+    numbers = line_numbers or list(range(2, len(records) + 2))
+    for line, record in zip(numbers, records, strict=True):
         fields: dict[str, str | None] = {}
         for header, value in record.items():
             name = ALIASES.get((header or "").strip().lower(), ALIASES.get((header or "").strip()))
@@ -122,6 +261,7 @@ def parse_rows(records: list[dict[str, str]]) -> Sheet:
     return Sheet(households, rejected, lines)
 
 
-def read_sheet(path: Path) -> Sheet:
-    """Read and validate a CSV (UTF-8) or Excel (.xlsx) household sheet."""
-    return parse_rows(_records(path))
+def read_sheet(path: Path, limits: SheetLimits | None = None) -> Sheet:
+    """Read and validate a CSV (UTF-8) or Excel (.xlsx) household sheet; TooLarge
+    (before reading it whole) when it exceeds `limits`."""
+    return parse_rows(*_records(path, limits or SheetLimits()))

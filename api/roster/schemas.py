@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.fields import ClockTime, SlotTimes
 from api.shifts.schemas import Shift
 
 
@@ -26,8 +27,8 @@ class WatchSlotsIn(BaseModel):
         },
     )
 
-    weekday: list[tuple[time, time]] = Field(default_factory=list)
-    weekend: list[tuple[time, time]] = Field(default_factory=list)
+    weekday: list[SlotTimes] = Field(default_factory=list, max_length=24)
+    weekend: list[SlotTimes] = Field(default_factory=list, max_length=24)
     needed: int = Field(default=1, ge=1, le=20, description="volunteers per watch")
 
 
@@ -35,8 +36,8 @@ class WatchSlot(BaseModel):
     """One watch slot of a room."""
 
     day_type: Literal["weekday", "weekend"]
-    start: time
-    end: time
+    start: ClockTime
+    end: ClockTime
     needed: int
 
 
@@ -66,8 +67,8 @@ class Suggestion(BaseModel):
 
     room: str
     day_type: Literal["weekday", "weekend"]
-    start: time
-    end: time
+    start: ClockTime
+    end: ClockTime
     avg_drops: float = Field(description="drops per watch in the look-back weeks")
     avg_volunteers: float = Field(description="volunteers per watch in the period's roster")
     drops_per_volunteer: float | None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from api.auth import audit
 from api.errors import Conflict, Invalid
 from api.registry import repository as registry
 from api.roster import repository as repo
@@ -81,6 +82,14 @@ async def set_watch_slots(conn: Conn, estate: str, room: str, body: WatchSlotsIn
     if any(s.start == s.end for s in specs):
         raise Invalid("a watch slot cannot start and end at the same time")
     await repo.replace_watch_slots(conn, estate, room, specs)
+    audit.record(
+        "watch_slots_changed",
+        f"watch slots of room {room} of {estate} set: {len(specs)} slot(s)",
+        estate=estate,
+        room=room,
+        slots=len(specs),
+        needed=body.needed,
+    )
     return room_slots(estate, room, specs, False)
 
 
@@ -149,7 +158,7 @@ async def generate_roster(conn: Conn, estate: str, month: str, replace: bool, no
     for seats in chosen:
         for v in seats:
             per_volunteer[v] = per_volunteer.get(v, 0) + 1
-    return {
+    result = {
         "estate": estate,
         "month": month,
         "shifts": len(slots),
@@ -158,6 +167,18 @@ async def generate_roster(conn: Conn, estate: str, month: str, replace: bool, no
         "uncovered_shifts": sum(len(c) < s.needed for s, c in zip(slots, chosen, strict=True)),
         "per_volunteer": {v: per_volunteer.get(v, 0) for v in available},
     }
+    audit.record(
+        "roster_generated",
+        f"roster of {estate} for {month} {'regenerated' if replace else 'generated'}:"
+        f" {result['shifts']} shift(s)",
+        estate=estate,
+        month=month,
+        replace=replace,
+        shifts=result["shifts"],
+        filled=result["filled"],
+        uncovered_shifts=result["uncovered_shifts"],
+    )
+    return result
 
 
 # --- watch coverage -------------------------------------------------------------------

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.responses import PlainTextResponse
 
 from api.calendar import service
 from api.deps import ConnDep
+from api.problems import responses
 from api.routes.volunteer_deps import Now
 
 router = APIRouter(prefix="/api/v1", tags=["volunteers"])
@@ -24,8 +24,12 @@ def calendar_url(request: Request, key: str) -> str:
 @router.get(
     "/calendar/{key}.ics",
     name=ROUTE_NAME,
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/calendar": {}}}},
+    # The feed is text/calendar; its errors are JSON like every other route's.
+    response_class=Response,
+    responses={
+        200: {"content": {"text/calendar": {"schema": {"type": "string"}}}},
+        **responses(404, 422, 503),
+    },
 )
 async def volunteer_calendar(
     key: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$")],

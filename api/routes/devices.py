@@ -9,13 +9,16 @@ from fastapi import APIRouter, Path
 from api.deps import ID_PATTERN, BrokerDep, ConnDep, EstateAdmin, EstatePath
 from api.devices import service
 from api.devices.schemas import CredentialInfo, IssuedCredential
+from api.problems import responses
 
-router = APIRouter(prefix="/api/v1", tags=["devices"])
+router = APIRouter(prefix="/api/v1", tags=["devices"], responses=responses(401, 403, 404, 422, 503))
 
 RoomPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["r1"])]
 BinPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["b-wet"])]
 CREDENTIALS = "/estates/{estate}/rooms/{room}/bins/{bin}/credentials"
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such bin (or no login)"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {**responses(404)[404], "description": "no such bin (or no login)"}
+}
 
 
 @router.post(CREDENTIALS, status_code=201, response_model=IssuedCredential, responses=NOT_FOUND)

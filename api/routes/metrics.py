@@ -9,17 +9,16 @@ from fastapi import APIRouter, Query
 from pydantic import StringConstraints
 
 from api.csv import FORMAT_QUERY, Format, csv_response
-from api.deps import ID_PATTERN, ConnDep, EstatePath, EstateViewer, Viewer
-from api.errors import Forbidden, Invalid, NotFound
+from api.deps import ID_PATTERN, ConnDep, EstatePath, EstateViewer, PeriodRulesDep, Viewer
+from api.errors import Forbidden, NotFound
 from api.inspections import service as inspections
 from api.metrics import repository, service
 from api.metrics.schemas import EstateBuildings, EstateDaily, EstateMetrics, MultiMetrics
+from api.problems import responses
 from api.registry import repository as registry_repository
 
-router = APIRouter(prefix="/api/v1", tags=["figures"])
-
-# Days; ten years of daily rows is still a small answer, anything longer is a mistake.
-MAX_PERIOD_DAYS = 3_700
+router = APIRouter(prefix="/api/v1", tags=["figures"], responses=responses(401, 403, 422, 503))
+ESTATE_ERRORS = responses(404)
 
 From = Annotated[
     date, Query(alias="from", description="first local day (inclusive)", examples=["2019-03-23"])
@@ -28,13 +27,6 @@ To = Annotated[
     date, Query(alias="to", description="last local day (inclusive)", examples=["2019-09-11"])
 ]
 FormatQ = Annotated[Format, FORMAT_QUERY]
-
-
-def _check_period(start: date, end: date) -> None:
-    if end < start:
-        raise Invalid(f"'to' ({end}) is before 'from' ({start})")
-    if (end - start).days >= MAX_PERIOD_DAYS:
-        raise Invalid(f"the period is longer than {MAX_PERIOD_DAYS} days")
 
 
 async def _require_estate(conn: ConnDep, estate: str) -> None:
@@ -53,7 +45,7 @@ async def _one_estate(conn: ConnDep, estate: str, start: date, end: date) -> dic
     "/estates/{estate}/metrics",
     response_model=EstateMetrics,
     response_model_by_alias=True,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **ESTATE_ERRORS},
 )
 async def estate_metrics(
     estate: EstatePath,
@@ -61,10 +53,11 @@ async def estate_metrics(
     end: To,
     conn: ConnDep,
     _: EstateViewer,
+    rules: PeriodRulesDep,
     format: FormatQ = "json",
 ) -> Any:
     """Coverage, participation rate and wet-waste share of one estate for [from, to]."""
-    _check_period(start, end)
+    rules.check(start, end)
     body = service.estate_metrics(await _one_estate(conn, estate, start, end), start, end)
     checks = await inspections.estate_accuracy(conn, estate, start, end)
     body["accuracy"], body["inspected"] = checks["accuracy"], checks["inspected"]
@@ -76,7 +69,7 @@ async def estate_metrics(
 @router.get(
     "/estates/{estate}/daily",
     response_model=EstateDaily,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **ESTATE_ERRORS},
 )
 async def estate_daily(
     estate: EstatePath,
@@ -84,10 +77,11 @@ async def estate_daily(
     end: To,
     conn: ConnDep,
     _: EstateViewer,
+    rules: PeriodRulesDep,
     format: FormatQ = "json",
 ) -> Any:
     """One row per local day: kg per category, drops, active households, participation."""
-    _check_period(start, end)
+    rules.check(start, end)
     await _require_estate(conn, estate)
     body = service.daily(estate, await repository.daily_rows(conn, estate, start, end), start, end)
     if format == "csv":
@@ -101,7 +95,7 @@ async def estate_daily(
 @router.get(
     "/estates/{estate}/buildings/metrics",
     response_model=EstateBuildings,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **ESTATE_ERRORS},
 )
 async def building_metrics(
     estate: EstatePath,
@@ -109,10 +103,11 @@ async def building_metrics(
     end: To,
     conn: ConnDep,
     _: EstateViewer,
+    rules: PeriodRulesDep,
     format: FormatQ = "json",
 ) -> Any:
     """Participation, kg and wet share per building and per building group (楼组)."""
-    _check_period(start, end)
+    rules.check(start, end)
     await _require_estate(conn, estate)
     body = service.buildings(
         estate, await repository.building_rows(conn, estate, start, end), start, end
@@ -126,12 +121,17 @@ async def building_metrics(
     return body
 
 
-@router.get("/metrics", response_model=MultiMetrics, responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/metrics",
+    response_model=MultiMetrics,
+    responses={200: {"content": {"text/csv": {}}}, **ESTATE_ERRORS},
+)
 async def multi_metrics(
     start: From,
     end: To,
     conn: ConnDep,
     principal: Viewer,
+    rules: PeriodRulesDep,
     estate: Annotated[
         list[Annotated[str, StringConstraints(pattern=ID_PATTERN)]] | None,
         Query(
@@ -142,7 +142,7 @@ async def multi_metrics(
     format: FormatQ = "json",
 ) -> Any:
     """Several estates side by side, with totals (ratios of the summed counts)."""
-    _check_period(start, end)
+    rules.check(start, end)
     if estate:
         wanted = sorted(set(estate))
         denied = [e for e in wanted if not principal.may_see(e)]

@@ -11,11 +11,13 @@ from pydantic import BaseModel, Field
 
 from api.deps import ID_PATTERN, Admin, ConnDep, EstatePath, EstateViewer, PoolDep
 from api.errors import Forbidden
+from api.fields import Instant
 from api.operations import repository
 from api.operations.schemas import BinState
+from api.problems import responses
 from api.registry import repository as registry
 
-router = APIRouter(prefix="/api/v1", tags=["operations"])
+router = APIRouter(prefix="/api/v1", tags=["operations"], responses=responses(401, 403, 422, 503))
 health = APIRouter(tags=["health"])
 # Seconds /readyz waits for a connection: a probe must answer quickly either way.
 READY_TIMEOUT_S = 2.0
@@ -51,7 +53,7 @@ async def rejected(
     conn: ConnDep,
     principal: Admin,
     estate: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    since: Annotated[datetime | None, Query(description="RFC 3339, with offset")] = None,
+    since: Annotated[Instant | None, Query(description="RFC 3339, with offset")] = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
 ) -> Any:
     """The quarantine: what devices sent that was not stored, newest first."""
@@ -73,20 +75,32 @@ async def rejected(
     }
 
 
-@router.get("/estates/{estate}/bins", response_model=list[BinState])
+@router.get("/estates/{estate}/bins", response_model=list[BinState], responses=responses(404))
 async def bins(estate: EstatePath, conn: ConnDep, _: EstateViewer) -> Any:
     """Every bin: category, last seen, online, fill, battery, last alarm and its login."""
     await registry.get_estate(conn, estate)
     return await repository.bins(conn, estate)
 
 
-@health.get("/healthz")
+class Health(BaseModel):
+    """A probe's answer: ok, or unavailable with the failure's kind."""
+
+    status: str = Field(examples=["ok"])
+    detail: str | None = Field(default=None, description="why not ready (an error's type)")
+
+
+@health.get("/healthz", response_model=Health, response_model_exclude_none=True)
 async def healthz() -> dict[str, str]:
     """The process answers (no database involved)."""
     return {"status": "ok"}
 
 
-@health.get("/readyz", responses={503: {"description": "the database is not reachable"}})
+@health.get(
+    "/readyz",
+    response_model=Health,
+    response_model_exclude_none=True,
+    responses={503: {"model": Health, "description": "the database is not reachable"}},
+)
 async def readyz(pool: PoolDep) -> Any:
     """The database answers a query."""
     try:

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from api.deps import ID_PATTERN, Admin, ConnDep, EstateAdmin, EstatePath
+from api.fields import PG_INT_MAX, Text
+from api.problems import responses
 from api.registry import repository as repo
 from api.registry.schemas import (
     HOUSEHOLD_PATTERN,
@@ -23,7 +25,9 @@ from api.registry.schemas import (
     Upserted,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+router = APIRouter(
+    prefix="/api/v1", tags=["registry"], responses=responses(401, 403, 404, 422, 503)
+)
 # Who changed the registry, and how far back: people change things here.
 audit = logging.getLogger("fenlei.audit")
 
@@ -32,7 +36,11 @@ BinPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["b-wet"])]
 HouseholdPath = Annotated[str, Path(pattern=HOUSEHOLD_PATTERN, examples=["JJQ-0001"])]
 # A committee sheet is a few thousand rows; the cap bounds one request's transaction.
 MAX_HOUSEHOLDS_PER_CALL = 50_000
-CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "created (200: updated)"}}
+# A write that can contradict what is stored; one with a body can also be unreadable
+# or too large.
+WRITE = responses(409)
+BODY = responses(400, 409, 413)
+CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "created (200: updated)"}, **BODY}
 
 
 def _status(response: Response, created: bool) -> None:
@@ -63,7 +71,7 @@ async def get_estate(estate: EstatePath, conn: ConnDep, _: EstateAdmin) -> Any:
     return await repo.get_estate(conn, estate)
 
 
-@router.delete("/estates/{estate}", status_code=204)
+@router.delete("/estates/{estate}", status_code=204, responses=WRITE)
 async def delete_estate(estate: EstatePath, conn: ConnDep, _: EstateAdmin) -> None:
     """Delete an estate with its registry (409 once it has events)."""
     await repo.delete_estate(conn, estate)
@@ -96,7 +104,7 @@ async def get_room(estate: EstatePath, room: RoomPath, conn: ConnDep, _: EstateA
     return await repo.get_room(conn, estate, room)
 
 
-@router.delete("/estates/{estate}/rooms/{room}", status_code=204)
+@router.delete("/estates/{estate}/rooms/{room}", status_code=204, responses=WRITE)
 async def delete_room(estate: EstatePath, room: RoomPath, conn: ConnDep, _: EstateAdmin) -> None:
     """Delete a room without bins (409 otherwise)."""
     await repo.delete_room(conn, estate, room)
@@ -126,7 +134,7 @@ async def get_bin(
     return await repo.get_bin(conn, estate, room, bin)
 
 
-@router.delete("/estates/{estate}/rooms/{room}/bins/{bin}", status_code=204)
+@router.delete("/estates/{estate}/rooms/{room}/bins/{bin}", status_code=204, responses=WRITE)
 async def delete_bin(
     estate: EstatePath, room: RoomPath, bin: BinPath, conn: ConnDep, _: EstateAdmin
 ) -> None:
@@ -134,7 +142,7 @@ async def delete_bin(
     await repo.delete_bin(conn, estate, room, bin)
 
 
-@router.post("/estates/{estate}/households", response_model=Upserted)
+@router.post("/estates/{estate}/households", response_model=Upserted, responses=BODY)
 async def upsert_households(
     estate: EstatePath,
     conn: ConnDep,
@@ -178,9 +186,9 @@ async def list_households(
     estate: EstatePath,
     conn: ConnDep,
     _: EstateAdmin,
-    building: Annotated[str | None, Query(max_length=64)] = None,
+    building: Annotated[Text | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=PG_INT_MAX)] = 0,
 ) -> Any:
     """A page of the estate's households, by id."""
     return await repo.list_households(conn, estate, building, limit, offset)
@@ -202,7 +210,7 @@ async def household_history(
     return await repo.household_history(conn, estate, household)
 
 
-@router.delete("/estates/{estate}/households/{household}", status_code=204)
+@router.delete("/estates/{estate}/households/{household}", status_code=204, responses=WRITE)
 async def delete_household(
     estate: EstatePath, household: HouseholdPath, conn: ConnDep, principal: EstateAdmin
 ) -> None:

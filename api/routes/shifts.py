@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from api.deps import ConnDep, EstatePath, EstateViewer, Viewer
-from api.errors import Invalid
+from api.fields import Instant
 from api.registry import repository as registry
-from api.routes.volunteer_deps import AnyVolunteer, IdPath, Now, RoomPath
+from api.routes.volunteer_deps import ERRORS, WRITE, AnyVolunteer, IdPath, Now, RoomPath
 from api.shifts import repository as repo
 from api.shifts import service
 from api.shifts.schemas import CheckIn, OnDuty, ShiftActivity
 
-router = APIRouter(prefix="/api/v1", tags=["volunteers"])
+router = APIRouter(prefix="/api/v1", tags=["volunteers"], responses=ERRORS)
 
 
 @router.get("/estates/{estate}/rooms/{room}/on-duty", response_model=OnDuty)
@@ -26,7 +25,7 @@ async def on_duty(
     _: EstateViewer,
     now: Now,
     at: Annotated[
-        datetime | None,
+        Instant | None,
         Query(
             description="an instant with offset; default now",
             examples=["2026-04-03T19:00:00+08:00"],
@@ -34,8 +33,6 @@ async def on_duty(
     ] = None,
 ) -> Any:
     """Who watches the room at `at`."""
-    if at is not None and at.tzinfo is None:
-        raise Invalid("'at' needs an offset, e.g. 2026-04-03T19:00:00+08:00")
     when = at or now
     await registry.get_room(conn, estate, room)
     return {
@@ -52,14 +49,14 @@ async def shift_detail(shift: IdPath, conn: ConnDep, principal: Viewer) -> Any:
     return await service.shift_activity(conn, await service.shift_in_scope(conn, principal, shift))
 
 
-@router.post("/assignments/{assignment}/check-in", response_model=CheckIn)
+@router.post("/assignments/{assignment}/check-in", response_model=CheckIn, responses=WRITE)
 async def check_in(assignment: IdPath, conn: ConnDep, principal: AnyVolunteer, now: Now) -> Any:
     """Check in to one's own watch, from 30 minutes before it until its end."""
     row = await service.check(conn, principal, assignment, "in", now)
     return {**row, "assignment_id": row["id"]}
 
 
-@router.post("/assignments/{assignment}/check-out", response_model=CheckIn)
+@router.post("/assignments/{assignment}/check-out", response_model=CheckIn, responses=WRITE)
 async def check_out(assignment: IdPath, conn: ConnDep, principal: AnyVolunteer, now: Now) -> Any:
     """Check out of one's own watch, up to an hour after it ends."""
     row = await service.check(conn, principal, assignment, "out", now)

@@ -10,10 +10,16 @@ from fastapi import Depends, Path, Query
 
 from api.auth.tokens import Principal, Role
 from api.deps import ID_PATTERN, require, require_estate
-from api.errors import Invalid
+from api.periods import PeriodRules
+from api.problems import responses
 
 # A roster view longer than this is a report, not a screen.
 MAX_PERIOD_DAYS = 400
+# What every volunteering route may answer besides its own; one with a body can also be
+# unreadable or too large, and a write can contradict what is stored.
+ERRORS = responses(401, 403, 404, 422, 503)
+BODY = responses(400, 409, 413)
+WRITE = responses(409)
 
 
 def get_now() -> datetime:
@@ -30,9 +36,6 @@ From = Annotated[date, Query(alias="from", description="first local day (inclusi
 To = Annotated[date, Query(alias="to", description="last local day (inclusive)")]
 
 
-def check_period(start: date, end: date) -> None:
-    """Invalid unless [start, end] runs forwards and is shorter than MAX_PERIOD_DAYS."""
-    if end < start:
-        raise Invalid(f"'to' ({end}) is before 'from' ({start})")
-    if (end - start).days >= MAX_PERIOD_DAYS:
-        raise Invalid(f"the period is longer than {MAX_PERIOD_DAYS} days")
+def check_period(rules: PeriodRules, start: date, end: date) -> None:
+    """Invalid unless [start, end] is a period `rules` allow, of at most MAX_PERIOD_DAYS."""
+    rules.check(start, end, max_days=MAX_PERIOD_DAYS)

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import ConnDep, EstateAdmin, EstatePath
 from api.registry import repository as registry
-from api.routes import calendar, inspections, roster, shifts, swaps
+from api.routes import calendar, calendar_keys, inspections, roster, shifts, swaps
 from api.routes.calendar import calendar_url
-from api.routes.volunteer_deps import AnyVolunteer, IdPath, Now
+from api.routes.volunteer_deps import BODY, ERRORS, WRITE, AnyVolunteer, IdPath, Now
 from api.shifts import service as shifts_service
 from api.shifts.schemas import MyShift
 from api.volunteers import repository as repo
@@ -26,10 +26,12 @@ from api.volunteers import service
 from api.volunteers.access import acting_volunteer
 from api.volunteers.schemas import Me, Volunteer, VolunteerCreated, VolunteerIn
 
-people = APIRouter(prefix="/api/v1", tags=["volunteers"])
+people = APIRouter(prefix="/api/v1", tags=["volunteers"], responses=ERRORS)
 
 
-@people.post("/estates/{estate}/volunteers", response_model=VolunteerCreated, status_code=201)
+@people.post(
+    "/estates/{estate}/volunteers", response_model=VolunteerCreated, status_code=201, responses=BODY
+)
 async def create_volunteer(
     estate: EstatePath, body: VolunteerIn, conn: ConnDep, _: EstateAdmin, request: Request
 ) -> Any:
@@ -48,7 +50,7 @@ async def list_volunteers(estate: EstatePath, conn: ConnDep, _: EstateAdmin) -> 
     return await repo.list_volunteers(conn, estate)
 
 
-@people.put("/estates/{estate}/volunteers/{volunteer}", response_model=Volunteer)
+@people.put("/estates/{estate}/volunteers/{volunteer}", response_model=Volunteer, responses=BODY)
 async def update_volunteer(
     estate: EstatePath, volunteer: IdPath, body: VolunteerIn, conn: ConnDep, _: EstateAdmin
 ) -> Any:
@@ -56,7 +58,7 @@ async def update_volunteer(
     return await service.update_volunteer(conn, estate, volunteer, body)
 
 
-@people.delete("/estates/{estate}/volunteers/{volunteer}", status_code=204)
+@people.delete("/estates/{estate}/volunteers/{volunteer}", status_code=204, responses=WRITE)
 async def delete_volunteer(
     estate: EstatePath, volunteer: IdPath, conn: ConnDep, _: EstateAdmin
 ) -> None:
@@ -90,5 +92,6 @@ for _routes in (
     inspections.router,
     swaps.router,
     calendar.router,
+    calendar_keys.router,
 ):
     router.include_router(_routes)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
+
+from api.fields import ClockTime
 
 
 class Assignee(BaseModel):
@@ -25,8 +27,8 @@ class Shift(BaseModel):
     room: str
     room_name: str | None
     day: date
-    local_start: time
-    local_end: time
+    local_start: ClockTime
+    local_end: ClockTime
     starts_at: datetime
     ends_at: datetime
     needed: int

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.fields import Text
 from api.shifts.schemas import Shift
 
 SwapStatus = Literal["open", "accepted", "cancelled"]
@@ -17,7 +18,7 @@ class SwapIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 class Swap(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from api.auth import audit
 from api.auth.tokens import Principal, Role
 from api.errors import Conflict, Forbidden, NotFound
 from api.rows import Conn, Row
@@ -72,6 +73,17 @@ async def accept_swap(conn: Conn, principal: Principal, swap_id: int, now: datet
         raise Conflict("this watch has already started")
     if not await repo.accept_swap(conn, swap_id, swap["assignment_id"], me["id"]):
         raise Conflict("this offer was taken or withdrawn a moment ago")
+    audit.record(
+        "swap_accepted",
+        f"swap {swap_id} of {swap['estate']} accepted: assignment {swap['assignment_id']}"
+        f" passes from volunteer {swap['offered_by']} to volunteer {me['id']}",
+        estate=swap["estate"],
+        swap_id=swap_id,
+        assignment_id=swap["assignment_id"],
+        shift_id=swap["shift_id"],
+        from_volunteer_id=swap["offered_by"],
+        to_volunteer_id=me["id"],
+    )
     return await _swap_view(conn, swap_id)
 
 

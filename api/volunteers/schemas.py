@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, time
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.fields import Day, LocalMinute, Text
 
 Kind = Literal["party_member", "group_leader", "resident", "child_leader"]
 
@@ -15,15 +16,15 @@ class AvailabilityWindow(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    days: list[int] = Field(min_length=1, description="weekdays, Monday = 0 … Sunday = 6")
-    start: time = Field(examples=["17:30"])
-    end: time = Field(examples=["21:00"], description="at or before start: past midnight")
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        min_length=1, max_length=7, description="weekdays, Monday = 0 … Sunday = 6"
+    )
+    start: LocalMinute = Field(examples=["17:30"])
+    end: LocalMinute = Field(examples=["21:00"], description="at or before start: past midnight")
 
     @field_validator("days")
     @classmethod
     def _days(cls, value: list[int]) -> list[int]:
-        if any(d < 0 or d > 6 for d in value):
-            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
         return sorted(set(value))
 
 
@@ -49,14 +50,14 @@ class VolunteerIn(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=200)
-    contact: str | None = Field(default=None, max_length=200)
-    building: str | None = Field(default=None, max_length=64)
+    name: Text = Field(min_length=1, max_length=200)
+    contact: Text | None = Field(default=None, max_length=200)
+    building: Text | None = Field(default=None, max_length=64)
     kind: Kind = "resident"
     availability: list[AvailabilityWindow] | None = Field(
-        default=None, description="when they can watch; null: any time"
+        default=None, max_length=50, description="when they can watch; null: any time"
     )
-    unavailable_on: list[date] = Field(default_factory=list)
+    unavailable_on: list[Day] = Field(default_factory=list, max_length=1_000)
     active: bool = True
 
 
@@ -70,7 +71,7 @@ class Volunteer(BaseModel):
     building: str | None
     kind: Kind
     availability: list[AvailabilityWindow] | None
-    unavailable_on: list[date]
+    unavailable_on: list[Day]
     active: bool
     token_id: int | None
 

@@ -36,6 +36,8 @@ from tests.fix_stream import sim_broker
 
 PERIOD = tuple(d.isoformat() for d in dataset.PERIOD)
 SECRET = "dashboards-test-secret"
+# The household codes' own key (FENLEI_PSEUDONYM_KEY), distinct from the session secret.
+PSEUDONYM_KEY = "dashboards-test-pseudonym-key"
 
 
 def _stored(url: str) -> int:
@@ -114,7 +116,7 @@ def site(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     port = _free_port()
     app = create_app(
         ApiSettings(database_url=services.database_url, pool_min_size=1, pool_max_size=4),
-        DashboardSettings(session_secret=SECRET),
+        DashboardSettings(session_secret=SECRET, pseudonym_secret=PSEUDONYM_KEY),
     )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
+import hmac
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -12,21 +16,39 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from dashboards.pseudonym import pseudonym
-from tests.dashboards.conftest import SECRET, Site
+from tests.dashboards.conftest import PSEUDONYM_KEY, Site
 from tests.dashboards.dataset import Expected
 
-# The board's defaults (dashboards/settings.py): groups shown from 5 enrolled
-# households, 3 star families per group.
+# The board's defaults (dashboards/settings.py, docs/privacy.md): groups shown from 5
+# households that took part, 3 star families per group, star families only on boards of
+# 7 days or more.
 MIN_GROUP = 5
 STARS = 3
+MIN_PERIOD_DAYS = 7
 NO_GROUP_EN = "(no group)"
+
+
+# The CSRF field of a page's forms (dashboards/session.py).
+CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = CSRF.search(html)
+    assert found is not None, "no form with a CSRF token on the page"
+    return found[1]
 
 
 @contextmanager
 def signed_in(site: Site, token: str) -> Iterator[httpx.Client]:
+    """A client signed in with `token` through the sign-in form, as a browser does."""
     with httpx.Client(base_url=site.base) as client:
-        r = client.post("/dashboards/signin", data={"token": token, "next": "/dashboards/district"})
+        form = client.get("/dashboards/signin")
+        assert form.status_code == 200, form.text
+        r = client.post(
+            "/dashboards/signin",
+            data={"token": token, "next": "/dashboards/district", "csrf": csrf_of(form.text)},
+        )
         assert r.status_code == 303, r.text
         assert r.headers["location"] == "/dashboards/district"
         assert "httponly" in r.headers["set-cookie"].lower()
@@ -46,9 +68,19 @@ def csv_rows(content: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
 
 
-def code(household: str, estate: str = "jjq") -> str:
-    """The public code the app gives `household` (the tests' session secret)."""
-    return pseudonym(SECRET.encode(), estate, household)
+def code(household: str, start: date, end: date, estate: str = "jjq") -> str:
+    """The public code of `household` on the board of [start, end], as docs/privacy.md
+    defines it (written out here, not the app's function): the first 6 base32
+    characters of HMAC-SHA256(key, "estate/from/to/household"), the key being the
+    tests' session secret."""
+    message = f"{estate}/{start.isoformat()}/{end.isoformat()}/{household}".encode()
+    digest = hmac.new(PSEUDONYM_KEY.encode(), message, hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:6]
+
+
+def coder(start: date, end: date) -> Callable[[str], str]:
+    """`code` of the board of [start, end], as a function of the household."""
+    return lambda household: code(household, start, end)
 
 
 def defused(text: str) -> str:
@@ -69,9 +101,11 @@ def board_csv(client: httpx.Client, table: str, start: date, end: date) -> bytes
 def expected_board(
     expected: Expected, start: date, end: date
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """The board's groups and star families of jjq as its CSV exports should hold them."""
+    """The board's groups and star families of jjq as its CSV exports should hold them:
+    the groups where at least MIN_GROUP households took part, and their star families
+    when the period has MIN_PERIOD_DAYS days or more."""
     units = expected.units("jjq", start, end, by_group=True)
-    shown = [u for u in units if u["households_enrolled"] >= MIN_GROUP]
+    shown = [u for u in units if u["households_active"] >= MIN_GROUP]
     shown.sort(
         key=lambda u: (
             u["participation_rate"] is None,
@@ -100,8 +134,10 @@ def expected_board(
             "Household (name or code)": defused(s["household"]),
             "Days with a drop": str(s["active_days"]),
         }
-        for s in expected.stars("jjq", start, end, keys, STARS, code)
+        for s in expected.stars("jjq", start, end, keys, STARS, coder(start, end))
     ]
+    if (end - start).days + 1 < MIN_PERIOD_DAYS:
+        stars = []
     return groups, stars
 
 

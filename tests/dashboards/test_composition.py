@@ -67,7 +67,8 @@ def test_an_empty_session_secret_is_refused() -> None:
 
 def test_load_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FENLEI_DATABASE_URL", "postgresql://db.example/fenlei")
-    monkeypatch.setenv("FENLEI_SESSION_SECRET", "from-env")
+    monkeypatch.setenv("FENLEI_SESSION_SECRET", "from-env-" + "s" * 32)
+    monkeypatch.setenv("FENLEI_PSEUDONYM_KEY", "from-env-" + "p" * 32)
     monkeypatch.setenv("FENLEI_TARGET_WET_SHARE", "0.4")
     api, dashboards = load_settings(host="0.0.0.0", port=8123)
     assert (api.database_url, api.host, api.port) == (
@@ -75,15 +76,18 @@ def test_load_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) ->
         "0.0.0.0",
         8123,
     )
-    assert dashboards.session_secret == "from-env"
+    assert dashboards.session_secret == "from-env-" + "s" * 32
+    assert dashboards.pseudonym_key() == ("from-env-" + "p" * 32).encode()
     assert dashboards.target_wet_share == 0.4
 
 
-def test_without_a_secret_each_load_makes_one_up_and_says_so(
+def test_in_development_without_a_secret_each_load_makes_one_up_and_says_so(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("FENLEI_DATABASE_URL", "postgresql://db.example/fenlei")
+    monkeypatch.setenv("FENLEI_DEV", "1")
     monkeypatch.delenv("FENLEI_SESSION_SECRET", raising=False)
+    monkeypatch.delenv("FENLEI_PSEUDONYM_KEY", raising=False)
     with caplog.at_level(logging.WARNING, logger="fenlei.app"):
         first = load_settings()[1].session_secret
         second = load_settings()[1].session_secret

@@ -1,22 +1,10 @@
-"""Session cookies and periods. Pure."""
+"""Periods. Pure. (Sessions: tests/dashboards/test_security_sessions.py.)"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from dashboards import session
 from dashboards.period import Period, resolve
-
-
-def test_a_cookie_round_trips_and_tampering_fails() -> None:
-    value = session.encode(b"k", 42, 2_000)
-    assert session.decode(b"k", value, now=1_000) == 42
-    assert session.decode(b"k", value, now=2_001) is None  # expired
-    assert session.decode(b"other", value, now=1_000) is None
-    token_id, expires, sig = value.split(".")
-    assert session.decode(b"k", f"43.{expires}.{sig}", now=1_000) is None
-    assert session.decode(b"k", f"{token_id}.9999999999.{sig}", now=1_000) is None
-    assert session.decode(b"k", "garbage", now=1_000) is None
 
 
 def test_periods() -> None:

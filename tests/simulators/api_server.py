@@ -63,7 +63,8 @@ def serve(
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
     env.update(service_env or {})
     # FENLEI_HOME without a services.env: nothing is read from the developer's own.
-    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_HOME=str(home))
+    # FENLEI_DEV: a test server, which may make up its session secret and pseudonym key.
+    env.update(FENLEI_DATABASE_URL=db_url, FENLEI_HOME=str(home), FENLEI_DEV="1")
     log_path = home / "api.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

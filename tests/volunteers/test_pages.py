@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
+# The CSRF field every form of the pages carries (dashboards/session.py).
+CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 EVENINGS = {"weekday": [["18:00", "20:00"]], "weekend": [["07:00", "09:00"]]}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
@@ -51,17 +54,22 @@ def test_pages_sign_in_check_in_and_inspect(
 ) -> None:
     team = _team(client, admin, clock)
     assert client.get("/volunteer", follow_redirects=False).status_code == 303
+    login = CSRF.findall(client.get("/volunteer/login").text)[0]
     r = client.post(
         "/volunteer/login",
-        content=f"token={team['a']['token']}",
+        content=f"token={team['a']['token']}&csrf={login}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 200 and "王阿姨" in r.text and 'lang="zh-CN"' in r.text
     aid = client.get("/api/v1/me/shifts", headers=team["a"]["headers"]).json()[0]["assignment_id"]
     assert f"/volunteer/assignments/{aid}/check-in" in r.text
-    r = client.post(f"/volunteer/assignments/{aid}/check-in")
+    csrf = CSRF.findall(r.text)[0]  # the session's, on every form of its pages
+    r = client.post(f"/volunteer/assignments/{aid}/check-in", data={"csrf": csrf})
     assert "已保存" in r.text and "已签到" in r.text
-    form = "wet_checked=12&wet_mis_sorted=2&wet_re_sorted=2&dry_checked=&building=12&notes=ok"
+    form = (
+        f"wet_checked=12&wet_mis_sorted=2&wet_re_sorted=2&dry_checked=&building=12&notes=ok"
+        f"&csrf={csrf}"
+    )
     r = client.post(
         f"/volunteer/inspect/{aid}",
         content=form,
@@ -70,7 +78,7 @@ def test_pages_sign_in_check_in_and_inspect(
     assert "已保存" in r.text
     bad = client.post(
         f"/volunteer/inspect/{aid}",
-        content="wet_checked=1&wet_mis_sorted=5",
+        content=f"wet_checked=1&wet_mis_sorted=5&csrf={csrf}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert "mis_sorted exceeds" in bad.text
