@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job: local services, a simulated estate, ingest, API and dashboards.
 demo: setup
-	$(FENLEI) demo
+	$(FENLEI) demo $(ARGS)
 
 # The whole test suite against real Mosquitto and PostgreSQL + TimescaleDB
 # (and Debian's Chromium for the browser tests).

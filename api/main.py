@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import Scope
 
-from api import handlers
+from api import docs_assets, handlers
 from api.auth.repository import authenticate
 from api.auth.tokens import Principal
 from api.bodies import BodyGuard
@@ -111,12 +111,20 @@ def create_api(settings: ApiSettings) -> FastAPI:
             app.state.broker = None
             await pool.close()
 
+    # No default /docs and /redoc: theirs load Swagger UI and ReDoc from a CDN.
     app = FastAPI(
-        title="fenlei", version="1", description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan
+        title="fenlei",
+        version="1",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.broker = None
     handlers.install(app)
+    docs_assets.install(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, authenticate=_authenticate)
     app.include_router(operations.health)
     app.include_router(registry.router)

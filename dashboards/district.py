@@ -35,6 +35,13 @@ COLUMNS = [
 ]
 
 
+def shared_zone(estates: list[dict[str, Any]]) -> str | None:
+    """The time zone of the estates when they all share one, else None (the page then
+    tells the time in UTC, saying so)."""
+    zones = {str(e["timezone"]) for e in estates}
+    return zones.pop() if len(zones) == 1 else None
+
+
 def _row(figures: dict[str, Any], estate: str, name: str) -> dict[str, Any]:
     return {
         **{c.key: figures.get(c.key) for c in COLUMNS},
@@ -58,11 +65,14 @@ async def _load(
     chosen = sorted(set(wanted) & names.keys()) if wanted else sorted(names)
     if wanted and any(not principal.may_see(e) for e in wanted):
         return common.error_page(request, "error.forbidden", 403)
+    zone = shared_zone([e for e in visible if e["id"] in chosen])
     ctx = layout.Context(
         request,
         common.locale_of(request),
-        resolve(start, end, rules=common.period_rules(request)),
+        resolve(start, end, zone or "Asia/Shanghai", rules=common.period_rules(request)),
         keep=[("estate", e) for e in wanted or []],
+        timezone=zone or "Asia/Shanghai",
+        clock=zone or "UTC",
     )
     assert ctx.period is not None
     body = service.multi_metrics(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import Request
@@ -157,6 +158,8 @@ class Context:
     estate: str | None = None
     timezone: str = "Asia/Shanghai"
     keep: list[tuple[str, str]] = field(default_factory=list)
+    # The zone of the footer's time when the page is not one estate's (the district's).
+    clock: str | None = None
 
     def t(self, key: str, **values: object) -> str:
         """A label in this page's locale."""
@@ -227,6 +230,14 @@ def _header(ctx: Context, signed_in: bool) -> str:
     )
 
 
+def generated_at(zone: str | None) -> str:
+    """The footer's time, in `zone` and saying which ('2026-12-01 23:05 (Asia/Shanghai)');
+    UTC, labelled so, when the page has no one zone."""
+    name = zone or "UTC"
+    local = datetime.now(UTC).astimezone(ZoneInfo(name))
+    return f"{local:%Y-%m-%d %H:%M} ({name})"
+
+
 def page(
     ctx: Context,
     title: str,
@@ -235,19 +246,24 @@ def page(
     signed_in: bool = True,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A complete HTML page; plotly.js only when there are charts."""
+    """A complete HTML page; plotly.js only when there are charts.
+
+    The footer's time is in `ctx.clock`, else the estate's zone when the page is an
+    estate's (`ctx.timezone`, the zone its tables use), else UTC; labelled with its zone.
+    """
     # plotly.js deferred from the head: fetched and compiled off the main thread while
     # the body (tables of a year's days) is still being parsed, run before drawing.
     plotly = f'<script defer src="{PLOTLY_PATH}"></script>' if charts else ""
     scripts = f"<script>{PAGE_SCRIPT}</script>"
-    stamp = datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+    stamp = generated_at(ctx.clock or (ctx.timezone if ctx.estate is not None else None))
     html = (
         f'<!doctype html><html lang="{i18n.HTML_LANG[ctx.locale]}"><head>'
         f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
         f'<link rel="icon" href="data:,"><title>{escape(title)} · fenlei</title>'
         f"<style>{CSS}</style>{plotly}</head><body>{_header(ctx, signed_in)}<main>"
         f"<h1>{escape(title)}</h1>{_picker(ctx)}{body}"
-        f'<p class="note">{ctx.t("updated")} {stamp}</p></main>{scripts}</body></html>'
+        f'<p class="note" id="generated">{ctx.t("updated")} {escape(stamp)}</p></main>'
+        f"{scripts}</body></html>"
     )
     return compressed(ctx.request, html, status_code)
 

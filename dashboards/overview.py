@@ -23,13 +23,23 @@ from api.metrics import service
 from api.metrics.definitions import CATEGORIES, kg_total
 from api.registry import repository as registry
 from dashboards import charts, common, i18n, layout, repository, tables
-from dashboards.period import Period, resolve
+from dashboards.period import Period, resolve, today
 from dashboards.settings import DashboardSettings, get_dashboard_settings
 
 router = APIRouter()
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[object]]
 T = TypeVar("T")
 FIGURES = ("coverage", "participation_rate", "wet_share", "in_window_share")
+# A day's figures that only drops make: blank on days that have not happened yet.
+_DAY_FIGURES = (
+    "households_enrolled",
+    "households_active",
+    "participation_rate",
+    "drops",
+    "identified_drops",
+    "wet_share",
+    "in_window_share",
+)
 
 
 @dataclass(slots=True)
@@ -42,6 +52,8 @@ class Overview:
     buildings: list[dict[str, Any]]
     bins: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
+    # No drop recorded in the period: the page says so, its cards "no data yet".
+    empty: bool = False
 
 
 async def _query(pool: Pool, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -67,7 +79,12 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
     )
     current = service.estate_metrics(now[0], period.start, period.end)
     previous = service.estate_metrics(before[0], prev.start, prev.end)
-    days = service.daily(estate, day_rows, period.start, period.end)["days"]
+    empty = not recorded(current)
+    until = today(timezone)
+    days = [
+        _not_yet(d) if d["day"] > until else d
+        for d in service.daily(estate, day_rows, period.start, period.end)["days"]
+    ]
     buildings = service.buildings(estate, building_rows, period.start, period.end)["buildings"]
     zone = ZoneInfo(timezone)
     bins = [
@@ -80,7 +97,31 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
         }
         for b in bin_rows
     ]
-    return Overview(current, previous, days, buildings, bins, rejected)
+    return Overview(
+        _unknown_unless_recorded(current),
+        _unknown_unless_recorded(previous),
+        days,
+        buildings,
+        bins,
+        rejected,
+        empty,
+    )
+
+
+def recorded(figures: dict[str, Any]) -> bool:
+    """Whether a period has any drop recorded: without one (days to come, an estate not
+    yet sending, before its first drop) its figures say nothing, not 0 %, and no change
+    against it can be told."""
+    return int(figures["drops"]) > 0
+
+
+def _not_yet(day: dict[str, Any]) -> dict[str, Any]:
+    """A day that has not happened: no figures (shown '–', drawn as a gap), not zeros."""
+    return {
+        **day,
+        **dict.fromkeys(_DAY_FIGURES),
+        "kg": dict.fromkeys(day["kg"]),
+    }
 
 
 def _group_row(g: dict[str, Any], building: str, group: str | None) -> dict[str, Any]:
@@ -214,17 +255,25 @@ def build_tables(ctx: layout.Context, data: Overview) -> dict[str, tables.Table]
 def _card(
     ctx: layout.Context, figure: str, value: float | None, before: float | None, target: float
 ) -> str:
+    """One figure against its target; `value`/`before` None when that period has no data."""
     state = "" if value is None else ("met" if value >= target else "missed")
     delta = None if value is None or before is None else value - before
     verdict = f" · {ctx.t('target.' + state)}" if state else ""
+    shown = ctx.t("no_data_yet") if value is None else i18n.percent(value)
+    change = ctx.t("no_data") if delta is None else i18n.points(ctx.locale, delta)
     return (
         f'<div class="card {state}" data-figure="{figure}" data-value="'
         f'{"" if value is None else repr(value)}"><div class="label">'
-        f'{ctx.t("figure." + figure)}</div><div class="value">{i18n.percent(value)}</div>'
+        f'{ctx.t("figure." + figure)}</div><div class="value">{shown}</div>'
         f'<div class="meta">{ctx.t("target")} ≥ {i18n.percent(target, 0)}{verdict}</div>'
-        f'<div class="meta delta">{ctx.t("change")} {i18n.points(ctx.locale, delta)}'
+        f'<div class="meta delta">{ctx.t("change")} {change}'
         f"</div></div>"
     )
+
+
+def _unknown_unless_recorded(figures: dict[str, Any]) -> dict[str, Any]:
+    """A period's figures, the cards' ones None when it has no drop recorded."""
+    return figures if recorded(figures) else {**figures, **dict.fromkeys(FIGURES)}
 
 
 def build_charts(
@@ -295,6 +344,7 @@ def render(
     """The overview page."""
     targets = settings.targets()
     cards = "".join(_card(ctx, f, data.current[f], data.previous[f], targets[f]) for f in FIGURES)
+    empty = f'<p class="note" id="empty-state">{ctx.t("empty.period")}</p>' if data.empty else ""
     assert ctx.period is not None
     stem = f"{estate['id']}-{ctx.period.start}-{ctx.period.end}"
     plots = "".join(charts.to_html(c, f"{stem}-{c.name}") for c in build_charts(ctx, data, targets))
@@ -307,7 +357,7 @@ def render(
     return layout.page(
         ctx,
         title,
-        f'<div class="cards">{cards}</div><div class="grid">{plots}</div>{tabs}',
+        f'{empty}<div class="cards">{cards}</div><div class="grid">{plots}</div>{tabs}',
         charts=True,
     )
 

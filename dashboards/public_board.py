@@ -104,7 +104,8 @@ async def make_link(request: Request, estate: EstatePath, conn: ConnDep) -> Resp
     )
     _audit("replaced" if replaced else "made", estate, who)
     url = f"{str(request.base_url).rstrip('/')}{PATH}/{token}"
-    ctx = layout.Context(request, common.locale_of(request), estate=estate)
+    tz = str(who.estate["timezone"]) if who.estate else "Asia/Shanghai"
+    ctx = layout.Context(request, common.locale_of(request), estate=estate, timezone=tz)
     body = (
         f"<p>{ctx.t('public.made')}</p>"
         f'<p><input id="public-link" readonly size="90" value="{escape(url)}"></p>'

@@ -63,6 +63,12 @@ WORDS: dict[str, dict[Lang, str]] = {
     "inspected": {"zh": "检查投放数", "en": "drops inspected"},
     "suggest": {"zh": "建议增派志愿者", "en": "Needs more volunteers"},
     "saved": {"zh": "已保存", "en": "Saved"},
+    "double_booked": {
+        "zh": "{name}已有{held}在{held_room}的值班，与此班（{wanted}，{room}）时间重叠，"
+        "不能同时接两个班。",
+        "en": "{name} already holds the {held} watch in {held_room}, which overlaps this one"
+        " ({wanted} in {room}): nobody can watch two rooms at once.",
+    },
     "csrf": {
         "zh": "表单已过期或来自其他网站，未执行。请返回刷新后再试。",
         "en": "The form expired or came from another site, so nothing was done: "

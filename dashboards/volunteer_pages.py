@@ -298,6 +298,18 @@ async def home(
     return _html(request, page(lang, t(lang, "title"), "".join(parts), csrf=csrf, message=msg))
 
 
+def _double_booked(lang: Lang, exc: swap_service.DoubleBooked) -> str:
+    """A refused swap that would double-book its taker, in the page's language."""
+    held, wanted = exc.held, exc.wanted
+    return t(lang, "double_booked").format(
+        name=exc.volunteer,
+        held=when(lang, held["day"], held["local_start"], held["local_end"]),
+        held_room=held["room_name"] or held["room"],
+        wanted=when(lang, wanted["day"], wanted["local_start"], wanted["local_end"]),
+        room=wanted["room_name"] or wanted["room"],
+    )
+
+
 async def _act(
     request: Request,
     principal: Principal | None,
@@ -314,6 +326,8 @@ async def _act(
         return _refused(request)
     try:
         await action(principal)
+    except swap_service.DoubleBooked as exc:
+        return _back(_double_booked(lang, exc))
     except ApiError as exc:
         return _back(str(exc))
     return _back(t(lang, "saved"))

@@ -1,7 +1,8 @@
 """`fenlei demo`: services, migrations, ingester, API, a Jiangjiaqiao-like estate, live.
 
-Everything it starts (ingester, API, the simulated bins) it stops on Ctrl-C; the local
-services keep running (`fenlei services down` stops them). The ingester and the API
+Everything it starts (ingester, API, the simulated bins, and the local services when
+they were not running before) it stops on Ctrl-C or when a child dies; `--keep-services`
+leaves the services up. The ingester and the API
 run as `fenlei ingest` / `fenlei api` child processes, and the simulated estate talks to
 them only as bins and an installer would: MQTT, and the registry API over HTTP.
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 DEMO_ESTATE = "jjq-demo"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
+# How often the live demo looks whether its ingester and API still run.
+CHILD_CHECK_S = 1.0
 # Figures match when equal to 4 decimal places (the API issue's acceptance bar).
 MATCH_PLACES = 4
 
@@ -72,6 +75,12 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         default="local",
         help="local: start the project's own services (default); env: "
         "use FENLEI_DATABASE_URL / FENLEI_MQTT_URL as they are",
+    )
+    parser.add_argument(
+        "--keep-services",
+        action="store_true",
+        help="leave the services running at the end even when the demo started them "
+        "(by default it stops what it started, and leaves what was already running)",
     )
 
 
@@ -129,6 +138,26 @@ class Children:
         self.procs.clear()
 
 
+class ChildWatch(threading.Thread):
+    """Ends the live simulation (sets `stop`) as soon as a child of the demo exits:
+    an ingester killed from outside must not leave the bins publishing into nothing."""
+
+    def __init__(self, children: Children, stop: threading.Event) -> None:
+        super().__init__(name="fenlei-demo-watch", daemon=True)
+        self.children, self.stop = children, stop
+        self.done = threading.Event()
+        self.failure: str | None = None
+
+    def run(self) -> None:
+        while not self.done.wait(CHILD_CHECK_S):
+            try:
+                self.children.check()
+            except FenleiError as exc:
+                self.failure = str(exc)
+                self.stop.set()
+                return
+
+
 def _free_port(preferred: int) -> int:
     with socket.socket() as s:
         try:
@@ -173,7 +202,11 @@ def run_demo(
     from simulators.simulation import Simulation
     from simulators.steps import period, print_stats, run_live, spec_from, truth_path
 
+    started_services = False
     if args.services == "local":
+        # Stop at the end only what this demo started: services someone else brought
+        # up (`fenlei services up`, an earlier demo kept running) stay as they were.
+        started_services = not any(services.is_running(services_settings).values())
         print("starting services (Mosquitto, PostgreSQL + TimescaleDB) ...", flush=True)
         state = services.up(services_settings)
         # What `services.env` exports: URLs, the CA, fenlei's own broker logins.
@@ -245,7 +278,8 @@ def run_demo(
         print(f"API        {base}/docs")
         print(f"metrics    {base}/api/v1/estates/{spec.id}/metrics?from={start}&to={end}")
         print(f"token      {token}")
-        print(f"services   {db_url.split('@')[-1]} · {mqtt_url}  (fenlei services down)")
+        kept = "stopped at the end" if started_services and not args.keep_services else "kept"
+        print(f"services   {db_url.split('@')[-1]} · {mqtt_url}  ({kept})")
         print(f"bins       {len(logins)} MQTT logins issued by the API, over {bins_broker.url}")
         print()
         ok = print_figures(figures, computed)
@@ -253,7 +287,16 @@ def run_demo(
             stop = threading.Event()
             if args.live_seconds:
                 threading.Timer(args.live_seconds, stop.set).start()
-            run_live(sim, fleet, end + timedelta(days=1), args.speed, path, stop)
+            watcher = ChildWatch(children, stop)
+            watcher.start()
+            try:
+                run_live(sim, fleet, end + timedelta(days=1), args.speed, path, stop)
+            finally:
+                watcher.done.set()
+            if watcher.failure is not None:
+                # Simulating on with nothing stored would look like a working demo.
+                print(f"fenlei demo: {watcher.failure}; stopping", file=sys.stderr, flush=True)
+                return 1
         return 0 if ok else 2
     finally:
         if fleet is not None:
@@ -261,6 +304,9 @@ def run_demo(
         children.stop()
         if sim is not None and sim.events_out is not None:
             sim.events_out.close()
+        if started_services and not args.keep_services:
+            stopped = services.down(services_settings)
+            print("stopped the services it started: " + (", ".join(stopped) or "none"))
 
 
 def reset_estate(db_url: str, estate: str) -> None:

@@ -39,6 +39,9 @@ TRANSIENT = (
 # A full disk is not a message's fault either, and splitting cannot help: held like an
 # outage (nothing acknowledged) until space returns.
 OUTAGE_STATES = {"53100"}  # disk_full
+# Seconds a stopping ingester keeps storing the messages already in hand (SIGTERM): a
+# supervisor's grace is 30 s (Kubernetes' default), so the exit must come well before.
+STOP_DRAIN_S = 10.0
 
 
 def is_outage(exc: BaseException, conn_broken: bool) -> bool:
@@ -87,8 +90,22 @@ class Ingester:
             start_http_server(s.metrics_port, s.metrics_host, registry=metrics.REGISTRY)
         self.subscriber.start()
         next_summary = time.monotonic() + s.summary_interval_s
+        stop_by: float | None = None
         try:
             while True:
+                if stop_by is None and self.stopping.is_set():
+                    # Nothing new is taken in (draining); what is in hand gets this long,
+                    # then the rest stays unacknowledged and the broker redelivers it.
+                    stop_by = time.monotonic() + STOP_DRAIN_S
+                    log.info("stopping: %d message(s) in hand", self.inbox.qsize())
+                elif stop_by is not None and time.monotonic() > stop_by:
+                    log.warning(
+                        "stopping with %d message(s) still in hand after %.0f s: left "
+                        "unacknowledged, for the broker to deliver again",
+                        self.inbox.qsize(),
+                        STOP_DRAIN_S,
+                    )
+                    break
                 batch = collect(
                     self.inbox, s.batch_max_messages, s.batch_max_events, s.batch_max_age_ms / 1000
                 )

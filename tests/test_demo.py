@@ -76,6 +76,7 @@ def test_demo_comes_up_and_computes_the_expected_figures(
     # (its keyed events included) before it registers it anew, and goes live until Ctrl-C.
     run_demo_once(env, truth)
     run_demo_live_then_ctrl_c(env, truth)
+    run_demo_live_then_kill_its_ingester(env, truth)
 
 
 def demo_argv(truth: Path, *extra: str) -> list[str]:
@@ -181,3 +182,33 @@ def run_demo_live_then_ctrl_c(env: dict[str, str], truth: Path) -> None:
         for pid in started_children:  # never leave the demo's ingester or API behind
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def run_demo_live_then_kill_its_ingester(env: dict[str, str], truth: Path) -> None:
+    """An ingester killed from outside ends the live demo, which says why (it must not
+    go on simulating with nothing stored)."""
+    err_path = truth.parent / "demo-killed.err"
+    with err_path.open("wb") as err_file:
+        proc = subprocess.Popen(
+            demo_argv(truth), env=env, stdout=subprocess.PIPE, stderr=err_file, text=True
+        )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("live from"):
+                break
+        ingesters = [
+            p
+            for p in children_of(proc.pid)
+            if b"ingest" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
+        ]
+        assert len(ingesters) == 1, children_of(proc.pid)
+        os.kill(ingesters[0], signal.SIGKILL)
+        proc.communicate(timeout=STOP_WITHIN_S)
+        err = err_path.read_text(errors="replace")
+        assert proc.returncode == 1, err
+        assert "the ingest process exited" in err and "stopping" in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,4 +1,5 @@
-"""SQL of swap offers: opening, listing, and handing an assignment to its taker."""
+"""SQL of swap offers: opening, listing, and handing an assignment to its taker (under a
+lock on the taker, after checking they hold no watch at the same time)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,36 @@ async def list_swaps(
         " ORDER BY w.created_at DESC, w.id DESC",
         {"estate": estate, "status": status, "since": since},
     )
+
+
+# The taker's other watch that shares an instant with shift %(shift)s, in any room of any
+# estate (a volunteer row belongs to one estate, but the check does not rely on it).
+# The same shift counts too: a taker who already holds a seat of it cannot take another.
+_CLASH = """
+SELECT s.id, s.estate_id AS estate, s.room_id AS room, r.name AS room_name, s.day,
+       s.local_start, s.local_end, s.starts_at, s.ends_at
+FROM assignments a JOIN shifts s ON s.id = a.shift_id
+JOIN rooms r ON r.estate_id = s.estate_id AND r.id = s.room_id
+JOIN shifts wanted ON wanted.id = %(shift)s
+WHERE a.volunteer_id = %(taker)s
+  AND s.starts_at < wanted.ends_at AND wanted.starts_at < s.ends_at
+ORDER BY s.starts_at, s.room_id LIMIT 1
+"""
+
+
+async def lock_volunteer(conn: Conn, volunteer_id: int) -> None:
+    """Lock a volunteer's row until the transaction ends, so whatever gives them a watch
+    runs one at a time and each sees the watches the previous one gave.
+
+    The row and not their assignments: a concurrent accept adds an assignment, which no
+    lock on the existing ones would stop. NO KEY UPDATE leaves foreign-key checks (other
+    inserts of their assignments) unblocked."""
+    await conn.execute("SELECT 1 FROM volunteers WHERE id = %s FOR NO KEY UPDATE", (volunteer_id,))
+
+
+async def clashing_shift(conn: Conn, taker: int, shift_id: int) -> Row | None:
+    """The first watch `taker` holds that overlaps shift `shift_id`, or None."""
+    return await fetch_one(conn, _CLASH, {"taker": taker, "shift": shift_id})
 
 
 async def accept_swap(conn: Conn, swap_id: int, assignment_id: int, taker: int) -> bool:

@@ -1,6 +1,6 @@
 """The swap rules: one's own future watch may be offered; a volunteer of the same
-estate may take an open offer before the watch starts; its offerer or an admin may
-withdraw it."""
+estate may take an open offer before the watch starts, unless they already hold a watch
+at an overlapping time (in any room); its offerer or an admin may withdraw it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,30 @@ from api.shifts import repository as shifts
 from api.shifts.service import assignment
 from api.swaps import repository as repo
 from api.volunteers.access import acting_volunteer, owned
+
+
+def _slot(shift: Row) -> str:
+    """A watch's local day and clock times, e.g. Mon 2026-04-06 16:30–20:00."""
+    return f"{shift['day']:%a %Y-%m-%d} {shift['local_start']:%H:%M}–{shift['local_end']:%H:%M}"
+
+
+def _room(shift: Row) -> str:
+    name = shift["room_name"]
+    return f"{shift['room']} ({name})" if name and name != shift["room"] else str(shift["room"])
+
+
+class DoubleBooked(Conflict):
+    """Taking the watch would put its taker in two rooms at once (409). Carries the name
+    and both watches (`wanted`, `held`: day, local_start, local_end, room, room_name) so
+    a page can say it in its own language."""
+
+    def __init__(self, volunteer: str, wanted: Row, held: Row) -> None:
+        self.volunteer, self.wanted, self.held = volunteer, wanted, held
+        super().__init__(
+            f"{volunteer} already holds the watch {_slot(held)} in room {_room(held)},"
+            f" which overlaps this one ({_slot(wanted)} in room {_room(wanted)}):"
+            " nobody can stand watch in two rooms at once, so the offer stays open"
+        )
 
 
 async def _swap_view(conn: Conn, swap_id: int) -> Row:
@@ -71,8 +95,15 @@ async def accept_swap(conn: Conn, principal: Principal, swap_id: int, now: datet
         raise Conflict("you already hold this watch")
     if swap["shift"]["starts_at"] <= now:
         raise Conflict("this watch has already started")
-    if not await repo.accept_swap(conn, swap_id, swap["assignment_id"], me["id"]):
-        raise Conflict("this offer was taken or withdrawn a moment ago")
+    async with conn.transaction():
+        # Checked under the taker's row lock: two accepts for the same taker (two tabs,
+        # two phones) run one after the other, and the second sees the first's watch.
+        await repo.lock_volunteer(conn, me["id"])
+        held = await repo.clashing_shift(conn, me["id"], swap["shift_id"])
+        if held is not None:
+            raise DoubleBooked(me["name"], swap["shift"], held)
+        if not await repo.accept_swap(conn, swap_id, swap["assignment_id"], me["id"]):
+            raise Conflict("this offer was taken or withdrawn a moment ago")
     audit.record(
         "swap_accepted",
         f"swap {swap_id} of {swap['estate']} accepted: assignment {swap['assignment_id']}"

@@ -207,8 +207,10 @@ def test_roster_and_volunteer_changes_write_one_audit_record_each(
         ).status_code
         == 200
     )
-    slots = {"weekday": [["18:00", "20:00"]], "weekend": [], "needed": 1}
-    for room in ("r1", "r2"):
+    # The rooms' watches at different hours: taking over the other's evening watch must
+    # not double-book anyone (a clash is refused: test_swap_double_booking).
+    for room, hours in (("r1", ["18:00", "20:00"]), ("r2", ["07:00", "09:00"])):
+        slots = {"weekday": [hours], "weekend": [], "needed": 1}
         r = client.put(f"/api/v1/estates/jjq/rooms/{room}/watch-slots", headers=admin, json=slots)
         assert r.status_code == 200
     assert client.post("/api/v1/estates/jjq/roster?month=2026-04", headers=admin).status_code == 201
