@@ -33,7 +33,6 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,18 +41,6 @@ import psycopg
 
 # The generator's random() draws from this seed on both sides.
 SEED = 0.13
-
-
-def timed(fn: Callable[[], object], n: int, warmup: int) -> list[float]:
-    """Milliseconds of `n` calls after `warmup` untimed ones (as bench.api's `timed`)."""
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def _check_origin(root: Path, *modules: Any) -> None:
@@ -128,7 +115,7 @@ def serve_commands(args: argparse.Namespace, out: IO[str]) -> None:
                         r.raise_for_status()
                         r.json()
 
-                say({"samples": timed(run, cmd["n"], cmd["warmup"])})
+                say({"samples": bench_api.timed(run, cmd["n"], cmd["warmup"])})
             elif cmd["op"] == "bodies":
                 bodies = []
                 for path, params in cmd["calls"]:

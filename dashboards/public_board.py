@@ -10,7 +10,6 @@ Each change goes to the audit log (logger `fenlei.audit`): who, which estate, wh
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import secrets
 from html import escape
@@ -20,11 +19,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.auth import audit, caller
 from api.deps import ConnDep, EstatePath
 from dashboards import common, i18n, layout, repository
 
 router = APIRouter()
-audit = logging.getLogger("fenlei.audit")
 
 PATH = "/dashboards/public"
 TOKEN_BYTES = 24
@@ -56,19 +55,9 @@ async def estate_of(conn: Any, token: str) -> dict[str, Any] | None:
 
 
 def _audit(what: str, estate: str, who: common.Visitor) -> None:
-    audit.info(
-        "public board link of %s %s by token %d",
-        estate,
-        what,
-        who.principal.token_id,
-        extra={
-            "component": "dashboards",
-            "audit": "public_board_link",
-            "action": what,
-            "estate": estate,
-            "token_id": who.principal.token_id,
-            "token_name": who.principal.name,
-        },
+    caller.note(who.principal)  # a signed-in page: the audit record names its token
+    audit.record(
+        "public_board_link", f"public board link of {estate} {what}", action=what, estate=estate
     )
 
 

@@ -35,7 +35,7 @@ def who() -> dict[str, object]:
     return {"component": "api", "token_id": principal.token_id, "token_name": principal.name}
 
 
-def record(action: str, message: str, **fields: object) -> None:
+def record(action: str, message: str, /, **fields: object) -> None:
     """Log one change: `action` (e.g. "token_rotated"), a sentence, and its fields."""
     clash = sorted(_RESERVED.intersection(fields))
     if clash:

@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from api.auth import audit
 from api.errors import Conflict, Invalid, NotFound
 from api.registry.history import Applied, History, Membership, Spell, apply_row, union_days
 from api.registry.schemas import (
@@ -491,6 +492,19 @@ async def upsert_households(
             await conn.execute(WRITE_SPELLS, written)
             if progress is not None:
                 progress(len(chunk))
+    back = done.as_response()["backdated"]
+    # Who changed the registry, and how far back (over the API or from a sheet).
+    audit.record(
+        "households",
+        f"households of {estate} changed: {done.created} new, {done.updated} changed",
+        estate=estate,
+        rows=done.rows,
+        households_created=done.created,
+        households_updated=done.updated,
+        backdated_rows=back["rows"],
+        backdated_from=back["earliest"],
+        days_touched=back["days_touched"],
+    )
     return done
 
 
@@ -558,4 +572,10 @@ async def delete_household(conn: Conn, estate: str, household: str) -> None:
     await get_household(conn, estate, household)
     await conn.execute(
         "DELETE FROM households WHERE estate_id = %s AND id = %s", (estate, household)
+    )
+    audit.record(
+        "household_deleted",
+        f"household {household} of {estate} deleted",
+        estate=estate,
+        household=household,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
@@ -28,8 +27,6 @@ from api.registry.schemas import (
 router = APIRouter(
     prefix="/api/v1", tags=["registry"], responses=responses(401, 403, 404, 422, 503)
 )
-# Who changed the registry, and how far back: people change things here.
-audit = logging.getLogger("fenlei.audit")
 
 RoomPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["r1"])]
 BinPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["b-wet"])]
@@ -146,7 +143,7 @@ async def delete_bin(
 async def upsert_households(
     estate: EstatePath,
     conn: ConnDep,
-    principal: EstateAdmin,
+    _: EstateAdmin,
     body: Annotated[list[HouseholdIn], Body(max_length=MAX_HOUSEHOLDS_PER_CALL)],
 ) -> Any:
     """Bulk upsert with dated changes; all or nothing (one invalid row, or one that
@@ -157,28 +154,7 @@ async def upsert_households(
     later `enrolled_on` opens a new one. Changes reaching back before today are allowed
     and listed under `backdated`, with the days whose figures they rewrote.
     """
-    done = await repo.upsert_households(conn, estate, body)
-    result = done.as_response()
-    audit.info(
-        "households of %s changed by token %d",
-        estate,
-        principal.token_id,
-        extra={
-            "component": "api",
-            "audit": "households",
-            "estate": estate,
-            "token_id": principal.token_id,
-            "token_name": principal.name,
-            # Not "created": a LogRecord attribute of its own.
-            "rows": done.rows,
-            "households_created": done.created,
-            "households_updated": done.updated,
-            "backdated_rows": result["backdated"]["rows"],
-            "backdated_from": result["backdated"]["earliest"],
-            "days_touched": result["backdated"]["days_touched"],
-        },
-    )
-    return result
+    return (await repo.upsert_households(conn, estate, body)).as_response()
 
 
 @router.get("/estates/{estate}/households", response_model=list[Household])
@@ -212,22 +188,9 @@ async def household_history(
 
 @router.delete("/estates/{estate}/households/{household}", status_code=204, responses=WRITE)
 async def delete_household(
-    estate: EstatePath, household: HouseholdPath, conn: ConnDep, principal: EstateAdmin
+    estate: EstatePath, household: HouseholdPath, conn: ConnDep, _: EstateAdmin
 ) -> None:
     """Remove a household entered by mistake, history and all: the periods it counted
     in change (a household that leaves gets `left_on` instead). Its drops become an
     unregistered token's."""
     await repo.delete_household(conn, estate, household)
-    audit.info(
-        "household %s of %s deleted by token %d",
-        household,
-        estate,
-        principal.token_id,
-        extra={
-            "component": "api",
-            "audit": "household_deleted",
-            "estate": estate,
-            "household": household,
-            "token_id": principal.token_id,
-        },
-    )

@@ -208,9 +208,11 @@ def test_sheet_import_csv_and_excel(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import pandas as pd
 
+    caplog.set_level(logging.INFO, logger="fenlei.audit")
     rows = [
         {
             "户号": f"h{i}",
@@ -232,6 +234,13 @@ def test_sheet_import_csv_and_excel(
     )
     assert "2500 households" in capsys.readouterr().out
     assert scalar(db_url, "SELECT count(DISTINCT household_id) FROM household_spells") == 2500
+    # A sheet is audited like the API's POST, as the local user's change.
+    (imported,) = [r.__dict__ for r in caplog.records if r.name == "fenlei.audit"]
+    assert (imported["audit"], imported["component"], imported["households_created"]) == (
+        "households",
+        "cli",
+        2500,
+    )
     assert scalar(db_url, "SELECT count(*) FROM building_groups") == 3
     with pytest.raises(FenleiError, match="no estate"):
         run_cli(
