@@ -31,11 +31,12 @@ from api.devices.broker import AdminClient
 from api.settings import ApiSettings
 from dashboards.settings import DashboardSettings
 from fenlei.app import create_app
-from fenlei.broker_url import parse_broker_url
+from fenlei.broker_url import BrokerAddress, parse_broker_url
 from ingest import sql as ingest_sql
 from ingest.contract import events_topic
 from tests.api.conftest import SECRET, make_token
 from tests.fix_services import Services
+from tests.ingest.db_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 WITHIN_S = 5.0
@@ -524,20 +525,45 @@ def test_the_emqx_acl_view_gives_a_device_its_own_topics(api: TestClient, db_url
 def test_a_command_sent_before_the_connack_waits_for_it(services: Services) -> None:
     """The API's first credential POST can beat the admin client's CONNACK (a fresh
     process behind /readyz, which only waits for the database): the command must wait
-    for the connection within its timeout, not come back unapplied."""
+    for the connection within its timeout, not come back unapplied.
+
+    The admin client goes through a loopback proxy that turns connections away until
+    the command is on its way, so "not connected yet" holds by construction: racing a
+    real CONNACK made this test skip its point whenever the broker was quick."""
     if services.admin is None:
         pytest.skip("the broker gives no admin login")
+    address = parse_broker_url(services.mqtt_url)
+    proxy = TcpProxy(address.host, address.port)
+    proxy.cut()
     admin = AdminClient(
-        parse_broker_url(services.mqtt_url),
+        BrokerAddress("127.0.0.1", proxy.port, address.tls),
         services.admin.username,
         services.admin.password,
         client_id="fenlei-admin-test-early",
-        timeout_s=WITHIN_S,
+        # paho retries after 1 s, then 2 s: room for both within the command's wait.
+        timeout_s=3 * WITHIN_S,
     )
     admin.start()
+    replies: list[list[dict[str, Any]]] = []
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            replies.append(admin.run_sync([{"command": "getDefaultACLAccess"}]))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    sender = threading.Thread(target=send, daemon=True)
     try:
-        assert not admin.ready, "connected already: this would prove nothing"
-        (reply,) = admin.run_sync([{"command": "getDefaultACLAccess"}])
+        assert not admin.ready, "connected through a cut proxy"
+        sender.start()
+        time.sleep(0.3)  # the command is waiting, not refused
+        assert sender.is_alive() and not failures, failures
+        proxy.restore()
+        sender.join(3 * WITHIN_S + 5)
+        assert not failures, failures
+        ((reply,),) = replies
         assert reply.get("error") is None, reply
     finally:
         admin.stop()
+        proxy.close()
