@@ -9,6 +9,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from dashboards import (
+    labels_forms,
+    labels_overview,
+    labels_reports,
+    labels_roster,
+    labels_volunteers,
+)
+
 Locale = Literal["zh", "en"]
 LOCALES: tuple[Locale, ...] = ("zh", "en")
 DEFAULT_LOCALE: Locale = "zh"
@@ -27,6 +35,8 @@ ZH: dict[str, str] = {
     "nav.overview": "小区概览",
     "nav.district": "街道汇总",
     "nav.disclosure": "公示栏",
+    "nav.volunteers": "志愿者",
+    "nav.roster": "值守排班",
     "lang.switch": "English",
     "period": "统计期间",
     "period.from": "起",
@@ -166,6 +176,8 @@ EN: dict[str, str] = {
     "nav.overview": "Estate overview",
     "nav.district": "District",
     "nav.disclosure": "Disclosure board",
+    "nav.volunteers": "Volunteers",
+    "nav.roster": "Watch roster",
     "lang.switch": "中文",
     "period": "Period",
     "period.from": "From",
@@ -297,6 +309,20 @@ EN: dict[str, str] = {
     "rejected.none": "No rejected messages in this period.",
     "updated": "Generated",
 }
+
+
+def _merge(base: dict[str, str], *parts: dict[str, str]) -> None:
+    """Each page's labels module adds its own keys; a key defined twice is a mistake."""
+    for part in parts:
+        twice = base.keys() & part.keys()
+        if twice:
+            raise RuntimeError(f"labels defined twice: {sorted(twice)}")
+        base.update(part)
+
+
+_LABELS = (labels_volunteers, labels_roster, labels_overview, labels_forms, labels_reports)
+_merge(ZH, *(m.ZH for m in _LABELS))
+_merge(EN, *(m.EN for m in _LABELS))
 
 CATALOGUES: dict[Locale, dict[str, str]] = {"zh": ZH, "en": EN}
 _EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

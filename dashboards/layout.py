@@ -160,6 +160,8 @@ class Context:
     keep: list[tuple[str, str]] = field(default_factory=list)
     # The zone of the footer's time when the page is not one estate's (the district's).
     clock: str | None = None
+    # The visitor is the estate's committee (an admin of it): the header links its screens.
+    committee: bool = False
 
     def t(self, key: str, **values: object) -> str:
         """A label in this page's locale."""
@@ -214,6 +216,11 @@ def _header(ctx: Context, signed_in: bool) -> str:
                 f'<a href="{escape(ctx.href(base + "/disclosure"))}">'
                 f"{ctx.t('nav.disclosure')}</a>"
             )
+            if ctx.committee:
+                nav += (
+                    f'<a href="{escape(base)}/volunteers">{ctx.t("nav.volunteers")}</a>'
+                    f'<a href="{escape(base)}/roster">{ctx.t("nav.roster")}</a>'
+                )
         nav += f'<a href="{escape(ctx.href("/dashboards/district"))}">{ctx.t("nav.district")}</a>'
     signout = ""
     if signed_in:

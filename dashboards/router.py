@@ -4,8 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dashboards import disclosure, district, overview, signin, static
+from dashboards import (
+    committee_roster,
+    committee_volunteers,
+    disclosure,
+    district,
+    overview,
+    reports,
+    signin,
+    static,
+)
 
 router = APIRouter(tags=["dashboards"])
-for _page in (static, signin, overview, district, disclosure):
+for _page in (
+    static,
+    signin,
+    overview,
+    district,
+    disclosure,
+    committee_volunteers,
+    committee_roster,
+    reports,
+):
     router.include_router(_page.router)
