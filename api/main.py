@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import Scope
 
-from api import docs_assets, handlers
+from api import docs_assets, handlers, query_rules
 from api.auth.repository import authenticate
 from api.auth.tokens import Principal
 from api.bodies import BodyGuard
@@ -120,6 +120,7 @@ def create_api(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(query_rules.documented_query)],
     )
     app.state.settings = settings
     app.state.broker = None

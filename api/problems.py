@@ -53,7 +53,15 @@ DESCRIPTIONS = {
     404: "no such estate, room, bin, household or record",
     409: "the request contradicts what is stored",
     413: "the request body is larger than FENLEI_MAX_BODY_BYTES",
-    422: "a value is invalid or out of range (each listed in `errors`)",
+    422: (
+        "a value is invalid or out of range (each listed in `errors`). An item's `type`"
+        " `period` is a day outside the days served or a period that runs backwards or is"
+        " too long; `rule` is a value the schema allows that breaks a rule stated in the"
+        " field's description (values of one body that contradict each other); `history`"
+        " a registry change that contradicts the household's history;"
+        " `unknown_parameter` / `repeated_parameter` a query parameter the operation does"
+        " not take, or one given twice"
+    ),
     503: "the database is not reachable; retry after Retry-After seconds",
 }
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.fields import Text
+from api.fields import JsonInt, Text, broken_rule
 from api.registry.schemas import Category
 
 
@@ -16,16 +16,17 @@ class InspectionLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Category
-    checked: int = Field(ge=0, le=100_000)
-    mis_sorted: int = Field(ge=0, le=100_000)
-    re_sorted: int = Field(default=0, ge=0, le=100_000)
+    # JsonInt: JSON true is not 1.
+    checked: JsonInt = Field(ge=0, le=100_000)
+    mis_sorted: JsonInt = Field(ge=0, le=100_000)
+    re_sorted: JsonInt = Field(default=0, ge=0, le=100_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> InspectionLine:
         if self.mis_sorted > self.checked:
-            raise ValueError(f"{self.category}: mis_sorted exceeds the drops checked")
+            raise broken_rule(f"{self.category}: mis_sorted exceeds the drops checked")
         if self.re_sorted > self.mis_sorted:
-            raise ValueError(f"{self.category}: re_sorted exceeds the mis-sorted drops")
+            raise broken_rule(f"{self.category}: re_sorted exceeds the mis-sorted drops")
         return self
 
 
@@ -58,7 +59,7 @@ class InspectionIn(BaseModel):
     @classmethod
     def _one_per_category(cls, value: list[InspectionLine]) -> list[InspectionLine]:
         if len({x.category for x in value}) != len(value):
-            raise ValueError("one line per category")
+            raise broken_rule("one line per category")
         return value
 
 

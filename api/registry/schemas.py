@@ -6,9 +6,16 @@ from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
-from api.fields import PG_INT_MAX, Day, Text, Window
+from api.fields import PG_INT_MAX, Day, JsonInt, Text, Window, broken_rule
 
 Category = Literal["dry", "wet", "recyclable", "hazardous", "construction"]
 HOUSEHOLD_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
@@ -36,7 +43,8 @@ class EstateIn(BaseModel):
     timezone: Text = Field(
         default="Asia/Shanghai", max_length=64, description="IANA time zone of local days"
     )
-    households_total: int = Field(
+    # JsonInt: JSON false is not 0 (pydantic's lax mode would take it).
+    households_total: JsonInt = Field(
         ge=0, le=PG_INT_MAX, description="the committee's count; coverage's denominator"
     )
     drop_windows: list[Window] | None = Field(
@@ -51,18 +59,16 @@ class EstateIn(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+            raise broken_rule(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
 
     @field_validator("drop_windows")
     @classmethod
     def _windows(cls, value: list[list[str]] | None) -> list[list[str]] | None:
         for start, end in value or []:
-            try:
-                if time.fromisoformat(start) >= time.fromisoformat(end):
-                    raise ValueError(f"window {start}-{end} does not end after it starts")
-            except ValueError as exc:
-                raise ValueError(f"window {start}-{end}: {exc}") from None
+            # Both ends match HH:MM (the schema's pattern), so they parse.
+            if time.fromisoformat(start) >= time.fromisoformat(end):
+                raise broken_rule(f"window {start}-{end} does not end after it starts")
         return value
 
 
@@ -204,7 +210,7 @@ class HouseholdIn(BaseModel):
         max_length=100,
         description="shown on public boards only with publish_consent; absent: unchanged",
     )
-    publish_consent: bool | None = Field(
+    publish_consent: StrictBool | None = Field(
         default=None, description="the household agrees to its display_name on public boards"
     )
 
@@ -215,7 +221,7 @@ class HouseholdIn(BaseModel):
             and self.enrolled_on is not None
             and self.left_on < self.enrolled_on
         ):
-            raise ValueError(f"left_on {self.left_on} is before enrolled_on {self.enrolled_on}")
+            raise broken_rule(f"left_on {self.left_on} is before enrolled_on {self.enrolled_on}")
         return self
 
 

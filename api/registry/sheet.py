@@ -52,20 +52,21 @@ ALIASES = {
     "consent": "publish_consent",
     "公示同意": "publish_consent",
 }
-# How sheets say yes and no in a consent column (anything else is a rejected row).
-CONSENT_WORDS = {
-    "yes": "true",
-    "y": "true",
-    "true": "true",
-    "1": "true",
-    "是": "true",
-    "同意": "true",
-    "no": "false",
-    "n": "false",
-    "false": "false",
-    "0": "false",
-    "否": "false",
-    "不同意": "false",
+# How sheets say yes and no in a consent column (anything else is a rejected row):
+# the flag itself, as the body's JSON takes only true or false.
+CONSENT_WORDS: dict[str, bool] = {
+    "yes": True,
+    "y": True,
+    "true": True,
+    "1": True,
+    "是": True,
+    "同意": True,
+    "no": False,
+    "n": False,
+    "false": False,
+    "0": False,
+    "否": False,
+    "不同意": False,
 }
 REQUIRED = ("id", "building")
 
@@ -235,14 +236,15 @@ def parse_rows(records: list[dict[str, str]], line_numbers: list[int] | None = N
             return Sheet([], [RejectedRow(1, f"missing column(s): {', '.join(missing)}")])
     numbers = line_numbers or list(range(2, len(records) + 2))
     for line, record in zip(numbers, records, strict=True):
-        fields: dict[str, str | None] = {}
+        fields: dict[str, str | bool | None] = {}
         for header, value in record.items():
             name = ALIASES.get((header or "").strip().lower(), ALIASES.get((header or "").strip()))
             if name is not None:
                 value = (value or "").strip()
-                if name == "publish_consent" and value:
-                    value = CONSENT_WORDS.get(value.lower(), value)
-                fields[name] = value or None
+                if name == "publish_consent" and value.lower() in CONSENT_WORDS:
+                    fields[name] = CONSENT_WORDS[value.lower()]
+                else:
+                    fields[name] = value or None
         try:
             household = HouseholdIn.model_validate(fields)
         except ValidationError as exc:
