@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 
 from simulators.estate import Estate
 from simulators.team import Attendance, build_team
-from simulators.team_client import month_last_day, months_of, register_team, signin_link
+from simulators.team_client import (
+    SignInLink,
+    month_last_day,
+    months_of,
+    register_team,
+    signin_link,
+)
 
 # In the month's last days, next month's roster is out as well.
 NEXT_MONTH_FROM_DAYS_LEFT = 7
@@ -60,14 +66,18 @@ def setup_team(base: str, token: str, estate: Estate, seed: int, db_url: str) ->
         f" {len(h.inspections)} inspections ({mistaken} with mis-sorted drops),"
         f" {1 if report.swap_id else 0} swap offered  ({seconds:.1f} s)"
     )
+    return TeamSetup(volunteer_line(base, link), summary)
+
+
+def volunteer_line(base: str, link: SignInLink) -> str:
+    """The volunteer pages' way in, printed beside the dashboard's URL."""
     if link.url is not None:
-        line = f"volunteer  {base}{link.url}  ({link.name}, one-time sign-in link)"
-    else:
-        line = (
-            f"volunteer  {base}/volunteer  ({link.name}: a one-time sign-in link is made"
-            " on the committee's volunteers screen)"
-        )
-    return TeamSetup(line, summary)
+        return f"volunteer  {base}{link.url}  ({link.name}, one-time sign-in link)"
+    # The API has no link route: the page, and where the committee makes a link.
+    return (
+        f"volunteer  {base}/volunteer  ({link.name}: a one-time sign-in link is made"
+        " on the committee's volunteers screen)"
+    )
 
 
 def record_attendance(db_url: str, estate: str, attendance: Sequence[Attendance]) -> None:

@@ -121,43 +121,39 @@ def register_team(
             created = admin.call("POST", f"/estates/{team.estate}/volunteers", member.body())
             tokens[int(created["id"])] = str(created["token"])
             names[int(created["id"])] = member.name
-        for room in team.rooms:
-            admin.call("PUT", f"/estates/{team.estate}/rooms/{room}/watch-slots", team.slots_body())
-        for month in months:
-            admin.call("POST", f"/estates/{team.estate}/roster", params={"month": month})
-        first, last = months[0] + "-01", month_last_day(months[-1]).isoformat()
-        rows = admin.call(
-            "GET", f"/estates/{team.estate}/roster", params={"from": first, "to": last}
-        )
+        watches = _publish_rosters(admin, team, months)
         served: dict[str, list[str]] = {}
         for h in estate.households:
             if h.building not in served.setdefault(h.room, []):
                 served[h.room].append(h.building)
         # The first volunteer (the group leader who gets the sign-in link) can take the swap.
-        history = plan_history(_watches(rows), now, seed, served, keep_free=next(iter(names)))
+        history = plan_history(watches, now, seed, served, keep_free=next(iter(names)))
         for planned in history.inspections:
             admin.call("POST", f"/assignments/{planned.assignment_id}/inspections", planned.body())
-        owner = {s.assignment_id: s.volunteer_id for w in _watches(rows) for s in w.seats}
-        for seat in history.checking_in:
-            _as(
-                base_url,
-                tokens[seat.volunteer_id],
-                "POST",
-                f"/assignments/{seat.assignment_id}/check-in",
-            )
-        swap_id = None
-        if history.swap is not None:
-            offered = _as(
-                base_url,
-                tokens[owner[history.swap.assignment_id]],
-                "POST",
-                f"/assignments/{history.swap.assignment_id}/swaps",
-                {"note": SWAP_NOTE},
-            )
-            swap_id = int(offered["id"])
-        return TeamReport(names, len(rows), history, swap_id)
     finally:
         admin.close()
+    for seat in history.checking_in:
+        path = f"/assignments/{seat.assignment_id}/check-in"
+        _as(base_url, tokens[seat.volunteer_id], "POST", path)
+    swap_id = None
+    if history.swap is not None:
+        path = f"/assignments/{history.swap.assignment_id}/swaps"
+        offered = _as(
+            base_url, tokens[history.swap.volunteer_id], "POST", path, {"note": SWAP_NOTE}
+        )
+        swap_id = int(offered["id"])
+    return TeamReport(names, len(watches), history, swap_id)
+
+
+def _publish_rosters(admin: _Api, team: Team, months: Sequence[str]) -> list[Watch]:
+    """Each room's watch slots, the months' rosters, and the watches they made."""
+    for room in team.rooms:
+        admin.call("PUT", f"/estates/{team.estate}/rooms/{room}/watch-slots", team.slots_body())
+    for month in months:
+        admin.call("POST", f"/estates/{team.estate}/roster", params={"month": month})
+    first, last = months[0] + "-01", month_last_day(months[-1]).isoformat()
+    rows = admin.call("GET", f"/estates/{team.estate}/roster", params={"from": first, "to": last})
+    return _watches(rows)
 
 
 def month_last_day(month: str) -> date:
