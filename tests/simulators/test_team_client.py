@@ -3,6 +3,7 @@ committee and the volunteers' screens would read it: through the API."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from fenlei.demo_team import roster_months, setup_team
 from simulators.estate import EstateSpec, build_estate
 from simulators.registry_client import RegistryClient
 from simulators.team import build_team
-from simulators.team_client import month_last_day
+from simulators.team_client import month_last_day, register_team
 from tests.simulators.api_server import ApiServer
 
 pytestmark = pytest.mark.integration
@@ -93,3 +94,35 @@ def test_the_demo_team_is_registered_with_rosters_check_ins_inspections_and_a_sw
     assert "王阿姨" in setup.volunteer_line
     assert "25 volunteers" in setup.summary_line
     assert api.token not in setup.volunteer_line + setup.summary_line
+
+
+def test_a_watch_under_way_is_checked_in_with_its_volunteers_own_tokens(
+    api: ApiServer, db_url: str
+) -> None:
+    """The API's clock is the real one: a watch slot around now has watches under way,
+    which their volunteers check in to through the API (not the store)."""
+    now = datetime.now(UTC)
+    local = now.astimezone(TZ).replace(second=0, microsecond=0) - timedelta(minutes=15)
+    window = (f"{local:%H:%M}", f"{local + timedelta(hours=1):%H:%M}")
+    e = build_estate(EstateSpec().scaled(100, ESTATE), 3, local.date(), local.date())
+    with RegistryClient(api.base_url, api.token) as client:
+        client.register(e)
+    team = replace(
+        build_team(e, 3, local.date(), local.date()), weekday=(window,), weekend=(window,)
+    )
+    months = roster_months(local.date())
+    report = register_team(api.base_url, api.token, e, team, months, 3, now)
+    assert report.history.checking_in
+    first, last = date.fromisoformat(months[0] + "-01"), month_last_day(months[-1])
+    shifts = get(api, f"/estates/{ESTATE}/roster", **{"from": str(first), "to": str(last)})
+    stamped = {
+        a["assignment_id"]: datetime.fromisoformat(a["checked_in_at"])
+        for s in shifts
+        for a in s["assignees"]
+        if a["checked_in_at"]
+    }
+    # Only the API wrote check-ins here (the past ones are the caller's to store).
+    assert set(stamped) == {s.assignment_id for s in report.history.checking_in}
+    assert all(now <= at <= datetime.now(UTC) for at in stamped.values())
+    swaps = get(api, f"/estates/{ESTATE}/swaps", status="open")
+    assert [s["id"] for s in swaps] == [report.swap_id]
