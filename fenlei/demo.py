@@ -320,7 +320,8 @@ def run_demo(
 
 
 def reset_estate(db_url: str, estate: str) -> None:
-    """Forget a previous demo run: its events, quarantine, rollups and registry rows.
+    """Forget a previous demo run: its events, quarantine, rollups, registry rows and
+    volunteer team (with the team's tokens).
 
     A run over another period draws other events under the same ids; kept, they would
     be counted beside the new ones. Only the demo's own estate is touched.
