@@ -157,8 +157,7 @@ def _draw_name(rng: np.random.Generator, kind: str, taken: set[str]) -> str:
         if kind == "party_member":
             name = surname + str(rng.choice(GIVEN))
         elif kind == "child_leader":
-            name = str(rng.choice(CHILD_GIVEN))
-            name = f"{surname}{name}"
+            name = surname + str(rng.choice(CHILD_GIVEN))
         else:
             titles = TITLES_F if rng.random() < 0.55 else TITLES_M
             name = surname + str(rng.choice(titles))
