@@ -1,4 +1,5 @@
-"""`fenlei demo`: services, migrations, ingester, API, a Jiangjiaqiao-like estate, live.
+"""`fenlei demo`: services, migrations, ingester, API, a Jiangjiaqiao-like estate with its
+volunteer team (fenlei.demo_team), live.
 
 Everything it starts (ingester, API, the simulated bins, and the local services when
 they were not running before) it stops on Ctrl-C or when a child dies; `--keep-services`
@@ -81,6 +82,11 @@ def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave the services running at the end even when the demo started them "
         "(by default it stops what it started, and leaves what was already running)",
+    )
+    parser.add_argument(
+        "--no-team",
+        action="store_true",
+        help="register no volunteer team (volunteers, watch slots, rosters, check-ins)",
     )
 
 
@@ -193,6 +199,7 @@ def run_demo(
     """Bring everything up, backfill, print the figures, then go live until stopped."""
     from deploy import services
     from deploy.migrate import migrate
+    from fenlei.demo_team import setup_team
     from simulators.broker import Broker
     from simulators.delivery import FaultPlan
     from simulators.devices import Fleet
@@ -267,6 +274,7 @@ def run_demo(
             sim.write_truth(path)
             print_stats(stats, path)
             computed = client.metrics(spec.id, start.isoformat(), end.isoformat())
+        team = None if args.no_team else setup_team(base, token, sim.estate, args.seed, db_url)
         figures = sim.ground_truth()["figures"]
         assert isinstance(figures, dict)
         print()
@@ -274,13 +282,15 @@ def run_demo(
             f"dashboard  {base}/dashboards/estates/{spec.id}?from={start}&to={end}"
             "  (sign in with the token)"
         )
-        print(f"volunteers {base}/volunteer")
+        print(team.volunteer_line if team else f"volunteer  {base}/volunteer")
         print(f"API        {base}/docs")
         print(f"metrics    {base}/api/v1/estates/{spec.id}/metrics?from={start}&to={end}")
         print(f"token      {token}")
         kept = "stopped at the end" if started_services and not args.keep_services else "kept"
         print(f"services   {db_url.split('@')[-1]} · {mqtt_url}  ({kept})")
         print(f"bins       {len(logins)} MQTT logins issued by the API, over {bins_broker.url}")
+        if team:
+            print(team.summary_line)
         print()
         ok = print_figures(figures, computed)
         if not args.no_live:
@@ -310,7 +320,8 @@ def run_demo(
 
 
 def reset_estate(db_url: str, estate: str) -> None:
-    """Forget a previous demo run: its events, quarantine, rollups and registry rows.
+    """Forget a previous demo run: its events, quarantine, rollups, registry rows and
+    volunteer team (with the team's tokens).
 
     A run over another period draws other events under the same ids; kept, they would
     be counted beside the new ones. Only the demo's own estate is touched.
@@ -318,6 +329,13 @@ def reset_estate(db_url: str, estate: str) -> None:
     import psycopg
 
     with psycopg.connect(db_url, application_name="fenlei-demo") as conn:
+        # The team's volunteer tokens outlive their volunteers (the key points from the
+        # volunteer to the token): a previous run's must not act on the new estate.
+        conn.execute(
+            "DELETE FROM api_tokens WHERE id IN"
+            " (SELECT token_id FROM volunteers WHERE estate_id = %s)",
+            (estate,),
+        )
         conn.execute("DELETE FROM events WHERE estate_id = %s", (estate,))
         # The keys too: a bin whose events are keyed cannot be deleted (migration 0013).
         conn.execute(

@@ -10,8 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
+import psycopg
 import pytest
 
 import fenlei.demo
@@ -42,6 +47,8 @@ def test_demo_takes_the_documented_options() -> None:
     defaults = build_parser().parse_args(["demo"])
     assert (defaults.days, defaults.households, defaults.no_live) == (30, 1200, False)
     assert (defaults.services, defaults.api_port) == ("local", 8000)
+    assert defaults.no_team is False
+    assert build_parser().parse_args(["demo", "--no-team"]).no_team is True
 
 
 def test_demo_on_given_services_needs_both_urls(
@@ -75,7 +82,7 @@ def test_demo_comes_up_and_computes_the_expected_figures(
     # Twice, as a user runs `make demo` again: the second run forgets the first's estate
     # (its keyed events included) before it registers it anew, and goes live until Ctrl-C.
     run_demo_once(env, truth)
-    run_demo_live_then_ctrl_c(env, truth)
+    run_demo_live_then_ctrl_c(env, truth, db_url)
     run_demo_live_then_kill_its_ingester(env, truth)
 
 
@@ -124,6 +131,58 @@ def check_output(out: str) -> None:
         assert line.rstrip().endswith("="), line  # expected equals computed
     assert re.search(r"^token\s+\S+$", out, re.M), out
     assert "/docs" in out
+    # The volunteer pages' way in: a one-time sign-in link for 王阿姨 (the first group
+    # leader), or, while the API has no link route, the page and where a link is made.
+    assert re.search(
+        r"^volunteer  http://127\.0\.0\.1:\d+/volunteer(/link/\S+  \(王阿姨, one-time"
+        r" sign-in link\)|  \(王阿姨: a one-time sign-in link is made on the committee)",
+        out,
+        re.M,
+    ), out
+    assert re.search(r"^team       25 volunteers, \d+ watches", out, re.M), out
+
+
+def check_team(out: str, db_url: str) -> None:
+    """The team the live demo registered, as its own API answers (the printed token)."""
+    base = re.search(r"^dashboard  (http://127\.0\.0\.1:\d+)/", out, re.M)
+    token = re.search(r"^token\s+(\S+)$", out, re.M)
+    assert base and token, out
+    # No volunteer's token is ever printed: the only token line is the admin's.
+    others = [li for li in out.splitlines() if not li.startswith("volunteer ")]
+    assert len(re.findall(r"fl_[A-Za-z0-9_-]{20,}", "\n".join(others))) == 1, out
+
+    def get(path: str, **params: str) -> Any:
+        r = httpx.get(
+            f"{base[1]}/api/v1/estates/{fenlei.demo.DEMO_ESTATE}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {token[1]}"},
+            timeout=30.0,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    volunteers = get("/volunteers")
+    assert 20 <= len(volunteers) <= 30
+    assert len({v["name"] for v in volunteers}) == len(volunteers)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    shifts = get("/roster", **{"from": str(first), "to": str(month_end)})
+    this_month = [s for s in shifts if date.fromisoformat(s["day"]) >= today.replace(day=1)]
+    assert this_month and all(s["assignees"] for s in this_month)  # the month's roster is out
+    assert any(a["checked_in_at"] for s in shifts for a in s["assignees"])
+    inspections = get("/inspections", **{"from": str(first), "to": str(today)})
+    assert inspections and any(x["mis_sorted"] > 0 for i in inspections for x in i["lines"])
+    swaps = get("/swaps", status="open")
+    assert len(swaps) == 1
+    assert datetime.fromisoformat(swaps[0]["shift"]["starts_at"]) > datetime.now(UTC)
+    # A second run replaced the first's team: its volunteer tokens went with it.
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM api_tokens WHERE role = 'volunteer' AND estates = %s",
+            ([fenlei.demo.DEMO_ESTATE],),
+        ).fetchone()
+    assert row is not None and row[0] == len(volunteers)
 
 
 def children_of(pid: int) -> list[int]:
@@ -139,7 +198,7 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def run_demo_live_then_ctrl_c(env: dict[str, str], truth: Path) -> None:
+def run_demo_live_then_ctrl_c(env: dict[str, str], truth: Path, db_url: str) -> None:
     """Ctrl-C on a live demo stops it and the ingester and API it started, promptly."""
     err_path = truth.parent / "demo-live.err"  # a file: a full pipe would stall the demo
     with err_path.open("wb") as err_file:
@@ -165,6 +224,7 @@ def run_demo_live_then_ctrl_c(env: dict[str, str], truth: Path) -> None:
         out = "".join(lines)
         assert "live from" in out, out + err_path.read_text(errors="replace")
         check_output(out)
+        check_team(out, db_url)
         started_children = children_of(proc.pid)
         assert len(started_children) == 2, started_children  # the ingester and the API
         time.sleep(2.0)  # live publishing under way
