@@ -187,11 +187,6 @@ def _header(ctx: Context, signed_in: bool) -> str:
                     f'<a href="{escape(base)}/volunteers">{ctx.t("nav.volunteers")}</a>'
                     f'<a href="{escape(base)}/roster">{ctx.t("nav.roster")}</a>'
                 )
-            if ctx.committee:
-                nav += (
-                    f'<a href="{escape(base)}/volunteers">{ctx.t("nav.volunteers")}</a>'
-                    f'<a href="{escape(base)}/roster">{ctx.t("nav.roster")}</a>'
-                )
         nav += f'<a href="{escape(ctx.href("/dashboards/district"))}">{ctx.t("nav.district")}</a>'
     signout = ""
     if signed_in:
