@@ -1,0 +1,350 @@
+"""The printable 公示 poster of an estate (or of one building group): what it shows.
+
+Every figure is the API's own (`api.metrics` repository and service, as
+`GET /api/v1/estates/{estate}/metrics` and `/buildings/metrics` answer), for the poster's
+period and the previous period of equal length. The star families are the disclosure
+board's (`dashboards.disclosure.board`, with its rules), never worked out here, so the
+poster shows no household the board would not. The poster itself is one HTML article
+(`article`): the print view puts it in a page, `poster_pdf` turns it into an A4 PDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import segno
+
+from api.metrics import repository as metrics
+from api.metrics import service
+from dashboards import disclosure, i18n, public_board, repository
+from dashboards.i18n import Locale
+from dashboards.period import Period
+from dashboards.settings import DashboardSettings
+
+# The figures on the poster, each against its target (`DashboardSettings.targets`).
+FIGURES = ("coverage", "participation_rate", "wet_share")
+# One A4 page (210 × 297 mm): the print view's and the PDF's page.
+PRINT_CSS = """
+@page{size:A4;margin:12mm}
+.poster{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;color:#111;
+ font-size:10.5pt;line-height:1.35}
+.poster h1{font-size:20pt;margin:0 0 2mm}.poster h2{font-size:13pt;margin:4mm 0 2mm;
+ border-bottom:1px solid #0f766e;color:#0f766e}
+.poster .period{font-size:11pt;margin:0 0 3mm}
+.poster .figures{display:flex;gap:3mm}
+.poster .figure{flex:1;border:1px solid #d1d5db;border-radius:2mm;padding:2mm 3mm}
+.poster .figure .value{font-size:18pt;font-weight:bold}
+.poster .figure.met .verdict{color:#15803d}.poster .figure.missed .verdict{color:#b91c1c}
+.poster table{border-collapse:collapse;width:100%}
+.poster th,.poster td{border-bottom:1px solid #e5e7eb;padding:1mm 2mm;text-align:left}
+.poster td.num{text-align:right}
+.poster .note{color:#4b5563;font-size:9pt}
+.poster .foot{display:flex;gap:4mm;align-items:center;margin-top:4mm}
+.poster .qr img{width:32mm;height:32mm}
+@media print{.poster{break-inside:auto}}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """The estate's public link as the poster knows it: `url` only when the committee
+    pasted it (fenlei keeps only its hash), `since` when the estate has one."""
+
+    since: datetime | None
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class Poster:
+    """What one poster shows."""
+
+    estate: dict[str, Any]
+    period: Period
+    previous: Period
+    group: str | None  # the building group of a group's poster
+    figures: dict[str, float | None]  # FIGURES → value; None: no drop recorded
+    before: dict[str, float | None]
+    targets: dict[str, float]
+    ranking: list[dict[str, Any]]  # {rank, name, participation_rate, wet_share, moved}
+    board: disclosure.Board
+    rules: disclosure.Rules
+    shown: bool  # False: the group is left off the board (too few took part)
+    link: Link
+    groups: list[str]  # the building groups on the board, for their own posters
+
+
+def _recorded(figures: dict[str, Any]) -> bool:
+    # As the overview's cards: a period without any drop has no figures, not 0 %.
+    return int(figures["drops"]) > 0
+
+
+def _ranks(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+    """{name: rank} by participation, highest first, no figure last (the overview's order)."""
+    ordered = sorted(
+        rows, key=lambda r: (r["participation_rate"] is None, -(r["participation_rate"] or 0))
+    )
+    return {str(r[key]): i for i, r in enumerate(ordered, start=1)}
+
+
+def ranking(
+    now: list[dict[str, Any]], before: list[dict[str, Any]], key: str
+) -> list[dict[str, Any]]:
+    """Rows ranked by participation with how far each moved since `before`: positive
+    up, negative down, None when it had no rank then (no row or no figure)."""
+    ranks = _ranks(now, key)
+    had = _ranks([r for r in before if r["participation_rate"] is not None], key)
+    out = [
+        {
+            "rank": ranks[str(r[key])],
+            "name": str(r[key]),
+            "participation_rate": r["participation_rate"],
+            "wet_share": r["wet_share"],
+            "moved": (
+                had[str(r[key])] - ranks[str(r[key])]
+                if str(r[key]) in had and r["participation_rate"] is not None
+                else None
+            ),
+        }
+        for r in now
+    ]
+    return sorted(out, key=lambda r: int(r["rank"]))
+
+
+def _group_rows(board: disclosure.Board, group: str) -> list[dict[str, Any]]:
+    return [g for g in board.groups if g["building_group"] == group]
+
+
+async def load(
+    conn: Any,
+    estate: dict[str, Any],
+    period: Period,
+    group: str | None,
+    settings: DashboardSettings,
+    locale: Locale,
+    link_url: str | None = None,
+) -> Poster | None:
+    """The poster of `period` (None: the estate has no building group `group`)."""
+    eid = str(estate["id"])
+    prev = period.previous()
+    rules = disclosure.rules(settings)
+    none_label = i18n.t(locale, "disclosure.none")
+    boards, buildings = {}, {}
+    for name, p in (("now", period), ("before", prev)):
+        buildings[name] = service.buildings(
+            eid, await metrics.building_rows(conn, eid, p.start, p.end), p.start, p.end
+        )["buildings"]
+        activity = await repository.household_activity(conn, eid, p.start, p.end)
+        boards[name] = disclosure.board(eid, p, buildings[name], activity, rules, none_label)
+    shown = True
+    if group is None:
+        now = service.estate_metrics(
+            (await metrics.estates_rows(conn, [eid], period.start, period.end))[0], *_days(period)
+        )
+        then = service.estate_metrics(
+            (await metrics.estates_rows(conn, [eid], prev.start, prev.end))[0], *_days(prev)
+        )
+        figures = {f: now[f] if _recorded(now) else None for f in FIGURES}
+        before = {f: then[f] if _recorded(then) else None for f in FIGURES}
+        ranked = ranking(buildings["now"], buildings["before"], "building")
+        board = boards["now"]
+    else:
+        rows = [g for b in buildings["now"] for g in b["groups"] if g["building_group"] == group]
+        if not rows:
+            return None
+        mine = _group_rows(boards["now"], group)
+        shown = bool(mine)
+        earlier = _group_rows(boards["before"], group)
+        # A group has no committee count of its households: no coverage of its own.
+        figures = {
+            "coverage": None,
+            **{f: mine[0][f] if mine else None for f in FIGURES[1:]},
+        }
+        before = {
+            "coverage": None,
+            **{f: earlier[0][f] if earlier else None for f in FIGURES[1:]},
+        }
+        # The board's groups, so a group left off it is never ranked on a poster.
+        ranked = ranking(boards["now"].groups, boards["before"].groups, "building_group")
+        stars = [s for s in boards["now"].stars if s["building_group"] == group]
+        board = disclosure.Board(
+            mine, stars if shown else [], boards["now"].hidden, boards["now"].lists_households
+        )
+    since = await repository.public_board_since(conn, eid)
+    return Poster(
+        estate,
+        period,
+        prev,
+        group,
+        figures,
+        before,
+        settings.targets(),
+        ranked,
+        board,
+        rules,
+        shown,
+        Link(since, link_url if since is not None else None),
+        sorted({str(g["building_group"]) for g in boards["now"].groups} - {none_label}),
+    )
+
+
+def _days(p: Period) -> tuple[Any, Any]:
+    return p.start, p.end
+
+
+def link_error(url: str) -> str | None:
+    """The label key saying what is wrong with a pasted public link, None when it has
+    the shape of one (http(s), the public board's path and a well-formed token)."""
+    parts = urlsplit(url.strip())
+    prefix = f"{public_board.PATH}/"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "poster.link_bad"
+    if not parts.path.startswith(prefix) or not public_board.well_formed(parts.path[len(prefix) :]):
+        return "poster.link_bad"
+    return None
+
+
+def link_token(url: str) -> str:
+    """The token of a pasted public link (`link_error` said it is well formed)."""
+    return urlsplit(url.strip()).path[len(public_board.PATH) + 1 :]
+
+
+def qr_data_uri(url: str) -> str:
+    """A QR code of `url` as an SVG data URI (the pages' CSP allows data: images)."""
+    code = segno.make(url, error="m")
+    return str(code.svg_data_uri(scale=4, border=2))
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return i18n.percent(value, digits)
+
+
+def _moved(locale: Locale, moved: int | None) -> str:
+    if moved is None:
+        return i18n.t(locale, "poster.moved_new")
+    if moved == 0:
+        return i18n.t(locale, "poster.moved_same")
+    key = "poster.moved_up" if moved > 0 else "poster.moved_down"
+    return i18n.t(locale, key, n=abs(moved))
+
+
+def _figure(locale: Locale, poster: Poster, figure: str) -> str:
+    value, before = poster.figures[figure], poster.before[figure]
+    target = poster.targets[figure]
+    state = "" if value is None else ("met" if value >= target else "missed")
+    verdict = f" · {i18n.t(locale, 'target.' + state)}" if state else ""
+    change = None if value is None or before is None else value - before
+    shown = i18n.t(locale, "no_data_yet") if value is None else _pct(value)
+    return (
+        f'<div class="figure {state}" data-figure="{figure}">'
+        f'<div class="label">{i18n.t(locale, "figure." + figure)}</div>'
+        f'<div class="value">{escape(shown)}</div>'
+        f'<div class="target">{i18n.t(locale, "target")} ≥ {_pct(target, 0)}'
+        f'<span class="verdict">{verdict}</span></div>'
+        f'<div class="change">{i18n.t(locale, "change")} '
+        f"{escape(i18n.t(locale, 'no_data') if change is None else i18n.points(locale, change))}"
+        f"</div></div>"
+    )
+
+
+def _ranking_table(locale: Locale, poster: Poster) -> str:
+    head = "col.building" if poster.group is None else "col.building_group"
+    rows = "".join(
+        f'<tr data-name="{escape(r["name"])}"><td class="num">{r["rank"]}</td>'
+        f"<td>{escape(r['name'])}</td>"
+        f'<td class="num">{_pct(r["participation_rate"])}</td>'
+        f'<td class="num">{_pct(r["wet_share"])}</td>'
+        f"<td>{escape(_moved(locale, r['moved']))}</td></tr>"
+        for r in poster.ranking
+    )
+    return (
+        f'<table id="poster-ranking"><thead><tr><th>{i18n.t(locale, "col.rank")}</th>'
+        f"<th>{i18n.t(locale, head)}</th><th>{i18n.t(locale, 'col.participation_rate')}</th>"
+        f"<th>{i18n.t(locale, 'col.wet_share')}</th><th>{i18n.t(locale, 'poster.moved')}</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _stars(locale: Locale, poster: Poster) -> str:
+    board, rules = poster.board, poster.rules
+    if not board.lists_households:
+        short = i18n.t(locale, "disclosure.short_period", n=rules.min_period_days)
+        return f'<p class="note" id="poster-short">{short}</p>'
+    if not board.stars:
+        return f'<p class="note" id="poster-no-stars">{i18n.t(locale, "poster.no_stars")}</p>'
+    rows = "".join(
+        f"<tr><td>{escape(s['building'])}</td><td>{escape(s['building_group'])}</td>"
+        f'<td>{escape(s["household"])}</td><td class="num">{s["active_days"]}</td></tr>'
+        for s in board.stars
+    )
+    return (
+        f'<table id="poster-stars"><thead><tr><th>{i18n.t(locale, "col.building")}</th>'
+        f"<th>{i18n.t(locale, 'col.building_group')}</th>"
+        f"<th>{i18n.t(locale, 'col.household')}</th>"
+        f"<th>{i18n.t(locale, 'col.active_days')}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f'<p class="note">{i18n.t(locale, "disclosure.code_hint")}</p>'
+    )
+
+
+def _link(locale: Locale, poster: Poster, zone: str) -> str:
+    link = poster.link
+    if link.url is not None:
+        return (
+            f'<div class="qr" id="poster-qr"><img alt="QR" src="{qr_data_uri(link.url)}"></div>'
+            f'<p id="poster-link">{i18n.t(locale, "poster.qr")}</p>'
+        )
+    if link.since is None:
+        return f'<p class="note" id="poster-link">{i18n.t(locale, "poster.no_link")}</p>'
+    made = i18n.moment(locale, link.since.astimezone(ZoneInfo(zone)))
+    note = i18n.t(locale, "poster.link_not_printed", when=made)
+    return f'<p class="note" id="poster-link">{note}</p>'
+
+
+def article(locale: Locale, poster: Poster) -> str:
+    """The poster as one HTML <article>: the same in the print view and in the PDF."""
+    p, e = poster.period, poster.estate
+    title = str(e["name"])
+    if poster.group is not None:
+        title += " · " + i18n.t(locale, "poster.group", group=poster.group)
+    period = (
+        f"{i18n.day(locale, p.start)} – {i18n.day(locale, p.end)}"
+        f" ({i18n.t(locale, 'poster.previous')} {i18n.day(locale, poster.previous.start)} – "
+        f"{i18n.day(locale, poster.previous.end)})"
+    )
+    if not poster.shown:
+        body = (
+            f'<p class="note" id="poster-hidden">'
+            f"{i18n.t(locale, 'poster.group_hidden', n=poster.rules.min_group)}</p>"
+        )
+    else:
+        figures = [f for f in FIGURES if poster.group is None or f != "coverage"]
+        ranked = "poster.ranking" if poster.group is None else "poster.group_ranking"
+        body = (
+            f'<div class="figures">{"".join(_figure(locale, poster, f) for f in figures)}</div>'
+            f"<h2>{i18n.t(locale, ranked)}</h2>"
+            f"{_ranking_table(locale, poster)}"
+            f"<h2>{i18n.t(locale, 'poster.stars')}</h2>{_stars(locale, poster)}"
+        )
+    hidden = ""
+    if poster.group is None:
+        left = i18n.t(locale, "disclosure.hidden", n=poster.rules.min_group, m=poster.board.hidden)
+        hidden = f'<p class="note" id="poster-hidden-groups">{left}</p>'
+    return (
+        f'<article class="poster" id="poster"><h1>{escape(title)} · '
+        f'{i18n.t(locale, "poster.title")}</h1><p class="period">{escape(period)}</p>'
+        f'{body}{hidden}<div class="foot">{_link(locale, poster, str(e["timezone"]))}</div>'
+        f"</article>"
+    )
+
+
+def document(locale: Locale, poster: Poster) -> str:
+    """The poster alone as a complete HTML document (what the PDF is made from)."""
+    return (
+        f'<!doctype html><html lang="{i18n.HTML_LANG[locale]}"><head><meta charset="utf-8">'
+        f"<title>{escape(str(poster.estate['name']))}</title><style>{PRINT_CSS}</style></head>"
+        f"<body>{article(locale, poster)}</body></html>"
+    )
