@@ -42,7 +42,7 @@ PRINT_CSS = """
 .poster .figure.met .verdict{color:#15803d}.poster .figure.missed .verdict{color:#b91c1c}
 .poster table{border-collapse:collapse;width:100%}
 .poster th,.poster td{border-bottom:1px solid #e5e7eb;padding:1mm 2mm;text-align:left}
-.poster td.num{text-align:right}
+.poster td.num,.poster th.num{text-align:right}
 .poster .note{color:#4b5563;font-size:9pt}
 .poster .foot{display:flex;gap:4mm;align-items:center;margin-top:4mm}
 .poster .qr img{width:32mm;height:32mm}
@@ -262,9 +262,11 @@ def _ranking_table(locale: Locale, poster: Poster) -> str:
         for r in poster.ranking
     )
     return (
-        f'<table id="poster-ranking"><thead><tr><th>{i18n.t(locale, "col.rank")}</th>'
-        f"<th>{i18n.t(locale, head)}</th><th>{i18n.t(locale, 'col.participation_rate')}</th>"
-        f"<th>{i18n.t(locale, 'col.wet_share')}</th><th>{i18n.t(locale, 'poster.moved')}</th>"
+        f'<table id="poster-ranking"><thead><tr><th class="num">{i18n.t(locale, "col.rank")}</th>'
+        f"<th>{i18n.t(locale, head)}</th>"
+        f'<th class="num">{i18n.t(locale, "col.participation_rate")}</th>'
+        f'<th class="num">{i18n.t(locale, "col.wet_share")}</th>'
+        f"<th>{i18n.t(locale, 'poster.moved')}</th>"
         f"</tr></thead><tbody>{rows}</tbody></table>"
     )
 
@@ -285,7 +287,8 @@ def _stars(locale: Locale, poster: Poster) -> str:
         f'<table id="poster-stars"><thead><tr><th>{i18n.t(locale, "col.building")}</th>'
         f"<th>{i18n.t(locale, 'col.building_group')}</th>"
         f"<th>{i18n.t(locale, 'col.household')}</th>"
-        f"<th>{i18n.t(locale, 'col.active_days')}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f'<th class="num">{i18n.t(locale, "col.active_days")}</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
         f'<p class="note">{i18n.t(locale, "disclosure.code_hint")}</p>'
     )
 

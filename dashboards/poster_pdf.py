@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 
 from weasyprint import HTML
+from weasyprint.urls import URLFetcher
 
 PDF_TYPE = "application/pdf"
 
 
 def render(document: str) -> bytes:
     """A complete HTML document (no external resources) as PDF bytes."""
-    # No base URL: the document holds everything it shows (the QR is a data: URI), and
-    # nothing it names is fetched from anywhere.
-    pdf = HTML(string=document).write_pdf()
+    # No base URL, and data: URLs only: the document holds everything it shows (the QR
+    # is a data: URI), so nothing it names is ever fetched, from the network or a file.
+    fetcher = URLFetcher(allowed_protocols={"data"})
+    pdf = HTML(string=document, url_fetcher=fetcher).write_pdf()
     assert pdf is not None
     return bytes(pdf)
 
