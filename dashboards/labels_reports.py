@@ -9,7 +9,7 @@ ZH: dict[str, str] = {
     # -- the poster --------------------------------------------------------------------
     "poster.title": "垃圾分类公示",
     "poster.page_title": "公示海报",
-    "poster.group": "{group} 楼组",
+    "poster.group": "{building} 楼 {group} 楼组",
     "poster.previous": "上期",
     "poster.ranking": "楼栋排名",
     "poster.group_ranking": "楼组排名",
@@ -35,6 +35,7 @@ ZH: dict[str, str] = {
     "poster.link_bad": "这不是本系统的公示板公开链接，请粘贴创建链接时显示的完整地址。",
     "poster.link_wrong": "该链接不是本小区当前的公开链接（可能已更换或关闭）。",
     "poster.no_group": "本小区没有这个楼组。",
+    "poster.which_building": "有几栋楼都有这个楼组编号，请选择楼栋：",
     # -- the monthly report ------------------------------------------------------------
     "report.bad_month": "月份应写作 YYYY-MM（例如 2026-03），且在系统可查询的日期范围内。",
     "report.sheet.figures": "指标",
@@ -90,7 +91,7 @@ ZH: dict[str, str] = {
 EN: dict[str, str] = {
     "poster.title": "Garbage sorting notice",
     "poster.page_title": "Notice poster",
-    "poster.group": "building group {group}",
+    "poster.group": "building {building}, group {group}",
     "poster.previous": "previous period",
     "poster.ranking": "Buildings ranked",
     "poster.group_ranking": "Building groups ranked",
@@ -120,6 +121,7 @@ EN: dict[str, str] = {
     "poster.link_wrong": "This link is not the estate's current public link (it may have been "
     "replaced or turned off).",
     "poster.no_group": "The estate has no such building group.",
+    "poster.which_building": "Several buildings have a group of this id; choose the building:",
     "report.bad_month": "The month must be written YYYY-MM (e.g. 2026-03) and lie within the "
     "days this system serves.",
     "report.sheet.figures": "Figures",

@@ -43,6 +43,7 @@ PRINT_CSS = """
 .poster table{border-collapse:collapse;width:100%}
 .poster th,.poster td{border-bottom:1px solid #e5e7eb;padding:1mm 2mm;text-align:left}
 .poster td.num,.poster th.num{text-align:right}
+.poster tr.mine td{font-weight:bold;background:#ecfdf5}
 .poster .note{color:#4b5563;font-size:9pt}
 .poster .foot{display:flex;gap:4mm;align-items:center;margin-top:4mm}
 .poster .qr img{width:32mm;height:32mm}
@@ -66,7 +67,7 @@ class Poster:
     estate: dict[str, Any]
     period: Period
     previous: Period
-    group: str | None  # the building group of a group's poster
+    group: tuple[str, str] | None  # (building, group) of a group's poster
     figures: dict[str, float | None]  # FIGURES → value; None: no drop recorded
     before: dict[str, float | None]
     targets: dict[str, float]
@@ -75,7 +76,7 @@ class Poster:
     rules: disclosure.Rules
     shown: bool  # False: the group is left off the board (too few took part)
     link: Link
-    groups: list[str]  # the building groups on the board, for their own posters
+    groups: list[tuple[str, str]]  # (building, group) on the board, for their own posters
 
 
 def _recorded(figures: dict[str, Any]) -> bool:
@@ -83,40 +84,74 @@ def _recorded(figures: dict[str, Any]) -> bool:
     return int(figures["drops"]) > 0
 
 
-def _ranks(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
-    """{name: rank} by participation, highest first, no figure last (the overview's order)."""
+def _key(row: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(str(row[k]) for k in keys)
+
+
+def _ranks(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[tuple[str, ...], int]:
+    """{key: rank} by participation, highest first, no figure last (the overview's order)."""
     ordered = sorted(
         rows, key=lambda r: (r["participation_rate"] is None, -(r["participation_rate"] or 0))
     )
-    return {str(r[key]): i for i, r in enumerate(ordered, start=1)}
+    return {_key(r, keys): i for i, r in enumerate(ordered, start=1)}
 
 
 def ranking(
-    now: list[dict[str, Any]], before: list[dict[str, Any]], key: str
+    now: list[dict[str, Any]], before: list[dict[str, Any]], keys: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """Rows ranked by participation with how far each moved since `before`: positive
-    up, negative down, None when it had no rank then (no row or no figure)."""
-    ranks = _ranks(now, key)
-    had = _ranks([r for r in before if r["participation_rate"] is not None], key)
-    out = [
-        {
-            "rank": ranks[str(r[key])],
-            "name": str(r[key]),
-            "participation_rate": r["participation_rate"],
-            "wet_share": r["wet_share"],
-            "moved": (
-                had[str(r[key])] - ranks[str(r[key])]
-                if str(r[key]) in had and r["participation_rate"] is not None
-                else None
-            ),
-        }
-        for r in now
-    ]
+    """Rows (buildings, or groups keyed by building and group) ranked by participation,
+    with how far each moved since `before`: positive up, negative down, None when it had
+    no rank then (no row or no figure)."""
+    ranks = _ranks(now, keys)
+    had = _ranks([r for r in before if r["participation_rate"] is not None], keys)
+    out = []
+    for r in now:
+        key = _key(r, keys)
+        moved = None
+        if key in had and r["participation_rate"] is not None:
+            moved = had[key] - ranks[key]
+        out.append(
+            {
+                "rank": ranks[key],
+                "key": key,
+                "participation_rate": r["participation_rate"],
+                "wet_share": r["wet_share"],
+                "moved": moved,
+            }
+        )
     return sorted(out, key=lambda r: int(r["rank"]))
 
 
-def _group_rows(board: disclosure.Board, group: str) -> list[dict[str, Any]]:
-    return [g for g in board.groups if g["building_group"] == group]
+class AmbiguousGroup(Exception):
+    """A building group id that several buildings have, asked for without a building."""
+
+    def __init__(self, buildings: list[str]) -> None:
+        super().__init__(buildings)
+        self.buildings = buildings
+
+
+def choose_group(
+    buildings: list[dict[str, Any]], group: str, building: str | None
+) -> tuple[str, str] | None:
+    """(building, group) of the group a poster asks for: None when the estate has none
+    such; AmbiguousGroup when several buildings have it and `building` is not given
+    (a group's id is unique within its building only). Pure."""
+    found = [
+        str(b["building"])
+        for b in buildings
+        if building is None or str(b["building"]) == building
+        for g in b["groups"]
+        if g["building_group"] == group
+    ]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise AmbiguousGroup(sorted(found))
+    return found[0], group
+
+
+def _of_group(rows: list[dict[str, Any]], place: tuple[str, str]) -> list[dict[str, Any]]:
+    return [r for r in rows if (r["building"], r["building_group"]) == place]
 
 
 async def load(
@@ -127,8 +162,11 @@ async def load(
     settings: DashboardSettings,
     locale: Locale,
     link_url: str | None = None,
+    building: str | None = None,
 ) -> Poster | None:
-    """The poster of `period` (None: the estate has no building group `group`)."""
+    """The poster of `period`, of the estate or of building group `group` (in
+    `building`, needed when several buildings have that group id); None when the estate
+    has no such group."""
     eid = str(estate["id"])
     prev = period.previous()
     rules = disclosure.rules(settings)
@@ -140,7 +178,7 @@ async def load(
         )["buildings"]
         activity = await repository.household_activity(conn, eid, p.start, p.end)
         boards[name] = disclosure.board(eid, p, buildings[name], activity, rules, none_label)
-    shown = True
+    shown, place = True, None
     if group is None:
         now = service.estate_metrics(
             (await metrics.estates_rows(conn, [eid], period.start, period.end))[0], *_days(period)
@@ -150,15 +188,15 @@ async def load(
         )
         figures = {f: now[f] if _recorded(now) else None for f in FIGURES}
         before = {f: then[f] if _recorded(then) else None for f in FIGURES}
-        ranked = ranking(buildings["now"], buildings["before"], "building")
+        ranked = ranking(buildings["now"], buildings["before"], ("building",))
         board = boards["now"]
     else:
-        rows = [g for b in buildings["now"] for g in b["groups"] if g["building_group"] == group]
-        if not rows:
+        place = choose_group(buildings["now"], group, building)
+        if place is None:
             return None
-        mine = _group_rows(boards["now"], group)
+        mine = _of_group(boards["now"].groups, place)
         shown = bool(mine)
-        earlier = _group_rows(boards["before"], group)
+        earlier = _of_group(boards["before"].groups, place)
         # A group has no committee count of its households: no coverage of its own.
         figures = {
             "coverage": None,
@@ -169,17 +207,16 @@ async def load(
             **{f: earlier[0][f] if earlier else None for f in FIGURES[1:]},
         }
         # The board's groups, so a group left off it is never ranked on a poster.
-        ranked = ranking(boards["now"].groups, boards["before"].groups, "building_group")
-        stars = [s for s in boards["now"].stars if s["building_group"] == group]
-        board = disclosure.Board(
-            mine, stars if shown else [], boards["now"].hidden, boards["now"].lists_households
-        )
+        keys = ("building", "building_group")
+        ranked = ranking(boards["now"].groups, boards["before"].groups, keys)
+        stars = _of_group(boards["now"].stars, place) if shown else []
+        board = disclosure.Board(mine, stars, boards["now"].hidden, boards["now"].lists_households)
     since = await repository.public_board_since(conn, eid)
     return Poster(
         estate,
         period,
         prev,
-        group,
+        place,
         figures,
         before,
         settings.targets(),
@@ -188,7 +225,10 @@ async def load(
         rules,
         shown,
         Link(since, link_url if since is not None else None),
-        sorted({str(g["building_group"]) for g in boards["now"].groups} - {none_label}),
+        sorted(
+            {(str(g["building"]), str(g["building_group"])) for g in boards["now"].groups}
+            - {(str(b["building"]), none_label) for b in buildings["now"]}
+        ),
     )
 
 
@@ -252,19 +292,20 @@ def _figure(locale: Locale, poster: Poster, figure: str) -> str:
 
 
 def _ranking_table(locale: Locale, poster: Poster) -> str:
-    head = "col.building" if poster.group is None else "col.building_group"
+    heads = ["col.building"] if poster.group is None else ["col.building", "col.building_group"]
     rows = "".join(
-        f'<tr data-name="{escape(r["name"])}"><td class="num">{r["rank"]}</td>'
-        f"<td>{escape(r['name'])}</td>"
-        f'<td class="num">{_pct(r["participation_rate"])}</td>'
+        f'<tr class="{"mine" if r["key"] == poster.group else ""}">'
+        f'<td class="num">{r["rank"]}</td>'
+        + "".join(f"<td>{escape(k)}</td>" for k in r["key"])
+        + f'<td class="num">{_pct(r["participation_rate"])}</td>'
         f'<td class="num">{_pct(r["wet_share"])}</td>'
         f"<td>{escape(_moved(locale, r['moved']))}</td></tr>"
         for r in poster.ranking
     )
     return (
         f'<table id="poster-ranking"><thead><tr><th class="num">{i18n.t(locale, "col.rank")}</th>'
-        f"<th>{i18n.t(locale, head)}</th>"
-        f'<th class="num">{i18n.t(locale, "col.participation_rate")}</th>'
+        + "".join(f"<th>{i18n.t(locale, h)}</th>" for h in heads)
+        + f'<th class="num">{i18n.t(locale, "col.participation_rate")}</th>'
         f'<th class="num">{i18n.t(locale, "col.wet_share")}</th>'
         f"<th>{i18n.t(locale, 'poster.moved')}</th>"
         f"</tr></thead><tbody>{rows}</tbody></table>"
@@ -312,7 +353,8 @@ def article(locale: Locale, poster: Poster) -> str:
     p, e = poster.period, poster.estate
     title = str(e["name"])
     if poster.group is not None:
-        title += " · " + i18n.t(locale, "poster.group", group=poster.group)
+        building, group = poster.group
+        title += " · " + i18n.t(locale, "poster.group", building=building, group=group)
     period = (
         f"{i18n.day(locale, p.start)} – {i18n.day(locale, p.end)}"
         f" ({i18n.t(locale, 'poster.previous')} {i18n.day(locale, poster.previous.start)} – "

@@ -1,6 +1,7 @@
 """The printable 公示 poster (A4 PDF) and the monthly report (月报) workbook.
 
-Poster: `/dashboards/estates/{estate}/poster?from=&to=[&group=]` (the print view) and
+Poster: `/dashboards/estates/{estate}/poster?from=&to=[&group=[&building=]]` (the print
+view; `building` only where several buildings have a group of that id) and
 `…/poster.pdf` (A4 PDF), for whoever may see the disclosure board (any viewer of the
 estate, as `dashboards.disclosure`). fenlei keeps only a hash of the estate's public link,
 so its QR code is printed only when the committee pastes the link into the print view's
@@ -29,6 +30,7 @@ from dashboards.settings import get_dashboard_settings
 
 router = APIRouter()
 Group = Annotated[str | None, Query(max_length=64)]
+Building = Annotated[str | None, Query(max_length=64)]
 From = Annotated[str | None, Query(alias="from")]
 To = Annotated[str | None, Query(alias="to")]
 Month = Annotated[str | None, Query(max_length=16)]
@@ -56,6 +58,7 @@ async def _poster(
     start: str | None,
     end: str | None,
     group: str | None,
+    building: str | None,
     posted: bool,
 ) -> tuple[layout.Context, poster.Poster, common.Visitor, str, str | None] | Response:
     """The visitor's poster; with `posted`, the committee's form and its pasted link
@@ -88,15 +91,31 @@ async def _poster(
         resolve(start, end, tz, rules=common.period_rules(request)),
         estate,
         tz,
-        keep=[("group", group)] if group else [],
+        keep=[("group", group)] + ([("building", building)] if building else []) if group else [],
         committee=who.principal.has_role(Role.admin),
     )
     assert ctx.period is not None
     settings = get_dashboard_settings(request)
-    found_poster = await poster.load(conn, who.estate, ctx.period, group, settings, ctx.locale, url)
+    try:
+        found_poster = await poster.load(
+            conn, who.estate, ctx.period, group, settings, ctx.locale, url, building
+        )
+    except poster.AmbiguousGroup as several:
+        return _which_building(ctx, several.buildings)
     if found_poster is None:
         return common.error_page(request, "poster.no_group", 404)
     return ctx, found_poster, who, typed, problem
+
+
+def _which_building(ctx: layout.Context, buildings: list[str]) -> Response:
+    """A 400 page: the group id is in several buildings; links to each one's poster."""
+    path = ctx.request.url.path
+    links = " ".join(
+        f'<a class="building" href="{escape(ctx.href(path, building=b))}">{escape(b)}</a>'
+        for b in buildings
+    )
+    body = f'<p class="error" id="poster-which-building">{ctx.t("poster.which_building")}</p>'
+    return layout.page(ctx, ctx.t("error.title"), f"{body}<p>{links}</p>", status_code=400)
 
 
 def _controls(ctx: layout.Context, found: poster.Poster, typed: str, problem: str | None) -> str:
@@ -105,8 +124,9 @@ def _controls(ctx: layout.Context, found: poster.Poster, typed: str, problem: st
     assert ctx.period is not None
     plain = layout.Context(ctx.request, ctx.locale, ctx.period, ctx.estate, ctx.timezone)
     groups = " ".join(
-        f'<a class="group" href="{escape(plain.href(base, group=g))}">{escape(g)}</a>'
-        for g in found.groups
+        f'<a class="group" href="{escape(plain.href(base, group=g, building=b))}">'
+        f"{escape(ctx.t('poster.group', building=b, group=g))}</a>"
+        for b, g in found.groups
     )
     out = (
         f'<div class="noprint exports" id="poster-controls"><p>'
@@ -142,7 +162,7 @@ def _print_view(
 async def _pdf(ctx: layout.Context, found: poster.Poster) -> Response:
     assert ctx.period is not None
     pdf = await poster_pdf.render_async(poster.document(ctx.locale, found))
-    part = f"-{found.group}" if found.group else ""
+    part = f"-{found.group[0]}-{found.group[1]}" if found.group else ""
     name = f"{ctx.estate}-poster{part}-{ctx.period.start}-{ctx.period.end}.pdf"
     return _download(pdf, poster_pdf.PDF_TYPE, name, inline=True)
 
@@ -155,9 +175,10 @@ async def poster_page(
     start: From = None,
     end: To = None,
     group: Group = None,
+    building: Building = None,
 ) -> Response:
     """The poster's print view (A4 print CSS)."""
-    loaded = await _poster(request, conn, estate, start, end, group, posted=False)
+    loaded = await _poster(request, conn, estate, start, end, group, building, posted=False)
     if isinstance(loaded, Response):
         return loaded
     ctx, found, _, typed, problem = loaded
@@ -172,9 +193,10 @@ async def poster_page_with_link(
     start: From = None,
     end: To = None,
     group: Group = None,
+    building: Building = None,
 ) -> Response:
     """The print view with the pasted public link's QR code (the committee)."""
-    loaded = await _poster(request, conn, estate, start, end, group, posted=True)
+    loaded = await _poster(request, conn, estate, start, end, group, building, posted=True)
     if isinstance(loaded, Response):
         return loaded
     ctx, found, _, typed, problem = loaded
@@ -189,9 +211,10 @@ async def poster_pdf_file(
     start: From = None,
     end: To = None,
     group: Group = None,
+    building: Building = None,
 ) -> Response:
     """The poster as an A4 PDF."""
-    loaded = await _poster(request, conn, estate, start, end, group, posted=False)
+    loaded = await _poster(request, conn, estate, start, end, group, building, posted=False)
     if isinstance(loaded, Response):
         return loaded
     ctx, found, _, _, _ = loaded
@@ -206,10 +229,11 @@ async def poster_pdf_with_link(
     start: From = None,
     end: To = None,
     group: Group = None,
+    building: Building = None,
 ) -> Response:
     """The PDF with the pasted public link's QR code (the committee); the print view with
     the form's message when the link is not the estate's."""
-    loaded = await _poster(request, conn, estate, start, end, group, posted=True)
+    loaded = await _poster(request, conn, estate, start, end, group, building, posted=True)
     if isinstance(loaded, Response):
         return loaded
     ctx, found, _, typed, problem = loaded

@@ -20,6 +20,7 @@ import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
+import zxingcpp
 
 from tests.dashboards.conftest import Site
 from tests.dashboards.fix_board import board_csv, csrf_of, csv_rows, signed_in
@@ -197,6 +198,8 @@ def test_a_group_poster_shows_the_groups_figures_or_hides_a_small_group(site: Si
         pdf = client.get(f"{POSTER}.pdf", params={**period(*MARCH), "group": "1-1"})
         small = client.get(POSTER, params={**period(*MARCH), "group": "2-2", "lang": "en"})
         none = client.get(POSTER, params={**period(*MARCH), "group": "9-9", "lang": "en"})
+        elsewhere = client.get(POSTER, params={**period(*MARCH), "group": "1-1", "building": "2"})
+        named = client.get(POSTER, params={**period(*MARCH), "group": "1-1", "building": "1"})
     assert pdf.status_code == 200
     text = flat(pdf_text(pdfium.PdfDocument(pdf.content)))
     for figure in ("participation_rate", "wet_share"):
@@ -206,6 +209,8 @@ def test_a_group_poster_shows_the_groups_figures_or_hides_a_small_group(site: Si
     assert 'id="poster-hidden"' in small.text and 'data-figure="' not in small.text
     assert "h00" not in small.text
     assert none.status_code == 404 and "no such building group" in none.text
+    assert elsewhere.status_code == 404
+    assert named.status_code == 200 and 'class="mine"' in named.text
 
 
 def test_who_may_see_the_poster(site: Site) -> None:
@@ -256,5 +261,8 @@ def test_the_qr_code_of_the_public_link(site: Site) -> None:
         doc = pdfium.PdfDocument(pdf.content)
         assert len(doc) == 1
         assert "扫码查看本小区公示板" in flat(pdf_text(doc))
+        # The printed QR code, read back from the page's pixels, is the link.
+        pixels = doc[0].render(scale=3, grayscale=True).to_numpy()
+        assert [c.text for c in zxingcpp.read_barcodes(pixels)] == [link]
         no_csrf = client.post(url, data={"link": link})
         assert no_csrf.status_code == 403
