@@ -43,8 +43,14 @@ PRINT_CSS = """
 .poster table{border-collapse:collapse;width:100%}
 .poster th,.poster td{border-bottom:1px solid #e5e7eb;padding:1mm 2mm;text-align:left}
 .poster td.num,.poster th.num{text-align:right}
-.poster tr.mine td{font-weight:bold;background:#ecfdf5}
+.poster td.mine{font-weight:bold;background:#ecfdf5}
 .poster .note{color:#4b5563;font-size:9pt}
+.poster #poster-ranking,.poster .stars{font-size:9.5pt}
+.poster #poster-ranking .last{padding-right:4mm}.poster th{white-space:nowrap}
+.poster .card{display:inline-block;vertical-align:top;width:38mm;margin:0 1.5mm 1.5mm 0;
+ border:1px solid #d1d5db;border-radius:1.5mm;padding:1mm 2mm;break-inside:avoid}
+.poster .card .where{font-weight:bold;color:#0f766e}
+.poster .card ol{margin:0;padding-left:4.5mm}.poster .card .days{color:#4b5563}
 .poster .foot{display:flex;gap:4mm;align-items:center;margin-top:4mm}
 .poster .qr img{width:32mm;height:32mm}
 @media print{.poster{break-inside:auto}}
@@ -291,45 +297,67 @@ def _figure(locale: Locale, poster: Poster, figure: str) -> str:
     )
 
 
+# Ranking rows per block: a long ranking is laid out side by side, not over pages.
+RANK_ROWS = 12
+
+
 def _ranking_table(locale: Locale, poster: Poster) -> str:
+    """One table; a long ranking in up to three column blocks side by side (ranks 1–12
+    left, 13–24 next, …), read down each block."""
     heads = ["col.building"] if poster.group is None else ["col.building", "col.building_group"]
-    rows = "".join(
-        f'<tr class="{"mine" if r["key"] == poster.group else ""}">'
-        f'<td class="num">{r["rank"]}</td>'
-        + "".join(f"<td>{escape(k)}</td>" for k in r["key"])
-        + f'<td class="num">{_pct(r["participation_rate"])}</td>'
-        f'<td class="num">{_pct(r["wet_share"])}</td>'
-        f"<td>{escape(_moved(locale, r['moved']))}</td></tr>"
-        for r in poster.ranking
-    )
-    return (
-        f'<table id="poster-ranking"><thead><tr><th class="num">{i18n.t(locale, "col.rank")}</th>'
+    head = (
+        f'<th class="num">{i18n.t(locale, "col.rank")}</th>'
         + "".join(f"<th>{i18n.t(locale, h)}</th>" for h in heads)
         + f'<th class="num">{i18n.t(locale, "col.participation_rate")}</th>'
         f'<th class="num">{i18n.t(locale, "col.wet_share")}</th>'
-        f"<th>{i18n.t(locale, 'poster.moved')}</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table>"
+        f'<th class="last">{i18n.t(locale, "poster.moved")}</th>'
+    )
+    cells = [
+        f'<td class="num{" mine" if r["key"] == poster.group else ""}">{r["rank"]}</td>'
+        + "".join(f"<td>{escape(k)}</td>" for k in r["key"])
+        + f'<td class="num">{_pct(r["participation_rate"])}</td>'
+        f'<td class="num">{_pct(r["wet_share"])}</td>'
+        f'<td class="last">{escape(_moved(locale, r["moved"]))}</td>'
+        for r in poster.ranking
+    ]
+    blocks = max(1, min(3, -(-len(cells) // RANK_ROWS)))
+    per = max(1, -(-len(cells) // blocks))
+    empty = "<td></td>" * (4 + len(heads))
+    rows = "".join(
+        "<tr>"
+        + "".join(cells[b * per + i] if b * per + i < len(cells) else empty for b in range(blocks))
+        + "</tr>"
+        for i in range(per)
+    )
+    return (
+        f'<table id="poster-ranking"><thead><tr>{head * blocks}</tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
     )
 
 
 def _stars(locale: Locale, poster: Poster) -> str:
+    """The board's star families, a card per building group (the board's order), so an
+    estate of many groups still fits its page."""
     board, rules = poster.board, poster.rules
     if not board.lists_households:
         short = i18n.t(locale, "disclosure.short_period", n=rules.min_period_days)
         return f'<p class="note" id="poster-short">{short}</p>'
     if not board.stars:
         return f'<p class="note" id="poster-no-stars">{i18n.t(locale, "poster.no_stars")}</p>'
-    rows = "".join(
-        f"<tr><td>{escape(s['building'])}</td><td>{escape(s['building_group'])}</td>"
-        f'<td>{escape(s["household"])}</td><td class="num">{s["active_days"]}</td></tr>'
-        for s in board.stars
+    cards: dict[tuple[str, str], list[str]] = {}
+    for s in board.stars:
+        cards.setdefault((s["building"], s["building_group"]), []).append(
+            f'<li><span class="who">{escape(s["household"])}</span> '
+            f'<span class="days">{i18n.t(locale, "poster.days", n=s["active_days"])}</span></li>'
+        )
+    shown = "".join(
+        f'<div class="card" data-building="{escape(b)}" data-group="{escape(g)}">'
+        f'<div class="where">{escape(i18n.t(locale, "poster.group", building=b, group=g))}</div>'
+        f"<ol>{''.join(items)}</ol></div>"
+        for (b, g), items in cards.items()
     )
     return (
-        f'<table id="poster-stars"><thead><tr><th>{i18n.t(locale, "col.building")}</th>'
-        f"<th>{i18n.t(locale, 'col.building_group')}</th>"
-        f"<th>{i18n.t(locale, 'col.household')}</th>"
-        f'<th class="num">{i18n.t(locale, "col.active_days")}</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
+        f'<div class="stars" id="poster-stars">{shown}</div>'
         f'<p class="note">{i18n.t(locale, "disclosure.code_hint")}</p>'
     )
 

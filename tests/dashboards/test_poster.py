@@ -140,7 +140,7 @@ def test_the_building_ranking_and_its_moves_are_the_apis(site: Site, march_pdf: 
     at = 0
     for rank, b in enumerate(now, start=1):
         moved = before[b["building"]] - rank
-        move = "持平" if moved == 0 else (f"↑上升{moved}名" if moved > 0 else f"↓下降{-moved}名")
+        move = "持平" if moved == 0 else (f"↑升{moved}" if moved > 0 else f"↓降{-moved}")
         row = f"{rank}{b['building']}{pct(b['participation_rate'])}{pct(b['wet_share'])}{move}"
         found = rows.find(row, at)
         assert found >= 0, (row, rows)
@@ -155,10 +155,16 @@ def test_the_star_families_are_the_boards(site: Site, march_pdf: bytes) -> None:
     assert page.status_code == 200, page.text
     assert stars, "the board of March lists star families"
     html = page.text[page.text.index('id="poster-stars"') :]
-    body = html[html.index("<tbody>") : html.index("</tbody>")]
+    # A card per building group, its star families in order: (building, group, name, days).
     cells = [
-        [unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body)
+        [unescape(b), unescape(g), unescape(who), days]
+        for b, g, card in re.findall(
+            r'<div class="card" data-building="([^"]*)" data-group="([^"]*)">(.*?)</ol></div>',
+            html,
+        )
+        for who, days in re.findall(
+            r'<span class="who">(.*?)</span> <span class="days">(\d+) days</span>', card
+        )
     ]
 
     def undefused(value: str) -> str:  # the CSV's formula-safe cell, as typed
@@ -210,7 +216,7 @@ def test_a_group_poster_shows_the_groups_figures_or_hides_a_small_group(site: Si
     assert "h00" not in small.text
     assert none.status_code == 404 and "no such building group" in none.text
     assert elsewhere.status_code == 404
-    assert named.status_code == 200 and 'class="mine"' in named.text
+    assert named.status_code == 200 and 'class="num mine"' in named.text
 
 
 def test_who_may_see_the_poster(site: Site) -> None:

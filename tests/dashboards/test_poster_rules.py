@@ -1,12 +1,27 @@
-"""The poster's pure parts: rank moves, and which pasted links it takes. Pure."""
+"""The poster's parts without a database: rank moves, which group and which pasted links
+it takes, and how much fits its page."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 
-from dashboards.poster import AmbiguousGroup, choose_group, link_error, link_token, ranking
+from dashboards.disclosure import Board, Rules
+from dashboards.period import Period
+from dashboards.poster import (
+    AmbiguousGroup,
+    Link,
+    Poster,
+    choose_group,
+    document,
+    link_error,
+    link_token,
+    ranking,
+)
+from dashboards.poster_pdf import render
 
 TOKEN = "A" * 32
 
@@ -71,3 +86,46 @@ def test_only_a_public_board_link_is_taken() -> None:
         "https://fenlei.example/dashboards/public/short",
     ):
         assert link_error(bad) == "poster.link_bad", bad
+
+
+def test_an_estate_of_20_buildings_and_15_groups_of_stars_fits_one_a4_page() -> None:
+    """The stated size (README): 20 buildings ranked and 3 star families in each of 15
+    building groups still print on one page; the PDF is rendered (no database)."""
+    month = Period(date(2026, 3, 1), date(2026, 3, 31))
+    ranked = [
+        {"rank": i, "key": (f"{i}号楼",), "participation_rate": 0.9, "wet_share": 0.3, "moved": -2}
+        for i in range(1, 21)
+    ]
+    stars = [
+        {
+            "building": f"{n // 6}号楼",
+            "building_group": f"{n // 3 % 2 + 1}单元",
+            "household": "12号楼 301室" if n % 2 else "ABCDEF",
+            "active_days": 31,
+        }
+        for n in range(45)
+    ]
+    figures: dict[str, float | None] = {
+        "coverage": 0.8,
+        "participation_rate": 0.9,
+        "wet_share": 0.3,
+    }
+    poster = Poster(
+        {"id": "x", "name": "蒋家桥", "timezone": "Asia/Shanghai"},
+        month,
+        month.previous(),
+        None,
+        figures,
+        figures,
+        {"coverage": 0.95, "participation_rate": 0.8, "wet_share": 0.35},
+        ranked,
+        Board([], stars, 2, True),
+        Rules(b"k", 5, 3, 7),
+        True,
+        Link(datetime(2026, 3, 1, tzinfo=UTC)),
+        [],
+    )
+    pdf = pdfium.PdfDocument(render(document("zh", poster)))
+    assert len(pdf) == 1
+    text = pdf[0].get_textpage().get_text_range()
+    assert "20号楼" in text and "公开链接已于" in text  # the last rank and the foot
