@@ -36,6 +36,8 @@ command -v psql >/dev/null 2>&1 || need_pkgs+=("postgresql-client-${PG_MAJOR}")
 # Debian's python3 lacks venv/ensurepip until python3-venv is installed.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+# The poster's PDF (WeasyPrint) takes its Chinese glyphs from Noto Sans CJK.
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_pkgs+=(fonts-noto-cjk)
 have_tsdb=0
 ls "${PG_LIBDIR}"/timescaledb*.so >/dev/null 2>&1 && have_tsdb=1
 if [ "$have_tsdb" = 0 ]; then
