@@ -38,6 +38,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 command -v make >/dev/null 2>&1 || need_pkgs+=(make)
 # The poster's PDF (WeasyPrint) takes its Chinese glyphs from Noto Sans CJK.
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_pkgs+=(fonts-noto-cjk)
+# WeasyPrint (the poster's PDF) lays its text out with Pango.
+ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || need_pkgs+=(libpangoft2-1.0-0)
 have_tsdb=0
 ls "${PG_LIBDIR}"/timescaledb*.so >/dev/null 2>&1 && have_tsdb=1
 if [ "$have_tsdb" = 0 ]; then
