@@ -112,13 +112,19 @@ async def _page(
             pick = volunteer_select(
                 ctx, "volunteer_id", people, chosen.get(f"seat-{aid}", ""), f"replace-{aid}"
             )
-            actions = _form(
-                ctx,
-                f"{base}/seats/{aid}/replace",
-                f'<label for="replace-{aid}">{ctx.t("shift.col.replace")}</label> {pick} ',
-                f"replace-submit-{aid}",
-                ctx.t("shift.replace"),
-            ) + _form(ctx, f"{base}/seats/{aid}/remove", "", f"remove-{aid}", ctx.t("shift.remove"))
+            actions = (
+                _form(
+                    ctx,
+                    f"{base}/seats/{aid}/replace",
+                    f'<label for="replace-{aid}">{ctx.t("shift.col.replace")}</label> {pick} ',
+                    f"replace-submit-{aid}",
+                    ctx.t("shift.replace"),
+                )
+                + " "
+                + _form(
+                    ctx, f"{base}/seats/{aid}/remove", "", f"remove-{aid}", ctx.t("shift.remove")
+                )
+            )
         rows.append(
             f'<tr data-assignment="{aid}"><td>{escape(str(a["name"]))} · #{a["volunteer_id"]}</td>'
             f"<td>{escape(checked)}</td><td>{actions}</td></tr>"

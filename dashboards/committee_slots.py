@@ -80,7 +80,7 @@ def lines_of(form: Any) -> list[Line]:
 
     return [
         Line(
-            text(f"day_{i}", "weekday"),
+            text(f"days_{i}", "weekday"),
             text(f"start_{i}"),
             text(f"end_{i}"),
             text(f"overnight_{i}") == "1",
@@ -132,20 +132,22 @@ def _line(ctx: layout.Context, i: int, line: Line, new: bool) -> str:
         for d in DAY_TYPES
     )
 
+    def named(name: str) -> str:  # each field says its column to a screen reader
+        return f'name="{name}_{i}" id="{name}_{i}" aria-label="{ctx.t(f"slots.col.{name}")}"'
+
     def box(name: str, on: bool) -> str:
-        return (
-            f'<input type="checkbox" name="{name}_{i}" id="{name}_{i}" value="1"'
-            f"{' checked' if on else ''}>"
-        )
+        return f'<input type="checkbox" {named(name)} value="1"{" checked" if on else ""}>'
+
+    def clock(name: str, value: str) -> str:
+        return f'<input type="time" {named(name)} value="{escape(value)}">'
 
     label = ctx.t("slots.new") if new else str(i + 1)
     return (
         f'<tr data-line="{i}"><td>{escape(label)}</td>'
-        f'<td><select name="day_{i}" id="day_{i}">{days}</select></td>'
-        f'<td><input type="time" name="start_{i}" id="start_{i}" value="{escape(line.start)}"></td>'
-        f'<td><input type="time" name="end_{i}" id="end_{i}" value="{escape(line.end)}"></td>'
+        f"<td><select {named('days')}>{days}</select></td>"
+        f"<td>{clock('start', line.start)}</td><td>{clock('end', line.end)}</td>"
         f"<td>{box('overnight', line.overnight)}</td>"
-        f'<td><input type="number" name="needed_{i}" id="needed_{i}" min="1" max="20"'
+        f'<td><input type="number" {named("needed")} min="1" max="20"'
         f' style="width:4em" value="{escape(line.needed)}"></td>'
         f"<td>{box('remove', line.remove)}</td></tr>"
     )

@@ -40,7 +40,7 @@ def sign_in(client: TestClient, headers: dict[str, str]) -> None:
 
 
 def csrf(client: TestClient, path: str = ROSTER) -> str:
-    return CSRF.findall(client.get(path).text)[0]
+    return str(CSRF.findall(client.get(path).text)[0])
 
 
 def slot_form(token: str, lines: list[dict[str, str]], month: str = "2026-04") -> dict[str, str]:
@@ -91,11 +91,11 @@ def test_slots_are_set_through_the_form(
     caplog.set_level(logging.INFO, logger="fenlei.audit")
     token = CSRF.findall(page.text)[0]
     lines = [
-        {"day": "weekday", "start": "07:00", "end": "09:00", "needed": "1"},
-        {"day": "weekday", "start": "18:30", "end": "20:30", "needed": "2"},
-        {"day": "weekend", "start": "22:00", "end": "01:00", "needed": "1", "overnight": "1"},
-        {"day": "weekend", "start": "09:00", "end": "10:00", "needed": "1", "remove": "1"},
-        {"day": "weekday", "start": "", "end": "", "needed": "1"},  # a blank new line
+        {"days": "weekday", "start": "07:00", "end": "09:00", "needed": "1"},
+        {"days": "weekday", "start": "18:30", "end": "20:30", "needed": "2"},
+        {"days": "weekend", "start": "22:00", "end": "01:00", "needed": "1", "overnight": "1"},
+        {"days": "weekend", "start": "09:00", "end": "10:00", "needed": "1", "remove": "1"},
+        {"days": "weekday", "start": "", "end": "", "needed": "1"},  # a blank new line
     ]
     r = committee.post(SLOTS_R1, data=slot_form(token, lines), follow_redirects=False)
     assert r.status_code == 303, r.text
@@ -116,7 +116,9 @@ def test_slots_are_set_through_the_form(
     assert "已保存 r1 的值守时段。" in back
     assert "工作日 07:00–09:00 ×1 人；工作日 18:30–20:30 ×2 人；周末 22:00–01:00 ×1 人" in back
     again = committee.get(SLOTS_R1).text
-    assert 'value="18:30"' in again and 'id="overnight_2" value="1" checked' in again
+    assert 'value="18:30"' in again
+    assert re.search(r'id="overnight_2"[^>]* checked>', again)  # the night watch's box
+    assert not re.search(r'id="overnight_0"[^>]* checked>', again)
 
 
 @pytest.mark.parametrize(
@@ -124,33 +126,33 @@ def test_slots_are_set_through_the_form(
     [
         (
             [
-                {"day": "weekday", "start": "07:00", "end": "09:00"},
-                {"day": "weekday", "start": "08:30", "end": "10:00"},
+                {"days": "weekday", "start": "07:00", "end": "09:00"},
+                {"days": "weekday", "start": "08:30", "end": "10:00"},
             ],
             "工作日的时段 07:00–09:00 与 08:30–10:00 重叠",
         ),
         (
             [
-                {"day": "weekend", "start": "07:00", "end": "09:00"},
-                {"day": "weekend", "start": "07:00", "end": "08:00"},
+                {"days": "weekend", "start": "07:00", "end": "09:00"},
+                {"days": "weekend", "start": "07:00", "end": "08:00"},
             ],
             "周末的时段 07:00–09:00 与 07:00–08:00 重叠",
         ),
-        ([{"day": "weekday", "start": "20:00", "end": "18:00"}], "第 1 行：结束时间早于开始时间"),
+        ([{"days": "weekday", "start": "20:00", "end": "18:00"}], "第 1 行：结束时间早于开始时间"),
         (
-            [{"day": "weekday", "start": "18:00", "end": "20:00", "overnight": "1"}],
+            [{"days": "weekday", "start": "18:00", "end": "20:00", "overnight": "1"}],
             "第 1 行：勾选了“跨午夜”",
         ),
-        ([{"day": "weekday", "start": "18:00", "end": "18:00"}], "第 1 行：开始和结束时间相同"),
+        ([{"days": "weekday", "start": "18:00", "end": "18:00"}], "第 1 行：开始和结束时间相同"),
         (
-            [{"day": "weekday", "start": "18:00", "end": "20:00"}, {"start": "9", "end": "10:00"}],
+            [{"days": "weekday", "start": "18:00", "end": "20:00"}, {"start": "9", "end": "10:00"}],
             "第 2 行：请填写开始和结束时间",
         ),
         (
-            [{"day": "weekday", "start": "18:00", "end": "20:00", "needed": "25"}],
+            [{"days": "weekday", "start": "18:00", "end": "20:00", "needed": "25"}],
             "人数应为 1 到 20",
         ),
-        ([{"day": "holiday", "start": "18:00", "end": "20:00"}], "第 1 行：请选择工作日或周末"),
+        ([{"days": "holiday", "start": "18:00", "end": "20:00"}], "第 1 行：请选择工作日或周末"),
     ],
 )
 def test_bad_slots_are_refused_in_words_and_the_form_keeps_them(
@@ -186,11 +188,11 @@ def test_slot_errors_in_english_and_no_change_without_the_session_s_form(
     committee: TestClient, admin: dict[str, str]
 ) -> None:
     committee.get("/dashboards/lang/en?next=/dashboards/")
-    bad = [{"day": "weekday", "start": "20:00", "end": "18:00"}]
+    bad = [{"days": "weekday", "start": "20:00", "end": "18:00"}]
     r = committee.post(SLOTS_R1, data=slot_form(csrf(committee, SLOTS_R1), bad))
     assert r.status_code == 422 and "Line 1: the end is before the start" in r.text
     before = api_slots(committee, admin, "r1")
-    good = [{"day": "weekday", "start": "06:00", "end": "07:00"}]
+    good = [{"days": "weekday", "start": "06:00", "end": "07:00"}]
     forged = committee.post(SLOTS_R1, data=slot_form("0" * 64, good))
     assert forged.status_code == 403
     assert api_slots(committee, admin, "r1") == before
