@@ -64,16 +64,24 @@ def _done(c: Committee, request: Request) -> str | None:
 def _month_picker(c: Committee, first: date) -> str:
     ctx = c.ctx
     estate = str(c.estate["id"])
-    prev = (first - timedelta(days=1)).replace(day=1)
-    nxt = (first + timedelta(days=32)).replace(day=1)
+    links = ""
+    # The calendar's first and last months have no month before or after them.
+    if (first.year, first.month) > (1, 1):
+        prev = (first - timedelta(days=1)).replace(day=1)
+        links += (
+            f'<a href="{escape(roster_path(estate, prev))}" id="prev">{ctx.t("roster.prev")}</a>'
+        )
+    if (first.year, first.month) < (9999, 12):
+        nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        links += (
+            f'<a href="{escape(roster_path(estate, nxt))}" id="next">{ctx.t("roster.next")}</a>'
+        )
     return (
         f'<form class="picker" method="get" action="{escape(roster_path(estate))}">'
         f'<label>{ctx.t("roster.month")} <input type="month" name="month" id="month"'
         f' value="{first:%Y-%m}"></label>'
         f'<button type="submit" id="month-show">{ctx.t("roster.show")}</button>'
-        f'<a href="{escape(roster_path(estate, prev))}" id="prev">{ctx.t("roster.prev")}</a>'
-        f'<a href="{escape(roster_path(estate, nxt))}" id="next">{ctx.t("roster.next")}</a>'
-        f"</form>"
+        f"{links}</form>"
     )
 
 
@@ -253,7 +261,7 @@ async def roster_page(
     estate: EstatePath,
     conn: ConnDep,
     now: Now,
-    month: Annotated[str | None, Query(max_length=20)] = None,
+    month: Annotated[str | None, Query()] = None,
 ) -> Response:
     """The month's roster with its slots, publishing, uncovered watches and suggestions."""
     c = await committee(request, conn, estate)

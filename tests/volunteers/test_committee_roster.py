@@ -300,8 +300,9 @@ def test_generate_publish_and_see_the_month(committee: TestClient, admin: dict[s
 def test_bad_months_are_messages(committee: TestClient) -> None:
     r = committee.get(f"{ROSTER}?month=2026-13")
     assert r.status_code == 422 and "月份应写作 YYYY-MM" in r.text
-    r = committee.get(f"{ROSTER}?month=april")
-    assert r.status_code == 422
+    for odd in ("april", "0001-01", "9999-12", "2026-00", "x" * 5000):
+        r = committee.get(ROSTER, params={"month": odd})
+        assert r.status_code == 422, odd
     token = csrf(committee)
     r = committee.post(f"{ROSTER}/generate", data={"csrf": token, "month": "2999-01"})
     assert r.status_code == 422 and "超出了允许" in r.text
@@ -438,6 +439,13 @@ def test_one_seat_is_replaced_removed_and_added(
     r = committee.post(f"{path}/add", data={"csrf": "nope", "volunteer_id": str(team["c"]["id"])})
     assert r.status_code == 403
     assert len(_shift(committee, admin, r1["id"])["assignees"]) == 1
+
+    # In English (the header's switch), the page and its refusals.
+    committee.get(f"/dashboards/lang/en?next={path}")
+    english = committee.get(path).text
+    assert "Change a watch" in english and "Replace with" in english
+    r = committee.post(f"{path}/add", data={"csrf": token, "volunteer_id": str(holder["id"])})
+    assert r.status_code == 409 and f"{holder['name']} already holds this watch." in r.text
 
 
 def test_checked_in_and_ended_watches_stay(
