@@ -26,6 +26,7 @@ from api.registry import repository as registry
 from api.roster import service as roster
 from api.routes.volunteer_deps import Now
 from api.shifts import repository as shifts
+from api.volunteers import repository as volunteers
 from dashboards import committee_shift, committee_slots, common, layout, roster_words
 from dashboards.roster_html import (
     Committee,
@@ -144,6 +145,30 @@ def _publish_section(c: Committee, first: date, held: int, replace: bool) -> str
     )
 
 
+def _shares(c: Committee, people: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+    """Watches per volunteer this month: the active ones (also with none) and anyone
+    else holding a watch, most first."""
+    ctx = c.ctx
+    held: dict[int, int] = {}
+    names = {int(v["id"]): str(v["name"]) for v in people if v["active"]}
+    for s in rows:
+        for a in s["assignees"]:
+            held[int(a["volunteer_id"])] = held.get(int(a["volunteer_id"]), 0) + 1
+            names.setdefault(int(a["volunteer_id"]), str(a["name"]))
+    order = sorted(names, key=lambda v: (-held.get(v, 0), v))
+    body = "".join(
+        f'<tr data-volunteer="{v}"><td>{escape(names[v])} · #{v}</td>'
+        f'<td class="num">{held.get(v, 0)}</td></tr>'
+        for v in order
+    )
+    return (
+        f'<div class="table" id="shares"><h2>{ctx.t("roster.shares")}</h2><div class="scroll">'
+        f"<table><thead><tr><th>{ctx.t('shift.col.volunteer')}</th>"
+        f"<th>{ctx.t('roster.col.shifts')}</th></tr></thead><tbody>{body}</tbody></table></div>"
+        f"</div>"
+    )
+
+
 def _shift_cells(c: Committee, s: dict[str, Any]) -> str:
     ctx = c.ctx
     names = ", ".join(str(a["name"]) for a in s["assignees"]) or ctx.t("roster.nobody")
@@ -241,6 +266,7 @@ async def _page(
     else:
         parts.append(f'<p class="note">{ctx.t("roster.suggestions.none")}</p>')
     parts.append("</div>")
+    parts.append(_shares(c, await volunteers.list_volunteers(conn, estate), month_shifts))
     parts.append(f'<div class="table" id="month"><h2>{ctx.t("roster.table", month=month)}</h2>')
     parts.append(
         _shift_table(c, month_shifts, "roster-table")

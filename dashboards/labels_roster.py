@@ -63,6 +63,8 @@ ZH: dict[str, str] = {
     "照看 {n} 次投放。",
     "roster.suggestions.none": "目前没有需要增派志愿者的时段。",
     "roster.table": "{month}排班表",
+    "roster.shares": "本月每人班次",
+    "roster.col.shifts": "班次数",
     "roster.table.none": "本月尚无班次。",
     "roster.edit": "调整",
     "roster.done.generated": "已发布排班：{shifts} 个班次，安排了 {filled}/{seats} 个岗位，"
@@ -183,6 +185,8 @@ EN: dict[str, str] = {
     "volunteer can look after about {n} drops per watch.",
     "roster.suggestions.none": "No slot needs more volunteers at the moment.",
     "roster.table": "Roster of {month}",
+    "roster.shares": "Watches per volunteer this month",
+    "roster.col.shifts": "Watches",
     "roster.table.none": "No watches this month yet.",
     "roster.edit": "Change",
     "roster.done.generated": "Roster published: {shifts} watches, {filled} of {seats} seats "

@@ -273,6 +273,13 @@ def test_generate_publish_and_see_the_month(committee: TestClient, admin: dict[s
     assert "王阿姨" in row and "李叔叔" in row and "18:00–20:00" in row and "1号厢房" in row
     assert {a["volunteer_id"] for a in monday["assignees"]} == {team["a"]["id"], team["b"]["id"]}
 
+    # Each one's share, counted from the API's roster.
+    for v in team.values():
+        mine_n = sum(a["volunteer_id"] == v["id"] for s in held for a in s["assignees"])
+        cell = shown.split(f'<tr data-volunteer="{v["id"]}">', 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="num">{mine_n}</td>' in cell
+    assert sum(len(s["assignees"]) for s in held) == filled
+
     # Published: the volunteer sees it at once.
     mine = committee.get("/api/v1/me/shifts", headers=team["b"]["headers"]).json()
     assert mine and all(s["room"] == "r1" for s in mine)
