@@ -136,3 +136,40 @@ async def drop_quarters(
     return await fetch_all(
         conn, _DROP_BUCKETS, {"estate": estate, "tz": tz, "start": start, "end": end}
     )
+
+
+# --- one seat of a published roster ---------------------------------------------------
+
+
+async def insert_assignment(conn: Conn, shift_id: int, volunteer_id: int) -> int | None:
+    """A new seat of a shift; None when the volunteer already holds one of it."""
+    row = await fetch_one(
+        conn,
+        "INSERT INTO assignments (shift_id, volunteer_id) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING id",
+        (shift_id, volunteer_id),
+    )
+    return int(row["id"]) if row else None
+
+
+async def reassign(conn: Conn, assignment_id: int, volunteer_id: int) -> int:
+    """Give a seat to another volunteer (no check-in yet), withdrawing its open swap
+    offer, which was the previous holder's; returns the offers withdrawn (0 or 1)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE swaps SET status = 'cancelled', decided_at = now()"
+            " WHERE assignment_id = %s AND status = 'open'",
+            (assignment_id,),
+        )
+        withdrawn = cur.rowcount
+        await conn.execute(
+            "UPDATE assignments SET volunteer_id = %s, checked_in_at = NULL,"
+            " checked_out_at = NULL WHERE id = %s",
+            (volunteer_id, assignment_id),
+        )
+    return max(withdrawn, 0)
+
+
+async def delete_assignment(conn: Conn, assignment_id: int) -> None:
+    """Remove a seat (its swap offers and inspections go with it)."""
+    await conn.execute("DELETE FROM assignments WHERE id = %s", (assignment_id,))

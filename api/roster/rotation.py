@@ -41,6 +41,24 @@ class SlotSpec:
     needed: int = 1
 
 
+def first_overlap(specs: Sequence[SlotSpec]) -> tuple[SlotSpec, SlotSpec] | None:
+    """Two slots of one day type that share some minute, or None.
+
+    A slot past midnight meets the next day's slots of its type too (a weekday
+    22:00-02:00 and a weekday 01:00-03:00 overlap on the Tuesday), so each pair is
+    compared on the same day and a day apart."""
+    for i, a in enumerate(specs):
+        for b in specs[i + 1 :]:
+            if a.day_type != b.day_type:
+                continue
+            a0, a1 = _span(a.start, a.end)
+            b0, b1 = _span(b.start, b.end)
+            for shift in (-MINUTES_PER_DAY, 0, MINUTES_PER_DAY):
+                if a0 < b1 + shift and b0 + shift < a1:
+                    return a, b
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ShiftSlot:
     """One watch slot on one local day at one room, with its instants."""

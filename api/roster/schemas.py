@@ -66,6 +66,7 @@ class Suggestion(BaseModel):
     """A watch slot that sees many drops per volunteer: a candidate for more volunteers."""
 
     room: str
+    room_name: str | None = None
     day_type: Literal["weekday", "weekend"]
     start: ClockTime
     end: ClockTime
@@ -90,3 +91,11 @@ class WatchCoverage(BaseModel):
     shifts: int
     uncovered: list[Shift]
     suggestions: list[Suggestion]
+
+
+class AssignmentIn(BaseModel):
+    """Who takes a seat of a watch: a volunteer of the shift's estate."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"volunteer_id": 1}]})
+
+    volunteer_id: int = Field(ge=1, le=2**62)

@@ -24,6 +24,7 @@ from api.roster.rotation import (
     assign,
     day_type,
     default_specs,
+    first_overlap,
     shift_slots,
 )
 from api.roster.schemas import WatchSlotsIn
@@ -74,23 +75,57 @@ async def estate_slots(conn: Conn, estate: str) -> list[Row]:
     return [room_slots(estate, room, s, room in defaulted) for room, s in specs.items()]
 
 
-async def set_watch_slots(conn: Conn, estate: str, room: str, body: WatchSlotsIn) -> Row:
-    """Replace a room's watch slots per weekday and weekend."""
+class SlotsOverlap(Invalid):
+    """Two watch slots of a room on one day type share some time (422). Carries both, so
+    a page can say which in its own language."""
+
+    def __init__(self, room: str, first: SlotSpec, second: SlotSpec) -> None:
+        self.room, self.first, self.second = room, first, second
+        super().__init__(
+            f"watch slots {first.start:%H:%M}-{first.end:%H:%M} and"
+            f" {second.start:%H:%M}-{second.end:%H:%M} ({first.day_type}) of room {room}"
+            " overlap: make them one slot, or move one"
+        )
+
+
+class EmptySlot(Invalid):
+    """A watch slot that starts and ends at the same time (422)."""
+
+    def __init__(self, spec: SlotSpec) -> None:
+        self.spec = spec
+        super().__init__("a watch slot cannot start and end at the same time")
+
+
+async def set_room_specs(conn: Conn, estate: str, room: str, specs: Sequence[SlotSpec]) -> Row:
+    """Replace a room's watch slots (each with its own `needed`); none: nobody watches it.
+
+    Refused: a slot of no length (EmptySlot), two slots of one day type that overlap
+    (SlotsOverlap). An end before the start is a watch past midnight, as everywhere."""
     await registry.get_room(conn, estate, room)
-    specs = [SlotSpec("weekday", s, e, body.needed) for s, e in body.weekday]
-    specs += [SlotSpec("weekend", s, e, body.needed) for s, e in body.weekend]
-    if any(s.start == s.end for s in specs):
-        raise Invalid("a watch slot cannot start and end at the same time")
-    await repo.replace_watch_slots(conn, estate, room, specs)
+    for spec in specs:
+        if spec.start == spec.end:
+            raise EmptySlot(spec)
+    clash = first_overlap(specs)
+    if clash is not None:
+        raise SlotsOverlap(room, *clash)
+    ordered = sorted(specs, key=lambda s: (s.day_type, s.start))
+    await repo.replace_watch_slots(conn, estate, room, ordered)
     audit.record(
         "watch_slots_changed",
-        f"watch slots of room {room} of {estate} set: {len(specs)} slot(s)",
+        f"watch slots of room {room} of {estate} set: {len(ordered)} slot(s)",
         estate=estate,
         room=room,
-        slots=len(specs),
-        needed=body.needed,
+        slots=len(ordered),
+        needed=sorted({s.needed for s in ordered}),
     )
-    return room_slots(estate, room, specs, False)
+    return room_slots(estate, room, ordered, False)
+
+
+async def set_watch_slots(conn: Conn, estate: str, room: str, body: WatchSlotsIn) -> Row:
+    """Replace a room's watch slots per weekday and weekend."""
+    specs = [SlotSpec("weekday", s, e, body.needed) for s, e in body.weekday]
+    specs += [SlotSpec("weekend", s, e, body.needed) for s, e in body.weekend]
+    return await set_room_specs(conn, estate, room, specs)
 
 
 # --- generating a month ---------------------------------------------------------------
@@ -195,6 +230,7 @@ async def watch_coverage(conn: Conn, estate: str, start: date, end: date, now: d
     tz = found["timezone"]
     held_shifts = await shifts.shifts_between(conn, estate, start, end)
     specs, _ = await room_specs(conn, estate)
+    names = {r["id"]: r["name"] for r in await registry.list_rooms(conn, estate)}
     quarters = await repo.drop_quarters(
         conn, estate, tz, now - timedelta(weeks=LOOKBACK_WEEKS), now
     )
@@ -216,6 +252,7 @@ async def watch_coverage(conn: Conn, estate: str, start: date, end: date, now: d
                 suggestions.append(
                     {
                         "room": room,
+                        "room_name": names.get(room),
                         "day_type": spec.day_type,
                         "start": spec.start,
                         "end": spec.end,

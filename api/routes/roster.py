@@ -9,13 +9,20 @@ from fastapi import APIRouter, Query
 
 from api.deps import ID_PATTERN, ConnDep, EstateAdmin, EstatePath, EstateViewer, PeriodRulesDep
 from api.registry import repository as registry
-from api.roster import service
-from api.roster.schemas import RoomSlots, RosterCreated, WatchCoverage, WatchSlotsIn
+from api.roster import edits, service
+from api.roster.schemas import (
+    AssignmentIn,
+    RoomSlots,
+    RosterCreated,
+    WatchCoverage,
+    WatchSlotsIn,
+)
 from api.routes.volunteer_deps import (
     BODY,
     ERRORS,
     WRITE,
     From,
+    IdPath,
     Now,
     RoomPath,
     To,
@@ -37,7 +44,10 @@ async def watch_slots(estate: EstatePath, conn: ConnDep, _: EstateViewer) -> Any
 async def put_watch_slots(
     estate: EstatePath, room: RoomPath, body: WatchSlotsIn, conn: ConnDep, _: EstateAdmin
 ) -> Any:
-    """Set a room's watch slots per weekday and weekend (e.g. evenings, and weekends)."""
+    """Set a room's watch slots per weekday and weekend (e.g. evenings, and weekends).
+
+    An end before the start is a watch past midnight. 422 for a slot of no length or two
+    slots of one day type that overlap."""
     return await service.set_watch_slots(conn, estate, room, body)
 
 
@@ -92,3 +102,56 @@ async def watch_coverage(
     """Uncovered watches, and the busiest slots that need more volunteers."""
     check_period(rules, start, end)
     return await service.watch_coverage(conn, estate, start, end, now)
+
+
+# --- one seat of a published roster (the committee's edits) -------------------------
+
+
+@router.post(
+    "/estates/{estate}/shifts/{shift}/assignments",
+    response_model=Shift,
+    status_code=201,
+    responses=BODY,
+)
+async def add_assignment(
+    estate: EstatePath,
+    shift: IdPath,
+    body: AssignmentIn,
+    conn: ConnDep,
+    _: EstateAdmin,
+    now: Now,
+) -> Any:
+    """Put a volunteer on a watch (one more seat); the watch after the change.
+
+    404: no such shift in the estate; 422: not an active volunteer of the estate;
+    409: the watch has ended, the volunteer already holds it, or holds another watch at
+    an overlapping time."""
+    return await edits.add_assignment(conn, estate, shift, body.volunteer_id, now)
+
+
+@router.put("/estates/{estate}/assignments/{assignment}", response_model=Shift, responses=BODY)
+async def replace_assignment(
+    estate: EstatePath,
+    assignment: IdPath,
+    body: AssignmentIn,
+    conn: ConnDep,
+    _: EstateAdmin,
+    now: Now,
+) -> Any:
+    """Give one seat to another volunteer (an open swap offer of it is withdrawn); the
+    watch after the change.
+
+    404: no such assignment in the estate; 422: not an active volunteer of the estate;
+    409: the watch has ended, its volunteer has checked in, or the new volunteer already
+    holds it or another watch at an overlapping time."""
+    return await edits.replace_assignment(conn, estate, assignment, body.volunteer_id, now)
+
+
+@router.delete("/estates/{estate}/assignments/{assignment}", response_model=Shift, responses=WRITE)
+async def remove_assignment(
+    estate: EstatePath, assignment: IdPath, conn: ConnDep, _: EstateAdmin, now: Now
+) -> Any:
+    """Take a volunteer off a watch; the watch after the change (its seat may now be
+    uncovered). 404: no such assignment in the estate; 409: the watch has ended or its
+    volunteer has checked in."""
+    return await edits.remove_assignment(conn, estate, assignment, now)
