@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.fields import ClockTime, SlotTimes
+from api.fields import ClockTime, JsonInt, SlotTimes
 from api.shifts.schemas import Shift
 
 
@@ -29,7 +29,7 @@ class WatchSlotsIn(BaseModel):
 
     weekday: list[SlotTimes] = Field(default_factory=list, max_length=24)
     weekend: list[SlotTimes] = Field(default_factory=list, max_length=24)
-    needed: int = Field(default=1, ge=1, le=20, description="volunteers per watch")
+    needed: JsonInt = Field(default=1, ge=1, le=20, description="volunteers per watch")
 
 
 class WatchSlot(BaseModel):
@@ -98,4 +98,6 @@ class AssignmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"volunteer_id": 1}]})
 
-    volunteer_id: int = Field(ge=1, le=2**62)
+    # At most 2**53: up to it every JSON number is an exact integer, so the schema's
+    # maximum and the check agree on a number written as 1e15 or 9007199254740992.0.
+    volunteer_id: JsonInt = Field(ge=1, le=2**53)

@@ -84,7 +84,8 @@ class SlotsOverlap(Invalid):
         super().__init__(
             f"watch slots {first.start:%H:%M}-{first.end:%H:%M} and"
             f" {second.start:%H:%M}-{second.end:%H:%M} ({first.day_type}) of room {room}"
-            " overlap: make them one slot, or move one"
+            " overlap: make them one slot, or move one",
+            [_rule(first.day_type, "watch slots of one day type must not overlap", second)],
         )
 
 
@@ -93,7 +94,21 @@ class EmptySlot(Invalid):
 
     def __init__(self, spec: SlotSpec) -> None:
         self.spec = spec
-        super().__init__("a watch slot cannot start and end at the same time")
+        super().__init__(
+            "a watch slot cannot start and end at the same time",
+            [_rule(spec.day_type, "a watch slot must not start and end at once", spec)],
+        )
+
+
+def _rule(day_type: str, message: str, spec: SlotSpec) -> dict[str, object]:
+    # Type `rule`: the schema allows each slot; together (or of no length) they break a
+    # rule the 422's description names.
+    return {
+        "loc": ["body", day_type],
+        "msg": message,
+        "type": "rule",
+        "input": f"{spec.start:%H:%M}-{spec.end:%H:%M}",
+    }
 
 
 async def set_room_specs(conn: Conn, estate: str, room: str, specs: Sequence[SlotSpec]) -> Row:
@@ -137,7 +152,12 @@ def month_bounds(month: str) -> tuple[date, date]:
         year, mon = (int(p) for p in month.split("-"))
         first = date(year, mon, 1)
     except ValueError:
-        raise Invalid(f"month {month!r} is not YYYY-MM") from None
+        # Matches the route's YYYY-MM pattern but no calendar has it (year 0000): a
+        # month outside the served days.
+        raise Invalid(
+            f"month {month!r} is not a month the API serves",
+            [{"loc": ["query", "month"], "msg": "no such month", "type": "period", "input": month}],
+        ) from None
     return first, first.replace(day=calendar.monthrange(year, mon)[1])
 
 
