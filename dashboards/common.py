@@ -48,6 +48,14 @@ def to_signin(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/dashboards/signin?{urlencode({'next': here})}", status_code=303)
 
 
+def to_signin_because(request: Request, ended: session.Ended | None) -> RedirectResponse:
+    """`to_signin`, and when the visitor's session `ended` (its token revoked or expired,
+    or the session itself), the sign-in page says so."""
+    response = to_signin(request)
+    session.tell_signin(request, response, session.DASHBOARDS, ended)
+    return response
+
+
 def error_page(request: Request, key: str, status_code: int) -> HTMLResponse:
     """A short page saying why the dashboard cannot be shown."""
     ctx = layout.Context(request, locale_of(request))
@@ -58,9 +66,10 @@ def error_page(request: Request, key: str, status_code: int) -> HTMLResponse:
 
 async def visitor(request: Request, conn: Any, estate: str | None = None) -> Visitor | Response:
     """The signed-in visitor allowed to see `estate`, or the response to send instead."""
-    principal = await session.current(request, conn, session.DASHBOARDS)
+    found = await session.state(request, conn, session.DASHBOARDS)
+    principal = found.principal
     if principal is None:
-        return to_signin(request)
+        return to_signin_because(request, found.ended)
     if not principal.has_role(Role.viewer):
         return error_page(request, "error.forbidden", 403)
     if estate is None:
