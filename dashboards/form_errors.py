@@ -91,7 +91,7 @@ def _sentence(
         )
     if kind == "too_short" and loc == ("lines",):
         return i18n.t(locale, "form.no_lines")
-    if kind == "string_too_long":
+    if kind in ("string_too_long", "too_long") and "max_length" in ctx:
         return i18n.t(
             locale, "form.too_long", field=field_label(loc), max=i18n.number(ctx["max_length"])
         )
