@@ -62,7 +62,7 @@ main{padding:10px}header{padding:8px 10px}header .brand{margin-right:8px}
 h1{font-size:19px}.card .value{font-size:26px}
 .chart,.table{padding:10px}.picker{padding:8px}
 input,select,textarea{font-size:16px}
-button,input[type=submit],.btn{min-height:44px;padding:8px 14px}
+main button:not(.modebar-btn),input[type=submit],.btn{min-height:44px;padding:8px 14px}
 .picker a.preset{display:inline-flex;align-items:center;min-height:44px}
 header button{min-height:36px}header a{display:inline-block;padding:6px 0}
 .picker label{display:flex;flex-wrap:wrap;gap:4px;align-items:center}}

@@ -92,7 +92,7 @@ TYPED = {
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_refused_inspection_says_why_and_keeps_every_value(world: World, lang: str) -> None:
     f = _inspect_form(world, lang)
-    r = submit(world.client, f, **TYPED)
+    r = submit(world.client, f, None, **TYPED)
     assert r.status_code == 422, r.text
     text = unescape(r.text)
     locale = i18n.parse_locale(lang)
@@ -112,7 +112,7 @@ def test_a_refused_inspection_says_why_and_keeps_every_value(world: World, lang:
     assert _inspections(world) == 0
     # The same form, corrected, saves.
     fixed = {**TYPED, "wet_mis_sorted": "1"}
-    saved = submit(world.client, form(r.text, f"/inspect/{world.assignment}"), **fixed)
+    saved = submit(world.client, form(r.text, f"/inspect/{world.assignment}"), None, **fixed)
     assert saved.status_code == 303
     assert _inspections(world) == 1
 
