@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from html.parser import HTMLParser
+from typing import Any
 
 import httpx
 import pytest
@@ -21,8 +22,9 @@ from dashboards import i18n
 from ingest.contract import ALARMS, Reason
 from tests.dashboards.conftest import Site
 from tests.dashboards.dataset import ESTATES
-from tests.dashboards.fix_board import signed_in
+from tests.dashboards.fix_board import csrf_of, signed_in
 from tests.dashboards.test_disclosure_public import make_link
+from tests.dashboards.test_responsive_pages import make_volunteer
 
 pytestmark = pytest.mark.integration
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -101,6 +103,31 @@ def test_zh_pages_show_no_raw_code_and_no_english(site: Site) -> None:
         assert i18n.t("zh", word) in overview, word
     signin = seen(httpx.get(f"{site.base}/dashboards/signin").text)
     assert english_words(signin) == set()
+
+
+@pytest.fixture(scope="module")
+def volunteer(site: Site) -> dict[str, Any]:
+    return make_volunteer(site)
+
+
+def test_zh_volunteer_pages_show_no_english(site: Site, volunteer: dict[str, Any]) -> None:
+    with httpx.Client(base_url=site.base) as client:
+        login = client.get("/volunteer/login")
+        assert english_words(seen(login.text)) == set()
+        r = client.post(
+            "/volunteer/login", data={"token": volunteer["token"], "csrf": csrf_of(login.text)}
+        )
+        assert r.status_code == 303
+        for path in ("/volunteer", "/volunteer/inspect/1", "/volunteer/roster"):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert english_words(seen(page.text)) == set(), path
+        refused = client.post(
+            "/volunteer/inspect/1",
+            data={"wet_checked": "1", "wet_mis_sorted": "2", "csrf": csrf_of(page.text)},
+        )
+        assert refused.status_code == 422
+        assert english_words(seen(refused.text)) == set()
 
 
 @pytest.mark.parametrize("table", ["bins", "rejected"])

@@ -61,6 +61,10 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def volunteer(site: Site) -> dict[str, Any]:
+    return make_volunteer(site)
+
+
+def make_volunteer(site: Site) -> dict[str, Any]:
     """A volunteer of jjq with this month's watches (the home page's cards and buttons)."""
     admin = {"Authorization": f"Bearer {site.admin}"}
     with httpx.Client(base_url=site.base, headers=admin) as api:
