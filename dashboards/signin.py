@@ -30,6 +30,10 @@ def _safe_next(target: str | None) -> str:
     return "/dashboards/"
 
 
+# What the sign-in page says when a session ended (`session.tell_signin`).
+_WHY = {"token": "signin.why.token", "session": "signin.why.session"}
+
+
 def _form(request: Request, next_url: str, error: str | None, status_code: int = 200) -> Response:
     ctx = layout.Context(request, common.locale_of(request))
     csrf = session.signin_form(request, session.DASHBOARDS)
@@ -37,7 +41,8 @@ def _form(request: Request, next_url: str, error: str | None, status_code: int =
     ended = session.signin_reason(request) if error is None else None
     shown = f'<p class="error" id="signin-error">{ctx.t(error)}</p>' if error else ""
     if ended is not None:
-        shown = f'<p class="error" id="signin-why" role="status">{ctx.t(f"signin.why.{ended}")}</p>'
+        why = ctx.t(_WHY[ended])
+        shown = f'<p class="error" id="signin-why" role="status">{why}</p>'
     body = (
         f'{shown}<form method="post" action="/dashboards/signin" class="picker form">'
         f'<input type="hidden" name="{session.CSRF_FIELD}" value="{escape(csrf.token)}">'

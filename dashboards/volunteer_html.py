@@ -104,8 +104,8 @@ input[aria-invalid=true],textarea[aria-invalid=true]{border:2px solid #b71c1c;
 background:#fdecea}
 .scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;width:100%}
 td,th{padding:6px;border-bottom:1px solid #ddd;text-align:left;font-size:.92rem}
-table.counts td{padding:4px 3px}table.counts th{white-space:nowrap;padding:6px 4px}table.counts input[type=number]{width:100%;min-width:3.2em;
-padding:10px 6px}
+table.counts td{padding:4px 3px}table.counts th{white-space:nowrap;padding:6px 4px}
+table.counts input[type=number]{width:100%;min-width:3.2em;padding:10px 6px}
 form{margin:0}label{display:block;margin:8px 0 4px}
 """
 
