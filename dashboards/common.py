@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.auth.tokens import Principal, Role
 from api.periods import PeriodRules
 from api.registry import repository as registry
-from dashboards import i18n, layout, session, tables
+from dashboards import form_errors, i18n, layout, session, tables
 from dashboards.i18n import Locale
 
 ExportFormat = Literal["csv", "xlsx"]
@@ -105,6 +105,19 @@ async def committee(request: Request, conn: Any, estate: str) -> Visitor | Respo
     if isinstance(who, Visitor) and not who.principal.has_role(Role.admin):
         return error_page(request, "error.admin_only", 403)
     return who
+
+
+def problems_html(locale: Locale, problems: list[form_errors.Problem]) -> str:
+    """A refused form's sentences (`dashboards.form_errors`) above the form, announced to
+    screen readers; "" when there are none. Mark the refused inputs with
+    `aria-invalid="true"` (the style sheet outlines them) and keep their values."""
+    if not problems:
+        return ""
+    items = "".join(f"<li>{escape(p.message)}</li>" for p in problems)
+    return (
+        f'<div class="msg error" role="alert" id="form-errors">'
+        f"{i18n.t(locale, 'form.invalid')}<ul>{items}</ul></div>"
+    )
 
 
 def export(table: tables.Table, locale: Locale, fmt: str, filename: str) -> Response:

@@ -204,3 +204,13 @@ def test_pydantic_errors_name_the_field() -> None:
     assert said[0].message == "Enter the drops checked for at least one category."
     twice = form_errors.validation_problems("zh", _errors({"lines": [big, big]}), label)
     assert all("100,000" in p.message for p in twice[:2])
+
+
+def test_committee_pages_show_a_refusal_the_same_way() -> None:
+    from dashboards import common
+
+    said = [form_errors.Problem(("name",), "姓名：<必填>")]
+    html = common.problems_html("zh", said)
+    assert 'role="alert"' in html and i18n.t("zh", "form.invalid") in html
+    assert "姓名：&lt;必填&gt;" in html and "<必填>" not in html
+    assert common.problems_html("en", []) == ""
