@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.auth.tokens import Principal, Role
 from api.periods import PeriodRules
 from api.registry import repository as registry
-from dashboards import i18n, layout, session, tables
+from dashboards import form_errors, i18n, layout, session, tables
 from dashboards.i18n import Locale
 
 ExportFormat = Literal["csv", "xlsx"]
@@ -48,6 +48,14 @@ def to_signin(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/dashboards/signin?{urlencode({'next': here})}", status_code=303)
 
 
+def to_signin_because(request: Request, ended: session.Ended | None) -> RedirectResponse:
+    """`to_signin`, and when the visitor's session `ended` (its token revoked or expired,
+    or the session itself), the sign-in page says so."""
+    response = to_signin(request)
+    session.tell_signin(request, response, session.DASHBOARDS, ended)
+    return response
+
+
 def error_page(request: Request, key: str, status_code: int) -> HTMLResponse:
     """A short page saying why the dashboard cannot be shown."""
     ctx = layout.Context(request, locale_of(request))
@@ -58,9 +66,10 @@ def error_page(request: Request, key: str, status_code: int) -> HTMLResponse:
 
 async def visitor(request: Request, conn: Any, estate: str | None = None) -> Visitor | Response:
     """The signed-in visitor allowed to see `estate`, or the response to send instead."""
-    principal = await session.current(request, conn, session.DASHBOARDS)
+    found = await session.state(request, conn, session.DASHBOARDS)
+    principal = found.principal
     if principal is None:
-        return to_signin(request)
+        return to_signin_because(request, found.ended)
     if not principal.has_role(Role.viewer):
         return error_page(request, "error.forbidden", 403)
     if estate is None:
@@ -96,6 +105,19 @@ async def committee(request: Request, conn: Any, estate: str) -> Visitor | Respo
     if isinstance(who, Visitor) and not who.principal.has_role(Role.admin):
         return error_page(request, "error.admin_only", 403)
     return who
+
+
+def problems_html(locale: Locale, problems: list[form_errors.Problem]) -> str:
+    """A refused form's sentences (`dashboards.form_errors`) above the form, announced to
+    screen readers; "" when there are none. Mark the refused inputs with
+    `aria-invalid="true"` (the style sheet outlines them) and keep their values."""
+    if not problems:
+        return ""
+    items = "".join(f"<li>{escape(p.message)}</li>" for p in problems)
+    return (
+        f'<div class="msg error" role="alert" id="form-errors">'
+        f"{i18n.t(locale, 'form.invalid')}<ul>{items}</ul></div>"
+    )
 
 
 def export(table: tables.Table, locale: Locale, fmt: str, filename: str) -> Response:

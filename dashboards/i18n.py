@@ -27,7 +27,7 @@ ZH: dict[str, str] = {
     "signin.title": "登录",
     "signin.token": "访问令牌",
     "signin.submit": "登录",
-    "signin.help": "请输入居委会或街道发放的令牌（fenlei token create --role viewer）。",
+    "signin.help": "令牌由本小区居委会或街道管理员发放。还没有令牌或令牌不能使用的，请向他们索取。",
     "signin.bad": "令牌无效、已撤销或已过期。",
     "signin.expired": "登录表单已过期或来自其他网站，请重新输入令牌。",
     "signout": "退出",
@@ -167,8 +167,8 @@ EN: dict[str, str] = {
     "signin.title": "Sign in",
     "signin.token": "Access token",
     "signin.submit": "Sign in",
-    "signin.help": "Enter the token your committee or subdistrict gave you "
-    "(fenlei token create --role viewer).",
+    "signin.help": "Tokens are handed out by your estate's neighbourhood committee or the "
+    "subdistrict's administrator: ask them for one if you have none or yours stopped working.",
     "signin.bad": "The token is unknown, revoked or expired.",
     "signin.expired": "The sign-in form expired or came from another site: enter the token again.",
     "signout": "Sign out",
@@ -337,6 +337,14 @@ def t(locale: Locale, key: str, **values: object) -> str:
     """The label `key` in `locale` (KeyError on a missing key: tests catch it)."""
     text = CATALOGUES[locale][key]
     return text.format(**values) if values else text
+
+
+def code(locale: Locale, kind: str, value: str | None) -> str:
+    """A stored code (an alarm `overflow`, a rejection reason `bad_json`, …) as a word:
+    the label `<kind>.<value>`; a code without a label (a newer device's) as it is."""
+    if value is None:
+        return "–"
+    return CATALOGUES[locale].get(f"{kind}.{value}", value)
 
 
 def number(value: float | int | None, digits: int = 0) -> str:

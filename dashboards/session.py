@@ -38,6 +38,11 @@ CSRF_FIELD = "csrf"
 # The random value a sign-in form's token is bound to, before there is a session.
 PRESESSION_COOKIE = "fenlei_csrf"
 PRESESSION_MAX_AGE_S = 24 * 3600
+# Why the last request was sent to sign in (`Ended`), for the sign-in page to say so: a
+# short-lived cookie on the sign-in path, not a query value (a link cannot make the page
+# say it), read and removed by the sign-in page.
+WHY_COOKIE = "fenlei_signin_why"
+WHY_MAX_AGE_S = 300
 # Session ids are 43 characters (token_urlsafe(32)); anything much longer is not one.
 _MAX_COOKIE_CHARS = 128
 
@@ -148,6 +153,7 @@ async def start(
         samesite=area.samesite,
     )
     _delete_cookie(response, settings, PRESESSION_COOKIE, area.signin_path, area.samesite)
+    forget_signin_reason(request, response, area)
 
 
 async def end(
@@ -161,21 +167,76 @@ async def end(
     _delete_cookie(response, get_dashboard_settings(request), area.cookie, area.path, area.samesite)
 
 
+# Why a request that brought a session cookie has no session: "token" (the session is
+# open but its token was revoked, expired or rotated since), "session" (the session
+# itself expired or was ended).
+Ended = Literal["token", "session"]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The request's session: its principal, or why a cookie it brought no longer works
+    (`ended` None: there was no cookie, nothing to explain)."""
+
+    principal: Principal | None
+    ended: Ended | None = None
+
+
+async def state(request: Request, conn: psycopg.AsyncConnection[Any], area: Area) -> State:
+    """`current`, and why not when the request brought a cookie that no longer works."""
+    value = request.cookies.get(area.cookie)
+    if not value:
+        return State(None)
+    if len(value) > _MAX_COOKIE_CHARS:
+        return State(None, "session")
+    cur = await conn.execute(_CURRENT, (_digest(value), area.name))
+    row: Any = await cur.fetchone()
+    if row is None:
+        return State(None, "session")
+    token_id, began = row
+    principal = await principal_by_id(conn, int(token_id), since=began)
+    return State(principal, None if principal is not None else "token")
+
+
 async def current(
     request: Request, conn: psycopg.AsyncConnection[Any], area: Area
 ) -> Principal | None:
     """Who the request's session belongs to: None without an open, unexpired session of
     `area` whose token still works (not revoked, not expired, not rotated since the
     session began)."""
-    value = request.cookies.get(area.cookie)
-    if not value or len(value) > _MAX_COOKIE_CHARS:
-        return None
-    cur = await conn.execute(_CURRENT, (_digest(value), area.name))
-    row: Any = await cur.fetchone()
-    if row is None:
-        return None
-    token_id, began = row
-    return await principal_by_id(conn, int(token_id), since=began)
+    return (await state(request, conn, area)).principal
+
+
+def tell_signin(request: Request, response: Response, area: Area, ended: Ended | None) -> None:
+    """On a redirect to sign in: when the session `ended`, remove its dead cookie and
+    leave the sign-in page the reason to show (`signin_reason`)."""
+    if ended is None:
+        return
+    settings = get_dashboard_settings(request)
+    _delete_cookie(response, settings, area.cookie, area.path, area.samesite)
+    set_cookie(
+        response,
+        settings,
+        WHY_COOKIE,
+        ended,
+        max_age=WHY_MAX_AGE_S,
+        path=area.signin_path,
+        samesite=area.samesite,
+    )
+
+
+def signin_reason(request: Request) -> Ended | None:
+    """The reason `tell_signin` left for this sign-in page (remove it with
+    `forget_signin_reason` once shown)."""
+    value = request.cookies.get(WHY_COOKIE)
+    return "token" if value == "token" else "session" if value == "session" else None
+
+
+def forget_signin_reason(request: Request, response: Response, area: Area) -> None:
+    """Remove the reason once the sign-in page showed it: a reload shows the plain form."""
+    if WHY_COOKIE in request.cookies:
+        settings = get_dashboard_settings(request)
+        _delete_cookie(response, settings, WHY_COOKIE, area.signin_path, area.samesite)
 
 
 # --- CSRF -------------------------------------------------------------------------------

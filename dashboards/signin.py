@@ -30,23 +30,33 @@ def _safe_next(target: str | None) -> str:
     return "/dashboards/"
 
 
+# What the sign-in page says when a session ended (`session.tell_signin`).
+_WHY = {"token": "signin.why.token", "session": "signin.why.session"}
+
+
 def _form(request: Request, next_url: str, error: str | None, status_code: int = 200) -> Response:
     ctx = layout.Context(request, common.locale_of(request))
     csrf = session.signin_form(request, session.DASHBOARDS)
+    # Why the visitor was sent here (their session's token revoked, say), shown once.
+    ended = session.signin_reason(request) if error is None else None
     shown = f'<p class="error" id="signin-error">{ctx.t(error)}</p>' if error else ""
+    if ended is not None:
+        why = ctx.t(_WHY[ended])
+        shown = f'<p class="error" id="signin-why" role="status">{why}</p>'
     body = (
-        f'{shown}<form method="post" action="/dashboards/signin" class="picker">'
+        f'{shown}<form method="post" action="/dashboards/signin" class="picker form">'
         f'<input type="hidden" name="{session.CSRF_FIELD}" value="{escape(csrf.token)}">'
         f'<input type="hidden" name="next" value="{escape(next_url)}">'
         f'<label>{ctx.t("signin.token")} <input type="password" name="token" id="token" '
         f'size="50" autocomplete="off" required></label>'
         f'<button type="submit" id="signin-submit">{ctx.t("signin.submit")}</button></form>'
-        f'<p class="note">{ctx.t("signin.help")}</p>'
+        f'<p class="note" id="signin-help">{ctx.t("signin.help")}</p>'
     )
     response = layout.page(
         ctx, ctx.t("signin.title"), body, signed_in=False, status_code=status_code
     )
     session.keep_signin_form(request, response, session.DASHBOARDS, csrf)
+    session.forget_signin_reason(request, response, session.DASHBOARDS)
     return response
 
 

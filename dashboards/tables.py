@@ -22,7 +22,15 @@ from dashboards import i18n
 from dashboards.i18n import Locale
 from fenlei.spreadsheet import defused, is_formula
 
-Kind = Literal["text", "int", "kg", "pct", "date", "datetime", "bool", "category"]
+Kind = Literal[
+    "text", "int", "kg", "pct", "date", "datetime", "bool", "category", "alarm", "reason"
+]
+# Columns of stored codes, by their label, for tables that declare them as text: their
+# values are shown (and exported) as words, never as `sensor_fault` or `bad_json`.
+_CODE_LABELS: dict[str, Kind] = {"col.last_alarm": "alarm", "col.reason": "reason"}
+# What Excel refuses in a sheet's name, and its longest name.
+_SHEET_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
+_SHEET_MAX = 31
 _XLSX_FORMATS: dict[str, str] = {
     "int": "#,##0",
     "kg": "#,##0.0",
@@ -39,6 +47,11 @@ class Column:
     key: str
     label: str
     kind: Kind = "text"
+
+    @property
+    def shown_as(self) -> Kind:
+        """The kind the values are shown as (a code column declared as text: its codes)."""
+        return _CODE_LABELS.get(self.label, self.kind) if self.kind == "text" else self.kind
 
 
 @dataclass(slots=True)
@@ -63,6 +76,8 @@ def cell(locale: Locale, kind: Kind, value: Any) -> str:
         "datetime": lambda v: i18n.moment(locale, v),
         "bool": lambda v: i18n.t(locale, "yes" if v else "no"),
         "category": lambda v: i18n.t(locale, f"cat.{v}"),
+        "alarm": lambda v: i18n.code(locale, "alarm", v),
+        "reason": lambda v: i18n.code(locale, "reason", v),
     }
     return formatters.get(kind, str)(value)
 
@@ -86,7 +101,7 @@ def to_html(table: Table, locale: Locale, export_href: str | None = None) -> str
         cells = "".join(
             f'<td data-sort="{escape(_sort_key(c.kind, row.get(c.key)))}"'
             f"{' class=num' if c.kind in ('int', 'kg', 'pct') else ''}>"
-            f"{escape(cell(locale, c.kind, row.get(c.key)))}</td>"
+            f"{escape(cell(locale, c.shown_as, row.get(c.key)))}</td>"
             for c in table.columns
         )
         body.append(f"<tr>{cells}</tr>")
@@ -107,8 +122,9 @@ def to_html(table: Table, locale: Locale, export_href: str | None = None) -> str
 
 
 def _export_value(column: Column, value: Any, locale: Locale) -> Any:
-    if column.kind == "category" and value is not None:
-        return i18n.t(locale, f"cat.{value}")
+    """Numbers and dates stay typed; words (categories, codes, yes/no) in the locale."""
+    if value is not None and column.shown_as in ("category", "alarm", "reason", "bool"):
+        return cell(locale, column.shown_as, value)
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones; shown in local time
     return value
@@ -129,12 +145,19 @@ def to_csv(table: Table, locale: Locale) -> bytes:
     return b"\xef\xbb\xbf" + out.getvalue().encode()
 
 
+def sheet_name(table: Table) -> str:
+    """The worksheet's name: the table's title, in the export's language (Excel's rules:
+    no `[]:*?/\\`, at most 31 characters); its export name when the title has none left."""
+    name = table.title.translate(_SHEET_FORBIDDEN).strip(" '")[:_SHEET_MAX].strip(" '")
+    return name or table.name[:_SHEET_MAX]
+
+
 def to_xlsx(table: Table, locale: Locale) -> bytes:
     """One worksheet with typed cells and number formats (percent, kg, dates)."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = table.name[:31]
+    sheet.title = sheet_name(table)
     sheet.append([i18n.t(locale, c.label) for c in table.columns])
     for row in table.rows:
         sheet.append([_export_value(c, row.get(c.key), locale) for c in table.columns])

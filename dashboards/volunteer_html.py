@@ -82,20 +82,30 @@ WORDS: dict[str, dict[Lang, str]] = {
 }
 
 CSS = """
-*{box-sizing:border-box}body{margin:0;font:16px/1.45 system-ui,-apple-system,"PingFang SC",
-"Microsoft YaHei",sans-serif;background:#f4f6f4;color:#1d2b1f}
-header{background:#2e7d32;color:#fff;padding:12px 16px;display:flex;justify-content:space-between;
-align-items:center}header a{color:#fff}main{padding:12px;max-width:640px;margin:auto}
+*{box-sizing:border-box}html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
+body{margin:0;font:16px/1.45 system-ui,-apple-system,"PingFang SC",
+"Microsoft YaHei",sans-serif;background:#f4f6f4;color:#1d2b1f;overflow-wrap:anywhere}
+header{background:#2e7d32;color:#fff;padding:12px 16px;display:flex;flex-wrap:wrap;gap:8px;
+justify-content:space-between;align-items:center}header a{color:#fff}
+main{padding:12px;max-width:640px;margin:auto}
 h1{font-size:1.15rem;margin:0}h2{font-size:1.05rem;margin:18px 0 8px}
-.card{background:#fff;border-radius:12px;padding:12px;margin:8px 0;box-shadow:0 1px 3px #0002}
+.card{background:#fff;border-radius:12px;padding:12px;margin:8px 0;box-shadow:0 1px 3px #0002;
+min-width:0}
 .row{display:flex;gap:8px;flex-wrap:wrap;align-items:center}.muted{color:#667}
 button,.btn{font:inherit;border:0;border-radius:10px;padding:12px 16px;min-height:48px;
 background:#2e7d32;color:#fff;text-decoration:none;display:inline-block}
 button.alt,.btn.alt{background:#e8efe8;color:#1d2b1f}.bad{color:#b71c1c;font-weight:600}
 .msg{background:#fff8e1;border-radius:10px;padding:10px;margin:8px 0}
-input,textarea{font:inherit;width:100%;padding:10px;border:1px solid #bbb;border-radius:8px}
-input[type=number]{width:5.5em}table{border-collapse:collapse;width:100%}
+.msg.error{background:#fdecea;color:#7f1d1d}.msg ul{margin:6px 0 0;padding-left:1.2em}
+input,textarea{font:inherit;font-size:16px;width:100%;max-width:100%;padding:10px;
+border:1px solid #bbb;border-radius:8px}
+input[type=number]{width:5.5em;max-width:100%}
+input[aria-invalid=true],textarea[aria-invalid=true]{border:2px solid #b71c1c;
+background:#fdecea}
+.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;width:100%}
 td,th{padding:6px;border-bottom:1px solid #ddd;text-align:left;font-size:.92rem}
+table.counts td{padding:4px 3px}table.counts th{white-space:nowrap;padding:6px 4px}
+table.counts input[type=number]{width:100%;min-width:3.2em;padding:10px 6px}
 form{margin:0}label{display:block;margin:8px 0 4px}
 """
 

@@ -12,6 +12,7 @@ The pages call the same service functions as the JSON API with the same rules.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from html import escape
@@ -19,14 +20,14 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.auth.repository import find_principal
 from api.auth.tokens import Principal, Role
 from api.deps import ConnDep
-from api.errors import ApiError, Forbidden
+from api.errors import ApiError, Forbidden, Invalid, NotFound
 from api.inspections import service as inspection_service
 from api.inspections.schemas import InspectionIn
 from api.metrics.definitions import CATEGORIES
@@ -39,7 +40,7 @@ from api.shifts import service as shift_service
 from api.swaps import repository as swap_repo
 from api.swaps import service as swap_service
 from api.volunteers import repository as volunteer_repo
-from dashboards import session
+from dashboards import form_errors, i18n, session
 from dashboards.session import CSRF_FIELD, VOLUNTEER
 from dashboards.settings import get_dashboard_settings
 from dashboards.volunteer_html import CATEGORY_NAMES, Lang, button, csrf_input, page, t, when
@@ -51,6 +52,9 @@ LEGACY_TOKEN_COOKIE = "fenlei_token"
 LANG_COOKIE = session.LANG_COOKIE
 SHOW_DAYS = 14
 SHOW_SHIFTS = 10
+ESTATE_ID = re.compile(r"[a-z0-9-]{1,64}")
+MONTH = re.compile(r"\d{4}-\d{2}")
+DAY_TYPES = {"weekday": "day_type.weekday", "weekend": "day_type.weekend"}
 
 
 def _lang(request: Request) -> Lang:
@@ -91,7 +95,20 @@ def _back(message: str, to: str = "/volunteer") -> RedirectResponse:
 
 
 async def _principal(request: Request, conn: ConnDep) -> Principal | None:
-    return await session.current(request, conn, VOLUNTEER)
+    found = await session.state(request, conn, VOLUNTEER)
+    # Kept for `_to_login`: a session whose token was revoked says so at sign-in.
+    request.state.volunteer_ended = found.ended
+    return found.principal
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    """To sign in; when the phone's session ended (its token revoked or expired), the
+    sign-in page says why."""
+    response = RedirectResponse("/volunteer/login", status_code=303)
+    ended = getattr(request.state, "volunteer_ended", None)
+    session.tell_signin(request, response, VOLUNTEER, ended)
+    _forget_legacy(request, response)
+    return response
 
 
 CookiePrincipal = Annotated[Principal | None, Depends(_principal)]
@@ -106,18 +123,26 @@ async def _form(request: Request) -> dict[str, str]:
 # --- signing in ---------------------------------------------------------------------
 
 
+_WHY = {"token": "signin.why.token", "session": "signin.why.session"}
+
+
 def _login_form(request: Request, message: str | None, status: int = 200) -> HTMLResponse:
     lang = _lang(request)
     csrf = session.signin_form(request, VOLUNTEER)
+    ended = session.signin_reason(request) if message is None else None
+    if ended is not None:
+        message = i18n.t(lang, _WHY[ended])
     body = (
         f'<div class="card"><form method="post" action="/volunteer/login">'
         f"{csrf_input(csrf.token)}"
         f'<label for="token">{t(lang, "token")}</label>'
         '<input id="token" name="token" autocomplete="off" required>'
-        f'<p><button data-test="login">{t(lang, "login")}</button></p></form></div>'
+        f'<p><button data-test="login">{t(lang, "login")}</button></p></form>'
+        f'<p class="muted" id="login-help">{i18n.t(lang, "vsignin.help")}</p></div>'
     )
     response = _html(request, page(lang, t(lang, "title"), body, message=message), status)
     session.keep_signin_form(request, response, VOLUNTEER, csrf)
+    session.forget_signin_reason(request, response, VOLUNTEER)
     return response
 
 
@@ -136,7 +161,8 @@ async def login(request: Request, conn: ConnDep) -> Response:
     token = form.get("token", "")
     principal = await find_principal(conn, token) if token else None
     if principal is None:
-        return _back("令牌无效 / unknown token", "/volunteer/login")
+        # The form again, saying why (the token is a secret: not written back into it).
+        return _login_form(request, i18n.t(_lang(request), "vsignin.bad"), 401)
     response = RedirectResponse("/volunteer", status_code=303)
     await session.start(request, conn, response, VOLUNTEER, principal.token_id)
     _forget_legacy(request, response)
@@ -225,7 +251,7 @@ async def home(
     """My next shifts, who is on duty at each room now, and offers I can take."""
     lang = _lang(request)
     if principal is None:
-        return RedirectResponse("/volunteer/login", status_code=303)
+        return _to_login(request)
     csrf = session.form_token(request, VOLUNTEER)
     me = await volunteer_repo.volunteer_of_token(conn, principal.token_id)
     if me is None:
@@ -238,7 +264,7 @@ async def home(
                 t(lang, "title"),
                 "",
                 csrf=csrf,
-                message=("此令牌未关联志愿者 / this token is not linked to a volunteer"),
+                message=i18n.t(lang, "vsignin.not_linked"),
             ),
             403,
         )
@@ -319,7 +345,7 @@ async def _act(
     """Do `action` for the signed-in volunteer when the form is this session's."""
     lang = _lang(request)
     if principal is None:
-        return RedirectResponse("/volunteer/login", status_code=303)
+        return _to_login(request)
     if form is None:
         form = await _form(request)
     if not session.form_allowed(request, VOLUNTEER, form.get(CSRF_FIELD)):
@@ -329,7 +355,7 @@ async def _act(
     except swap_service.DoubleBooked as exc:
         return _back(_double_booked(lang, exc))
     except ApiError as exc:
-        return _back(str(exc))
+        return _back(form_errors.service_message(lang, exc))
     return _back(t(lang, "saved"))
 
 
@@ -373,6 +399,68 @@ async def accept_swap(
 
 # --- recording an inspection ------------------------------------------------------------
 
+COUNTS = ("checked", "mis_sorted", "re_sorted")
+TEXTS = ("building", "notes", "photo_ref")
+_TEXT_WORDS = {"building": "building", "notes": "notes", "photo_ref": "photo"}
+
+
+def _inspection_form(
+    request: Request,
+    assignment: int,
+    values: dict[str, str],
+    problems: list[form_errors.Problem] | None = None,
+    marked: set[str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The inspection form holding `values` (what was typed, when it was refused), with
+    the refusal's sentences above it and its refused inputs marked."""
+    lang = _lang(request)
+    marked = marked or set()
+
+    def invalid(name: str) -> str:
+        return ' aria-invalid="true" class="invalid"' if name in marked else ""
+
+    rows = "".join(
+        f"<tr><th>{CATEGORY_NAMES[lang][c]}</th>"
+        + "".join(
+            f'<td><input type="number" inputmode="numeric" min="0" '
+            f'value="{escape(values.get(f"{c}_{k}", "0"))}" name="{c}_{k}" '
+            f'aria-label="{CATEGORY_NAMES[lang][c]} {t(lang, k)}"{invalid(f"{c}_{k}")}></td>'
+            for k in COUNTS
+        )
+        + "</tr>"
+        for c in CATEGORIES
+    )
+    texts = "".join(
+        f"<label>{t(lang, _TEXT_WORDS[name])}"
+        + (
+            f'<textarea name="notes" rows="2"{invalid(name)}>{escape(values.get(name, ""))}'
+            "</textarea>"
+            if name == "notes"
+            else f'<input name="{name}" value="{escape(values.get(name, ""))}"{invalid(name)}>'
+        )
+        + "</label>"
+        for name in TEXTS
+    )
+    shown = ""
+    if problems:
+        items = "".join(f"<li>{escape(p.message)}</li>" for p in problems)
+        shown = (
+            f'<div class="msg error" role="alert" id="form-errors">'
+            f"{i18n.t(lang, 'form.invalid')}<ul>{items}</ul></div>"
+        )
+    csrf = session.form_token(request, VOLUNTEER)
+    body = (
+        f'{shown}<form class="card" method="post" action="/volunteer/inspect/{assignment}">'
+        f"{csrf_input(csrf)}"
+        f'<div class="scroll"><table class="counts"><tr><th></th><th>{t(lang, "checked")}</th>'
+        f"<th>{t(lang, 'mis_sorted')}</th><th>{t(lang, 're_sorted')}</th></tr>{rows}</table>"
+        f"</div>{texts}"
+        f'<p class="row"><button data-test="save">{t(lang, "save")}</button>'
+        f'<a class="btn alt" href="/volunteer">{t(lang, "back")}</a></p></form>'
+    )
+    return _html(request, page(lang, t(lang, "inspect"), body, csrf=csrf), status)
+
 
 @pages_router.get("/inspect/{assignment}", response_class=HTMLResponse, response_model=None)
 async def inspect_page(
@@ -383,83 +471,91 @@ async def inspect_page(
     msg: str | None = None,
 ) -> Response:
     """Per category: drops checked, mis-sorted, re-sorted; building, notes, photo."""
-    lang = _lang(request)
     if principal is None:
-        return RedirectResponse("/volunteer/login", status_code=303)
+        return _to_login(request)
     me = await volunteer_repo.volunteer_of_token(conn, principal.token_id)
-    rows = "".join(
-        f"<tr><th>{CATEGORY_NAMES[lang][c]}</th>"
-        + "".join(
-            f'<td><input type="number" inputmode="numeric" min="0" value="0" '
-            f'name="{c}_{k}" aria-label="{c} {k}"></td>'
-            for k in ("checked", "mis_sorted", "re_sorted")
-        )
-        + "</tr>"
-        for c in CATEGORIES
-    )
-    building = escape((me or {}).get("building") or "")
-    csrf = session.form_token(request, VOLUNTEER)
-    body = (
-        f'<form class="card" method="post" action="/volunteer/inspect/{assignment}">'
-        f"{csrf_input(csrf)}"
-        f"<table><tr><th></th><th>{t(lang, 'checked')}</th><th>{t(lang, 'mis_sorted')}"
-        f"</th><th>{t(lang, 're_sorted')}</th></tr>{rows}</table>"
-        f'<label>{t(lang, "building")}<input name="building" value="{building}"></label>'
-        f'<label>{t(lang, "notes")}<textarea name="notes" rows="2"></textarea></label>'
-        f'<label>{t(lang, "photo")}<input name="photo_ref"></label>'
-        f'<p class="row"><button data-test="save">{t(lang, "save")}</button>'
-        f'<a class="btn alt" href="/volunteer">{t(lang, "back")}</a></p></form>'
-    )
-    return _html(request, page(lang, t(lang, "inspect"), body, csrf=csrf, message=msg))
+    values = {"building": (me or {}).get("building") or ""}
+    problems = [form_errors.Problem((), msg)] if msg else None
+    return _inspection_form(request, assignment, values, problems)
 
 
-def _inspection_from_form(form: dict[str, str]) -> InspectionIn:
+def _inspection_lines(form: dict[str, str]) -> list[dict[str, Any]]:
+    """The form's lines with a count entered (a category left at 0 is no line)."""
+
     def number(key: str) -> int:
         value = form.get(key) or "0"
         return int(value) if value.isdigit() else -1  # -1: refused by the schema
 
-    lines = [
-        {
-            "category": c,
-            "checked": number(f"{c}_checked"),
-            "mis_sorted": number(f"{c}_mis_sorted"),
-            "re_sorted": number(f"{c}_re_sorted"),
-        }
-        for c in CATEGORIES
-    ]
+    lines = [{"category": c, **{k: number(f"{c}_{k}") for k in COUNTS}} for c in CATEGORIES]
+    return [x for x in lines if any(x[k] for k in COUNTS)]
+
+
+def _inspection_from_form(form: dict[str, str]) -> InspectionIn:
     return InspectionIn.model_validate(
         {
-            "building": form.get("building") or None,
-            "notes": form.get("notes") or None,
-            "photo_ref": form.get("photo_ref") or None,
-            "lines": [x for x in lines if x["checked"] or x["mis_sorted"] or x["re_sorted"]],
+            **{name: form.get(name) or None for name in TEXTS},
+            "lines": _inspection_lines(form),
         }
     )
+
+
+def _refused_inputs(
+    lang: Lang, form: dict[str, str], exc: ValidationError
+) -> tuple[list[form_errors.Problem], set[str]]:
+    """The refusal's sentences, naming each field as the form does, and the inputs to
+    mark: a count's own input, a whole line's three, a text field."""
+    lines = _inspection_lines(form)
+
+    def category(loc: form_errors.Loc) -> str | None:
+        index = loc[1] if len(loc) > 1 else None
+        if loc[:1] == ("lines",) and isinstance(index, int) and index < len(lines):
+            return str(lines[index]["category"])
+        return None
+
+    def label(loc: form_errors.Loc) -> str:
+        c = category(loc)
+        if c is not None:
+            name = CATEGORY_NAMES[lang][c]
+            return f"{name} · {t(lang, str(loc[2]))}" if len(loc) > 2 and loc[2] in COUNTS else name
+        if loc[:1] and loc[0] in TEXTS:
+            return t(lang, _TEXT_WORDS[str(loc[0])])
+        return i18n.t(lang, "form.field.form")
+
+    problems = form_errors.validation_problems(lang, exc, label)
+    marked: set[str] = set()
+    for p in problems:
+        c = category(p.loc)
+        if c is not None:
+            wanted = [str(p.loc[2])] if len(p.loc) > 2 and p.loc[2] in COUNTS else COUNTS
+            marked |= {f"{c}_{k}" for k in wanted}
+        elif p.loc[:1] and p.loc[0] in TEXTS:
+            marked.add(str(p.loc[0]))
+    return problems, marked
 
 
 @pages_router.post("/inspect/{assignment}")
 async def inspect(
     assignment: int, request: Request, conn: ConnDep, principal: CookiePrincipal, now: Now
 ) -> Response:
-    """Save the inspection and go back to my shifts."""
+    """Save the inspection and go back to my shifts; when it is refused, the form again
+    with everything typed and why, in the page's language."""
     if principal is None:
-        return RedirectResponse("/volunteer/login", status_code=303)
+        return _to_login(request)
+    lang = _lang(request)
     form = await _form(request)
     if not session.form_allowed(request, VOLUNTEER, form.get(CSRF_FIELD)):
         return _refused(request)
     try:
         body = _inspection_from_form(form)
     except ValidationError as exc:
-        return _back(
-            f"输入有误 / check the numbers: {exc.errors()[0]['msg']}",
-            f"/volunteer/inspect/{assignment}",
-        )
-    return await _act(
-        request,
-        principal,
-        lambda p: inspection_service.record_inspection(conn, p, assignment, body, now),
-        form,
-    )
+        problems, marked = _refused_inputs(lang, form, exc)
+        return _inspection_form(request, assignment, form, problems, marked, 422)
+    try:
+        await inspection_service.record_inspection(conn, principal, assignment, body, now)
+    except ApiError as exc:
+        problem = form_errors.Problem((), form_errors.service_message(lang, exc))
+        return _inspection_form(request, assignment, form, [problem], None, exc.status_code)
+    return _back(t(lang, "saved"))
 
 
 # --- the committee's roster ---------------------------------------------------------------
@@ -471,13 +567,40 @@ async def roster_page(
     conn: ConnDep,
     principal: CookiePrincipal,
     now: Now,
-    estate: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,64}$")] = None,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    estate: str | None = None,
+    month: str | None = None,
 ) -> Response:
-    """A month's watches with uncovered ones flagged, accuracy and suggestions (viewer+)."""
-    lang = _lang(request)
+    """A month's watches with uncovered ones flagged, accuracy and suggestions (viewer+);
+    a refusal (another estate's, a month that is not YYYY-MM) is a page in its language."""
     if principal is None:
-        return RedirectResponse("/volunteer/login", status_code=303)
+        return _to_login(request)
+    try:
+        return await _roster(request, conn, principal, now, estate, month)
+    except ApiError as exc:
+        lang = _lang(request)
+        csrf = session.form_token(request, VOLUNTEER)
+        message = form_errors.service_message(lang, exc)
+        back = f'<p><a class="btn alt" href="/volunteer">{t(lang, "back")}</a></p>'
+        return _html(
+            request,
+            page(lang, t(lang, "roster"), back, csrf=csrf, message=message),
+            exc.status_code,
+        )
+
+
+async def _roster(
+    request: Request,
+    conn: ConnDep,
+    principal: Principal,
+    now: datetime,
+    estate: str | None,
+    month: str | None,
+) -> Response:
+    lang = _lang(request)
+    if estate is not None and not ESTATE_ID.fullmatch(estate):
+        raise NotFound(f"no estate {estate!r}")
+    if month is not None and not MONTH.fullmatch(month):
+        raise Invalid(f"month {month!r} is not YYYY-MM")
     if estate is None:
         me = await volunteer_repo.volunteer_of_token(conn, principal.token_id)
         visible = (
@@ -502,7 +625,7 @@ async def roster_page(
     if watch["suggestions"]:
         parts.append(f"<h2>{t(lang, 'suggest')}</h2>")
         parts += [
-            f'<div class="card">{escape(s["room"])} · {s["day_type"]} '
+            f'<div class="card">{escape(s["room"])} · {i18n.t(lang, DAY_TYPES[s["day_type"]])} '
             f"{s['start']:%H:%M}–{s['end']:%H:%M}: {s['avg_drops']} / "
             f"{s['avg_volunteers']} → {s['suggested_volunteers']}</div>"
             for s in watch["suggestions"]
