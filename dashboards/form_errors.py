@@ -74,8 +74,9 @@ def _sentence(
 ) -> str:
     kind = str(error.get("type", ""))
     ctx = error.get("ctx") or {}
-    if kind == "value_error":
-        text = str(ctx.get("error", error.get("msg", "")))
+    # `rule` / `period`: a documented rule of api.fields.broken_rule, its reason in ctx.
+    if kind in ("value_error", "rule", "period"):
+        text = str(ctx.get("error", ctx.get("reason", error.get("msg", ""))))
         for pattern, key in _VALUE_ERRORS:
             if pattern.search(text):
                 return i18n.t(locale, key, field=field_label(loc))

@@ -40,7 +40,7 @@ from api.shifts import service as shift_service
 from api.swaps import repository as swap_repo
 from api.swaps import service as swap_service
 from api.volunteers import repository as volunteer_repo
-from dashboards import form_errors, i18n, session
+from dashboards import form_errors, i18n, roster_words, session
 from dashboards.session import CSRF_FIELD, VOLUNTEER
 from dashboards.settings import get_dashboard_settings
 from dashboards.volunteer_html import CATEGORY_NAMES, Lang, button, csrf_input, page, t, when
@@ -54,7 +54,6 @@ SHOW_DAYS = 14
 SHOW_SHIFTS = 10
 ESTATE_ID = re.compile(r"[a-z0-9-]{1,64}")
 MONTH = re.compile(r"\d{4}-\d{2}")
-DAY_TYPES = {"weekday": "day_type.weekday", "weekend": "day_type.weekend"}
 
 
 def _lang(request: Request) -> Lang:
@@ -625,9 +624,7 @@ async def _roster(
     if watch["suggestions"]:
         parts.append(f"<h2>{t(lang, 'suggest')}</h2>")
         parts += [
-            f'<div class="card">{escape(s["room"])} · {i18n.t(lang, DAY_TYPES[s["day_type"]])} '
-            f"{s['start']:%H:%M}–{s['end']:%H:%M}: {s['avg_drops']} / "
-            f"{s['avg_volunteers']} → {s['suggested_volunteers']}</div>"
+            f'<div class="card">{escape(roster_words.suggestion(lang, s))}</div>'
             for s in watch["suggestions"]
         ]
     rows = "".join(

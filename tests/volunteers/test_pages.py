@@ -81,7 +81,7 @@ def test_pages_sign_in_check_in_and_inspect(
         content=f"wet_checked=1&wet_mis_sorted=5&csrf={csrf}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    assert "mis_sorted exceeds" in bad.text
+    assert bad.status_code == 422 and "湿垃圾：错投数不能多于检查数" in bad.text
     acc = client.get(
         "/api/v1/estates/jjq/accuracy?from=2026-04-06&to=2026-04-06", headers=admin
     ).json()
