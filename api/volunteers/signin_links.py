@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from api.auth.repository import principal_by_id
 from api.auth.tokens import hash_token, new_token
 from api.errors import Conflict
 from api.rows import Conn, Row
@@ -97,6 +98,9 @@ async def redeem(conn: Conn, code: str) -> tuple[Found, int | None]:
     found = await look_up(conn, code)
     if found.state is not LinkState.ok or found.row is None:
         return found, None
+    # The token's own rule (revoked, expired), and the audit record names it as the caller.
+    if await principal_by_id(conn, found.row["token_id"]) is None:
+        return Found(LinkState.unusable, found.row), None
     token_id = await repo.consume(conn, found.row)
     if token_id is None:  # used (or replaced) between the look-up and now
         return await look_up(conn, code), None
