@@ -41,7 +41,7 @@ def sign_in(client: TestClient, headers: dict[str, str]) -> None:
 
 
 def csrf(client: TestClient, path: str = BASE) -> str:
-    return CSRF.findall(client.get(path).text)[0]
+    return str(CSRF.findall(client.get(path).text)[0])
 
 
 def api_list(client: TestClient, admin: dict[str, str]) -> list[dict[str, Any]]:
@@ -174,7 +174,7 @@ def xlsx(rows: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
-GOOD = [
+GOOD: list[list[Any]] = [
     ["王阿姨", "13900001111", "12", WANG],
     ["李叔叔", 13900002222, 7, "每天 06:30-08:30"],
     ["Ann", "13900003333", "3", "Mon-Fri 17:30-20:30; Sat, Sun 06:30-20:30"],
