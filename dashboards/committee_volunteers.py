@@ -281,5 +281,16 @@ async def signin_link(
     return response
 
 
+@router.get(
+    "/dashboards/estates/{estate}/volunteers/{volunteer}/signin-link",
+    include_in_schema=False,
+    response_model=None,
+)
+async def signin_link_again(estate: EstatePath, volunteer: IdPath) -> Response:
+    """A link is shown once, by the POST that makes it (the language switch of its page
+    comes here): back to the list, where the button makes a new one."""
+    return RedirectResponse(base_path(estate), status_code=303)
+
+
 for _part in (volunteer_import.router, volunteer_link.router):
     router.include_router(_part)

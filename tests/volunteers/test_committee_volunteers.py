@@ -5,6 +5,7 @@ the page's language with what was typed kept; the sheet import all or none."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 from datetime import time as clock_time
@@ -191,8 +192,11 @@ def upload(client: TestClient, body: bytes, name: str = "volunteers.xlsx", lang:
     )
 
 
-def test_import_is_all_or_none(client: TestClient, admin: dict[str, str], estate: str) -> None:
+def test_import_is_all_or_none(
+    client: TestClient, admin: dict[str, str], estate: str, caplog: pytest.LogCaptureFixture
+) -> None:
     sign_in(client, admin)
+    caplog.set_level(logging.INFO, "fenlei.audit")
     bad_rows = [
         *GOOD,
         ["", "139", "1", "周一 08:00-09:00"],
@@ -222,6 +226,10 @@ def test_import_is_all_or_none(client: TestClient, admin: dict[str, str], estate
     assert windows(stored[1]["availability"]) == [([0, 1, 2, 3, 4, 5, 6], "06:30", "08:30")]
     assert windows(stored[2]["availability"]) == windows(stored[0]["availability"])
     assert all(v["token_id"] is not None and v["active"] for v in stored)
+    [imported] = [r for r in caplog.records if getattr(r, "audit", None) == "volunteers_imported"]
+    assert (getattr(imported, "estate", None), getattr(imported, "rows", None)) == ("jjq", 3)
+    english = unescape(client.get(f"{BASE}?lang=en").text)
+    assert "Mon-Fri 17:30-20:30; Sat, Sun 06:30-20:30" in english and "Every day" in english
 
     # The same sheet again: every row is already registered, nothing is added.
     r = upload(client, xlsx([HEADER, *GOOD]))

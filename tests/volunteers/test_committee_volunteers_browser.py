@@ -4,6 +4,7 @@ on /volunteer signed in."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,10 +16,17 @@ from tests.volunteers.test_committee_volunteers import GOOD, HEADER, xlsx
 from tests.volunteers.test_pages import served  # noqa: F401  (the uvicorn fixture)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ViewportSize
+    from playwright.sync_api import Page, ViewportSize
 
 pytestmark = pytest.mark.integration
 PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+def shot(page: Page, name: str) -> None:
+    """A full-page screenshot when FENLEI_SCREENSHOTS_DIR names a folder (to look at)."""
+    folder = os.environ.get("FENLEI_SCREENSHOTS_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 @pytest.mark.browser
@@ -53,6 +61,7 @@ def test_import_then_sign_a_phone_in_by_its_link(
             assert "已导入 3 名志愿者" in page.inner_text("#done")
             rows = page.locator("#volunteers tbody tr")
             assert rows.count() == 3
+            shot(page, "committee-volunteers")
             assert "周一至周五 17:30-20:30; 周六、周日 06:30-20:30" in rows.nth(0).inner_text()
             stored = client.get("/api/v1/estates/jjq/volunteers", headers=admin).json()
             wang = next(v for v in stored if v["name"] == "王阿姨")
@@ -62,6 +71,7 @@ def test_import_then_sign_a_phone_in_by_its_link(
             assert url is not None and url.startswith(f"{served}/volunteer/link/")
             # The QR code is drawn (the pages' CSP allows data: images).
             assert page.evaluate("document.getElementById('signin-qr').naturalWidth") > 0
+            shot(page, "committee-signin-link")
 
             phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
             mobile = phone.new_page()
@@ -77,6 +87,7 @@ def test_import_then_sign_a_phone_in_by_its_link(
             mobile.goto(url)
             assert "以 王阿姨 的身份登录？" in mobile.inner_text("#link-name")
             assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            shot(mobile, "volunteer-link-confirm")
             mobile.click("[data-test=confirm-link]")
             mobile.wait_for_url(f"{served}/volunteer")
             mobile.wait_for_selector("text=我的值班")
