@@ -52,6 +52,9 @@ async def link_new_token(conn: Conn, volunteer: Row, token_sha256: bytes, estate
     return int(token["id"])
 
 
+# Codes that can no longer sign anyone in, kept a while to say why ("used", "expired")
+# when an old link is opened, then dropped at the next issue (the audit log keeps the rest).
+_PURGE = "DELETE FROM volunteer_signin_codes WHERE expires_at < now() - interval '30 days'"
 _SUPERSEDE = """
 UPDATE volunteer_signin_codes SET superseded_at = now()
 WHERE volunteer_id = %s AND used_at IS NULL AND superseded_at IS NULL
@@ -68,6 +71,7 @@ async def insert_code(
 ) -> datetime:
     """Store a new code for the volunteer, ending their earlier unused ones; its expiry."""
     async with conn.transaction():
+        await conn.execute(_PURGE)
         cur = await conn.execute(_SUPERSEDE, (volunteer["id"],))
         superseded = cur.rowcount
         row = await fetch_one(conn, _INSERT, (code_sha256, volunteer["id"], token_id, valid_hours))
