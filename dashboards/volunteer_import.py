@@ -166,14 +166,20 @@ async def _read(
                 sheet.read, path, limits
             )
         except TooLarge as exc:
-            return _page(ctx, estate, _error(ctx.t("vol.import.too_large", detail=str(exc))), 413)
+            return _page(ctx, estate, _error(_too_large(ctx, limits, str(exc))), 413)
         except Invalid as exc:
             return _page(ctx, estate, _error(ctx.t("vol.import.unreadable", detail=str(exc))), 400)
     return rows
 
 
-def _too_large(ctx: layout.Context, limits: SheetLimits) -> str:
-    return ctx.t("vol.import.too_large", detail=f"{limits.max_bytes:,} bytes at most")
+def _too_large(ctx: layout.Context, limits: SheetLimits, detail: str = "") -> str:
+    """The sheet's bounds in the page's language, with the reader's own words (English)."""
+    return ctx.t(
+        "vol.import.too_large",
+        rows=f"{limits.max_rows:,}",
+        mb=f"{limits.max_bytes / 1024 / 1024:g}",
+        detail=detail or f"{limits.max_bytes:,} bytes",
+    )
 
 
 async def _store(conn: Any, estate: str, checked: sheet.VolunteerSheet) -> None:
