@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 
 from api.deps import ConnDep, EstateAdmin, EstatePath
 from api.registry import repository as registry
@@ -22,9 +22,16 @@ from api.routes.volunteer_deps import BODY, ERRORS, WRITE, AnyVolunteer, IdPath,
 from api.shifts import service as shifts_service
 from api.shifts.schemas import MyShift
 from api.volunteers import repository as repo
-from api.volunteers import service
+from api.volunteers import service, signin_links
 from api.volunteers.access import acting_volunteer
-from api.volunteers.schemas import Me, Volunteer, VolunteerCreated, VolunteerIn
+from api.volunteers.schemas import (
+    Me,
+    SigninLink,
+    SigninLinkIn,
+    Volunteer,
+    VolunteerCreated,
+    VolunteerIn,
+)
 
 people = APIRouter(prefix="/api/v1", tags=["volunteers"], responses=ERRORS)
 
@@ -65,6 +72,33 @@ async def delete_volunteer(
     """Remove a volunteer, their assignments and their token."""
     await service.volunteer_in(conn, estate, volunteer)
     await repo.delete_volunteer(conn, volunteer)
+
+
+@people.post(
+    "/estates/{estate}/volunteers/{volunteer}/signin-link",
+    response_model=SigninLink,
+    status_code=201,
+    responses=BODY,
+)
+async def create_signin_link(
+    estate: EstatePath,
+    volunteer: IdPath,
+    conn: ConnDep,
+    _: EstateAdmin,
+    body: Annotated[SigninLinkIn | None, Body()] = None,
+) -> Any:
+    """A one-time link that signs the volunteer's phone in (no token to type).
+
+    Opening `url` on this server shows whose link it is; confirming uses it and starts a
+    volunteer session for the volunteer's token. It works once, until `expires_at`
+    (`valid_hours`, 72 by default), while the volunteer is active and the token works.
+    A new link replaces the volunteer's earlier unused ones and changes nothing else; a
+    volunteer with no working token is given a new one. 409 when the volunteer is
+    inactive. The code is shown only in this answer (only its hash is stored).
+    """
+    hours = (body or SigninLinkIn()).valid_hours
+    issued = await signin_links.issue(conn, estate, volunteer, hours)
+    return {"url": issued.url, "expires_at": issued.expires_at}
 
 
 @people.get("/me", response_model=Me)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -87,3 +88,21 @@ class Me(Volunteer):
     """The caller's own volunteer record and calendar feed."""
 
     calendar_url: str
+
+
+class SigninLinkIn(BaseModel):
+    """How long a new one-time sign-in link works."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valid_hours: int = Field(default=72, ge=1, le=720, description="hours until it expires")
+
+
+class SigninLink(BaseModel):
+    """A one-time sign-in link for a volunteer's phone, shown only this once."""
+
+    url: str = Field(
+        description="path of the link on this server; opening it and confirming signs in",
+        examples=["/volunteer/link/3q2-7wEAAAAAAAAAAAAAAAAA"],
+    )
+    expires_at: datetime
