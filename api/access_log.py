@@ -43,9 +43,16 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_LOGGED_CHARS else text[:MAX_LOGGED_CHARS] + "…[cut]"
 
 
+# A one-time sign-in link's code (api/volunteers/signin_links.py) and a public board's
+# link token (dashboards/public_board.py): each is the whole secret of its URL.
+_LINK_SECRET = re.compile(r"(/volunteer/(?:login/)?link/|/dashboards/public/)[^/?]*")
+
+
 def redact_path(path: str) -> str:
-    """`path` without the secrets a path can carry (a calendar key, a token)."""
+    """`path` without the secrets a path can carry (a calendar key, a sign-in link's
+    code, a public board's token, a bearer token)."""
     path = _CALENDAR_KEY.sub(lambda m: m.group(1) + REDACTED + (m.group(2) or ""), path)
+    path = _LINK_SECRET.sub(lambda m: m.group(1) + REDACTED, path)
     return _cut(_TOKEN_SEGMENT.sub(REDACTED, path))
 
 

@@ -211,7 +211,10 @@ def _as_records(rows: Iterable[Sequence[str]]) -> tuple[list[dict[str, str]], li
     return records, lines
 
 
-def _records(path: Path, limits: SheetLimits) -> tuple[list[dict[str, str]], list[int]]:
+def read_records(path: Path, limits: SheetLimits) -> tuple[list[dict[str, str]], list[int]]:
+    """A CSV or .xlsx sheet's rows as {header: cell} records and their line numbers,
+    bounded by `limits` before it is read whole (TooLarge past them). Any sheet import
+    (households, volunteers) reads through here."""
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise _too_large(path, f"{size:,} bytes; at most {limits.max_bytes:,}")
@@ -266,4 +269,4 @@ def parse_rows(records: list[dict[str, str]], line_numbers: list[int] | None = N
 def read_sheet(path: Path, limits: SheetLimits | None = None) -> Sheet:
     """Read and validate a CSV (UTF-8) or Excel (.xlsx) household sheet; TooLarge
     (before reading it whole) when it exceeds `limits`."""
-    return parse_rows(*_records(path, limits or SheetLimits()))
+    return parse_rows(*read_records(path, limits or SheetLimits()))

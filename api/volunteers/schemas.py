@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from api.fields import Day, LocalMinute, Text
+from api.fields import Day, JsonInt, LocalMinute, Text
 
 Kind = Literal["party_member", "group_leader", "resident", "child_leader"]
 
@@ -17,7 +17,7 @@ class AvailabilityWindow(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+    days: list[Annotated[JsonInt, Field(ge=0, le=6)]] = Field(
         min_length=1, max_length=7, description="weekdays, Monday = 0 … Sunday = 6"
     )
     start: LocalMinute = Field(examples=["17:30"])
@@ -59,7 +59,8 @@ class VolunteerIn(BaseModel):
         default=None, max_length=50, description="when they can watch; null: any time"
     )
     unavailable_on: list[Day] = Field(default_factory=list, max_length=1_000)
-    active: bool = True
+    # Strict: JSON 0 is not false.
+    active: StrictBool = True
 
 
 class Volunteer(BaseModel):
@@ -95,7 +96,7 @@ class SigninLinkIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    valid_hours: int = Field(default=72, ge=1, le=720, description="hours until it expires")
+    valid_hours: JsonInt = Field(default=72, ge=1, le=720, description="hours until it expires")
 
 
 class SigninLink(BaseModel):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from api.registry.sheet import SheetLimits
-from api.registry.sheet import _records as bounded_records
+from api.registry.sheet import read_records as bounded_records
 from api.volunteers import form_input
 from api.volunteers.form_input import FieldError
 from api.volunteers.schemas import VolunteerIn

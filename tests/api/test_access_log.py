@@ -254,3 +254,19 @@ def test_roster_and_volunteer_changes_write_one_audit_record_each(
     secrets += [u["calendar_url"].rsplit("/", 1)[1].removesuffix(".ics") for u in (a, b)]
     for record in caplog.records:
         assert not [s for s in secrets if s in _text(record)], _text(record)
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/volunteer/link/Zq3x-secret", "/volunteer/link/[redacted]"),
+        ("/volunteer/login/link/Zq3x-secret", "/volunteer/login/link/[redacted]"),
+        ("/dashboards/public/pb_secret", "/dashboards/public/[redacted]"),
+        ("/dashboards/public/pb_secret/2026-03", "/dashboards/public/[redacted]/2026-03"),
+        ("/dashboards/estates/jjq", "/dashboards/estates/jjq"),
+    ],
+)
+def test_link_secrets_in_a_path_are_redacted(path: str, logged: str) -> None:
+    from api.access_log import redact_path
+
+    assert redact_path(path) == logged

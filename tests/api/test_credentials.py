@@ -12,7 +12,7 @@ import stat
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -544,7 +544,7 @@ def test_a_command_sent_before_the_connack_waits_for_it(services: Services) -> N
         timeout_s=3 * WITHIN_S,
     )
     admin.start()
-    replies: list[list[dict[str, Any]]] = []
+    replies: list[list[Mapping[str, Any]]] = []
     failures: list[BaseException] = []
 
     def send() -> None:
