@@ -125,21 +125,24 @@ def run_demo_once(env: dict[str, str], truth: Path) -> None:
     assert elapsed < DEMO_TIMEOUT_S
 
 
-def check_output(out: str) -> None:
+def check_output(out: str) -> str:
+    """Check what the demo printed; its volunteer sign-in link."""
     for label in ("coverage", "participation rate", "wet-waste share"):
         line = next(li for li in out.splitlines() if li.startswith(label))
         assert line.rstrip().endswith("="), line  # expected equals computed
     assert re.search(r"^token\s+\S+$", out, re.M), out
     assert "/docs" in out
     # The volunteer pages' way in: a one-time sign-in link for 王阿姨 (the first group
-    # leader), or, while the API has no link route, the page and where a link is made.
-    assert re.search(
-        r"^volunteer  http://127\.0\.0\.1:\d+/volunteer(/link/\S+  \(王阿姨, one-time"
-        r" sign-in link\)|  \(王阿姨: a one-time sign-in link is made on the committee)",
+    # leader).
+    link = re.search(
+        r"^volunteer  (http://127\.0\.0\.1:\d+/volunteer/link/\S+)  \(王阿姨, one-time"
+        r" sign-in link\)",
         out,
         re.M,
-    ), out
+    )
+    assert link, out
     assert re.search(r"^team       25 volunteers, \d+ watches", out, re.M), out
+    return link[1]
 
 
 def check_team(out: str, db_url: str) -> None:
@@ -223,7 +226,10 @@ def run_demo_live_then_ctrl_c(env: dict[str, str], truth: Path, db_url: str) -> 
                 break
         out = "".join(lines)
         assert "live from" in out, out + err_path.read_text(errors="replace")
-        check_output(out)
+        link = check_output(out)
+        # Opening the link shows its confirm page (only the confirm's POST uses it up).
+        confirm = httpx.get(link, timeout=30.0)
+        assert confirm.status_code == 200 and "王阿姨" in confirm.text, confirm.text[:500]
         check_team(out, db_url)
         started_children = children_of(proc.pid)
         assert len(started_children) == 2, started_children  # the ingester and the API
