@@ -14,7 +14,6 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -24,7 +23,15 @@ from api.routes.volunteer_deps import IdPath
 from api.volunteers import availability_text, form_input, service, signin_links
 from api.volunteers import repository as repo
 from api.volunteers.schemas import VolunteerIn
-from dashboards import common, i18n, layout, volunteer_form, volunteer_import, volunteer_link
+from dashboards import (
+    common,
+    i18n,
+    layout,
+    qr,
+    volunteer_form,
+    volunteer_import,
+    volunteer_link,
+)
 from dashboards.committee_page import committee_page
 
 router = APIRouter()
@@ -237,8 +244,8 @@ async def set_active(
 
 
 def qr_data_uri(url: str) -> str:
-    """The QR code of `url` as an SVG data: URI (the pages' CSP allows data: images)."""
-    return str(segno.make(url, error="m").svg_data_uri(scale=6, border=3))
+    """The QR code of a sign-in link, large enough to scan from a phone's screen."""
+    return qr.data_uri(url, scale=6, border=3)
 
 
 @router.post(

@@ -147,6 +147,9 @@ ZH: dict[str, str] = {
     "public.made": "新的公开链接如下，请现在复制保存：系统只保存其摘要，之后无法再次显示。"
     "此前的链接已失效。",
     "public.back": "返回公示栏",
+    "public.qr": "公示栏链接的二维码",
+    "public.poster": "打印带此二维码的公示海报",
+    "public.poster_pdf": "下载带此二维码的海报 PDF",
     "public.not_found": "链接无效或已停用。",
     "public.bad_month": "月份应为最近 {n} 个月内已结束的月份，格式为 YYYY-MM。",
     "public.previous": "上个月",
@@ -293,6 +296,9 @@ EN: dict[str, str] = {
     "public.made": "Here is the new public link. Copy it now: fenlei keeps only a hash of it "
     "and cannot show it again. Any earlier link has stopped working.",
     "public.back": "Back to the board",
+    "public.qr": "QR code of the board's public link",
+    "public.poster": "Print the poster with this QR code",
+    "public.poster_pdf": "Download the poster PDF with this QR code",
     "public.not_found": "This link is not valid, or has been turned off.",
     "public.bad_month": "The month must be one that has ended, within the last {n} months, "
     "written YYYY-MM.",

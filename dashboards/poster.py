@@ -17,11 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import segno
-
 from api.metrics import repository as metrics
 from api.metrics import service
-from dashboards import disclosure, i18n, public_board, repository
+from dashboards import disclosure, i18n, public_board, qr, repository
 from dashboards.i18n import Locale
 from dashboards.period import Period
 from dashboards.settings import DashboardSettings
@@ -260,9 +258,8 @@ def link_token(url: str) -> str:
 
 
 def qr_data_uri(url: str) -> str:
-    """A QR code of `url` as an SVG data URI (the pages' CSP allows data: images)."""
-    code = segno.make(url, error="m")
-    return str(code.svg_data_uri(scale=4, border=2))
+    """A QR code of `url` for the poster."""
+    return qr.data_uri(url, scale=4, border=2)
 
 
 def _pct(value: float | None, digits: int = 2) -> str:

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import audit, caller
 from api.deps import ConnDep, EstatePath
-from dashboards import common, i18n, layout, repository
+from dashboards import common, i18n, layout, qr, repository
 
 router = APIRouter()
 
@@ -95,9 +95,19 @@ async def make_link(request: Request, estate: EstatePath, conn: ConnDep) -> Resp
     url = f"{str(request.base_url).rstrip('/')}{PATH}/{token}"
     tz = str(who.estate["timezone"]) if who.estate else "Asia/Shanghai"
     ctx = layout.Context(request, common.locale_of(request), estate=estate, timezone=tz)
+    # The only moment the link is known (only its hash is kept): its QR code here, and
+    # the poster with the code printed on it, the link going in a POST, never a URL.
+    poster = f"/dashboards/estates/{estate}/poster"
     body = (
         f"<p>{ctx.t('public.made')}</p>"
         f'<p><input id="public-link" readonly size="90" value="{escape(url)}"></p>'
+        f'<p><img id="public-link-qr" alt="{ctx.t("public.qr")}" width="200" height="200"'
+        f' src="{qr.data_uri(url)}"></p>'
+        f'<form method="post" id="public-link-poster" action="{escape(poster)}">'
+        f'{common.csrf_field(request)}<input type="hidden" name="link" value="{escape(url)}">'
+        f'<button type="submit">{ctx.t("public.poster")}</button> '
+        f'<button type="submit" formaction="{escape(poster)}.pdf">{ctx.t("public.poster_pdf")}'
+        f"</button></form>"
         f'<p><a href="{escape(board_path(estate))}">{ctx.t("public.back")}</a></p>'
     )
     # Not kept by any cache (layout: no-store); the link is in the body, not the URL.

@@ -272,3 +272,28 @@ def test_the_qr_code_of_the_public_link(site: Site) -> None:
         assert [c.text for c in zxingcpp.read_barcodes(pixels)] == [link]
         no_csrf = client.post(url, data={"link": link})
         assert no_csrf.status_code == 403
+
+
+def test_the_page_that_makes_the_link_shows_its_qr_and_prints_the_poster_with_it(
+    site: Site,
+) -> None:
+    """The link is known only when it is made (only its hash is kept): that page shows
+    its QR code and a form that prints the poster with it, the link in the POST body."""
+    with signed_in(site, site.jjq_admin) as client:
+        board = client.get("/dashboards/estates/jjq/disclosure", params=period(*MARCH)).text
+        state = board[board.index('id="public-link-state"') :]
+        made = client.post(
+            "/dashboards/estates/jjq/disclosure/public-link", data={"csrf": csrf_of(state)}
+        )
+        found = re.search(r'id="public-link" readonly size="90" value="([^"]+)"', made.text)
+        assert found is not None, made.text
+        link = unescape(found[1])
+        assert 'id="public-link-qr"' in made.text and 'src="data:image/svg+xml' in made.text
+        form = made.text[made.text.index('id="public-link-poster"') :]
+        posted = client.post(POSTER, data={"link": link, "csrf": csrf_of(form)})
+        assert posted.status_code == 200 and 'id="poster-qr"' in posted.text, posted.text[:300]
+        assert link not in str(posted.url)
+        pdf = client.post(f"{POSTER}.pdf", data={"link": link, "csrf": csrf_of(form)})
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        pixels = pdfium.PdfDocument(pdf.content)[0].render(scale=3, grayscale=True).to_numpy()
+        assert [c.text for c in zxingcpp.read_barcodes(pixels)] == [link]
