@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ import yaml
 
 from ingest import metrics
 from ingest.estates import counted_estates, keep_series
+from ingest.writer import BatchResult, record
 
 MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
 ALERTS = MONITORING / "alerts.yaml"
@@ -251,6 +253,22 @@ def test_estate_series_follow_the_registry() -> None:
         "fenlei_ingest_estate_events_total", {"estate": "h10-a"}
     )
     assert value == 3
+    keep_series([])
+
+
+def test_a_batch_counts_its_events_per_estate_once_split_parts_are_folded() -> None:
+    def value(estate: str) -> float:
+        v = metrics.REGISTRY.get_sample_value(
+            "fenlei_ingest_estate_events_total", {"estate": estate}
+        )
+        return v or 0.0
+
+    before = {e: value(e) for e in ("h10-x", "h10-y")}
+    first = BatchResult(3, 3, 2, {}, 0, estates={"h10-x": 3})
+    first.add(BatchResult(5, 5, 5, {"bad_json": 1}, 0, estates={"h10-x": 1, "h10-y": 4}))
+    record(first, time.monotonic())
+    assert value("h10-x") - before["h10-x"] == 4
+    assert value("h10-y") - before["h10-y"] == 4
     keep_series([])
 
 
