@@ -433,6 +433,28 @@ RULE_TESTS: list[dict[str, Any]] = [
             expect("FenleiEstateSilent", "23h30m", {"estate": "quiet", "severity": "warning"}),
         ],
     },
+    {  # the database away (or the broker lost) from 23:00 UTC: nothing is counted for
+        # any estate, which the outage's own alert reports, not one alert per estate
+        "input_series": [
+            series("fenlei_ingest_estate_events_total", "0x1500", estate="quiet"),
+            series("process_start_time_seconds", "0x1500"),
+            series("fenlei_ingest_degraded", "0x1380 1x120"),
+            series("fenlei_ingest_broker_connected", "1x1500"),
+            series("fenlei_ingest_degraded", "0x1500", instance="i2"),
+            series("fenlei_ingest_broker_connected", "1x1380 0x120", instance="i2"),
+            series("process_start_time_seconds", "0x1500", instance="i2"),
+        ],
+        "alert_rule_test": [
+            expect("FenleiEstateSilent", "23h30m"),
+            expect("FenleiEstateSilent", "23h45m"),
+            expect(
+                "FenleiDatabaseUnavailable", "23h30m", {"instance": "i1", "severity": "critical"}
+            ),
+            expect(
+                "FenleiBrokerDisconnected", "23h30m", {"instance": "i2", "severity": "critical"}
+            ),
+        ],
+    },
     {  # the only ingester restarted at 23:30 UTC (07:30 local): its fresh series are 0,
         # which is not silence until it has been up 20 minutes
         "input_series": [
@@ -475,7 +497,9 @@ def test_the_rule_tests_can_fail(tmp_path: Path) -> None:
         for rule in group["rules"]:
             rule.pop("annotations", None)
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(doc))
-    wrong = dict(RULE_TESTS[-2])
+    # The day of the quiet and the busy estate.
+    day = next(t for t in RULE_TESTS if any('"busy"' in x["series"] for x in t["input_series"]))
+    wrong = dict(day)
     wrong["alert_rule_test"] = [
         expect("FenleiEstateSilent", "9h", {"estate": "quiet", "severity": "warning"})
     ]
