@@ -239,6 +239,7 @@ def test_dashboard_panels_sit_on_the_grid_without_overlapping() -> None:
             for y in range(g["y"], g["y"] + g["h"]):
                 assert (x, y) not in cells, (p["title"], cells.get((x, y)))
                 cells[(x, y)] = p["title"]
+        assert p["type"] in {"row", "timeseries", "stat", "bargauge"}, p["title"]
         if p["type"] != "row":
             assert p["datasource"]["uid"] == "${datasource}", p["title"]
 
