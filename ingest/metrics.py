@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_* (start time, CPU, memory, open files; Linux only): the alert rules read the
+# start time to tell a silent estate from an ingester that has just started
+# (deploy/monitoring/alerts.yaml, FenleiEstateSilent).
+ProcessCollector(registry=REGISTRY)
 
 RECEIVED = Counter("fenlei_ingest_messages_received", "MQTT messages received", registry=REGISTRY)
 EVENTS_STORED = Counter("fenlei_ingest_events_stored", "Events newly stored", registry=REGISTRY)
@@ -17,6 +21,17 @@ REJECTED = Counter(
     "fenlei_ingest_rejected",
     "Messages or array items quarantined, by reason",
     ["reason"],
+    registry=REGISTRY,
+)
+# Per estate, for "no events from an estate" (FenleiEstateSilent). Cardinality: one
+# series per estate with registered bins, no more: only events of registered bins are
+# counted (the rest is quarantined as unknown_bin), and the ingester creates each
+# registered estate's series at 0 (ingest/service.py) so that an estate silent since
+# before a restart still has a series to alert on. Counted per batch, not per event.
+ESTATE_EVENTS = Counter(
+    "fenlei_ingest_estate_events",
+    "Valid events of an estate's registered bins received (stored or duplicate), by estate",
+    ["estate"],
     registry=REGISTRY,
 )
 STATUS_UPDATES = Counter(

@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 
 from ingest import metrics
 from ingest.batcher import Message, collect
+from ingest.estates import EstateSeries
 from ingest.mqtt import Subscriber
 from ingest.quarantine import Pruner
 from ingest.settings import IngestSettings
@@ -71,6 +72,7 @@ class Ingester:
         self.writer = Writer(settings.database_url, rejected_cap=settings.rejected_cap)
         self.watermarks = Watermarks(settings, self.subscriber.publish)
         self.pruner = Pruner(settings)
+        self.estate_series = EstateSeries()
         # Set by the network thread on every (re)connect: the broker may have lost the
         # retained watermarks (a crash before its autosave), so they are sent again.
         self.reconnected = threading.Event()
@@ -224,6 +226,7 @@ class Ingester:
             self.watermarks.republish_all(conn)
         self.watermarks.tick(conn)
         self.pruner.tick(conn)
+        self.estate_series.tick(conn)
 
     def _copy_network_counts(self) -> None:
         sub = self.subscriber

@@ -16,12 +16,35 @@ say() { echo "fenlei-install: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 WITH_BROWSER=0
+WITH_PROMTOOL=0
 for arg in "$@"; do
   case "$arg" in
-    --with-browser) WITH_BROWSER=1 ;;  # Chromium for the browser tests
-    *) die "unknown option $arg (known: --with-browser)" ;;
+    # The test run's flag (`make test`): Chromium for the browser tests, and promtool
+    # for the check of the alert rules (tests/deploy/test_monitoring.py).
+    --with-browser) WITH_BROWSER=1; WITH_PROMTOOL=1 ;;
+    --with-promtool) WITH_PROMTOOL=1 ;;
+    *) die "unknown option $arg (known: --with-browser, --with-promtool)" ;;
   esac
 done
+
+# promtool alone, taken out of Debian's `prometheus` package: installing the package
+# would add a Prometheus server (a service, a user, a web UI's libraries) the machine
+# does not need. Only the one static binary is copied to /usr/local/bin.
+install_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  [ "$(id -u)" = 0 ] || die "not root and promtool missing — run 'sudo $0 --with-promtool' once."
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install promtool by hand."
+  say "installing promtool (from Debian's prometheus package)"
+  local dir
+  dir=$(mktemp -d)
+  apt-get update -qq
+  (cd "$dir" && chmod 777 . && apt-get download -qq prometheus >/dev/null)
+  dpkg-deb -x "$dir"/prometheus_*.deb "$dir/root"
+  install -m 0755 "$dir/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$dir"
+  promtool --version >/dev/null || die "promtool was installed but does not run."
+}
+if [ "$WITH_PROMTOOL" = 1 ]; then install_promtool; fi
 
 need_pkgs=()
 if [ "$WITH_BROWSER" = 1 ]; then
