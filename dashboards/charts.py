@@ -218,6 +218,42 @@ def ranked_bars(
     return {"data": data, "layout": layout}
 
 
+def weekly_shares(
+    locale: Locale,
+    weeks: Sequence[Any],
+    series: dict[str, Sequence[float | None]],
+    target: float | None = None,
+) -> Figure:
+    """A ratio per week and category (sorting accuracy), one line each, weeks as dates."""
+    layout = _layout(locale, i18n.t(locale, "axis.share"), percent=True, days=weeks)
+    if target is not None:
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": target,
+                "y1": target,
+                "line": {"dash": "dash", "color": "#9ca3af"},
+            }
+        ]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": _dates(weeks),
+            "y": list(values),
+            "name": i18n.t(locale, f"cat.{c}"),
+            "line": {"color": CATEGORY_COLOURS.get(c, ACCENT), "width": 2},
+            "connectgaps": False,
+            "hovertemplate": "%{y:.2%}",
+        }
+        for c, values in series.items()
+    ]
+    return {"data": data, "layout": layout}
+
+
 def counts_by_reason(
     locale: Locale, rows: Sequence[dict[str, Any]], days: Sequence[Any] | None = None
 ) -> Figure:

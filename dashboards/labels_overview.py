@@ -15,6 +15,9 @@ ZH: dict[str, str] = {
     "acc.no_target": "未设目标",
     "acc.inspected": "抽查 {n} 件 · {m} 次检查",
     "acc.none": "本期无抽查记录。",
+    "acc.details": "按厢房、类别、周查看",
+    "acc.title": "分类准确率（抽查）",
+    "table.accuracy_categories": "各类别分类准确率",
     "table.accuracy": "分类准确率（按厢房、类别、周）",
     "chart.accuracy": "每周分类准确率（按类别）",
     "acc.col.week": "周（周一起）",
@@ -80,6 +83,9 @@ EN: dict[str, str] = {
     "acc.no_target": "no target set",
     "acc.inspected": "{n} drops inspected · {m} inspections",
     "acc.none": "No inspections recorded in this period.",
+    "acc.details": "By room, category and week",
+    "acc.title": "Sorting accuracy (inspections)",
+    "table.accuracy_categories": "Sorting accuracy by category",
     "table.accuracy": "Sorting accuracy by room, category and week",
     "chart.accuracy": "Weekly sorting accuracy by category",
     "acc.col.week": "Week (from Monday)",
@@ -110,7 +116,7 @@ EN: dict[str, str] = {
     "def.accuracy": "Sorting accuracy = inspected drops found correctly sorted ÷ inspected "
     "drops, from volunteers' inspections during their watches, counted on the watch's "
     "day; weeks start on Monday, so the period's first and last weeks may be partial.",
-    "def.kg": "Weight per category = the weight of drops of that category in the period, "
+    "def.kg": "kg per category = the weight of drops of that category in the period, "
     "anonymous drops included.",
     "def.buildings": "Participation per building = of the households that belong to the "
     "building and are enrolled on the period's last day, the share with an identified "

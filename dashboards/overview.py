@@ -28,9 +28,10 @@ from api.deps import EstatePath, PoolDep
 from api.inspections import service as inspections
 from api.metrics import repository as metrics
 from api.metrics import service
-from api.metrics.definitions import CATEGORIES, kg_total, ratio
+from api.metrics.definitions import CATEGORIES, kg_total
 from api.registry import repository as registry
 from dashboards import (
+    accuracy,
     charts,
     common,
     definitions,
@@ -45,6 +46,7 @@ from dashboards.settings import DashboardSettings, get_dashboard_settings
 
 router = APIRouter()
 router.include_router(definitions.router)
+router.include_router(accuracy.router)
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[object]]
 T = TypeVar("T")
 FIGURES = ("coverage", "participation_rate", "wet_share", "in_window_share")
@@ -72,11 +74,9 @@ class Overview:
     rejected: list[dict[str, Any]]
     # No drop recorded in the period: the page says so, its cards "no data yet".
     empty: bool = False
-    # GET …/accuracy's answer for the period, and the previous period's totals.
+    # GET …/accuracy's totals for the period, and the previous period's totals.
     accuracy: dict[str, Any] = field(default_factory=dict)
     accuracy_before: dict[str, Any] = field(default_factory=dict)
-    # Accuracy per room, category and week (`accuracy_rows`).
-    accuracy_weeks: list[dict[str, Any]] = field(default_factory=list)
     # `repository.newest_events` of the estate: the stale-data badge's input.
     newest: list[dict[str, Any]] = field(default_factory=list)
 
@@ -102,10 +102,9 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
         _query(pool, registry.list_bins, estate),
         _query(pool, repository.rejected_daily, estate, period.start, period.end),
     )
-    accuracy, accuracy_before, weekly, newest = await asyncio.gather(
-        _query(pool, inspections.accuracy, estate, period.start, period.end),
+    checked, checked_before, newest = await asyncio.gather(
+        _query(pool, inspections.estate_accuracy, estate, period.start, period.end),
         _query(pool, inspections.estate_accuracy, estate, prev.start, prev.end),
-        _query(pool, repository.accuracy_weekly, estate, period.start, period.end),
         _query(pool, repository.newest_events, [estate]),
     )
     current = service.estate_metrics(now[0], period.start, period.end)
@@ -136,24 +135,10 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
         bins,
         rejected,
         empty,
-        dict(accuracy),
-        dict(accuracy_before),
-        accuracy_rows(weekly),
+        dict(checked),
+        dict(checked_before),
         newest,
     )
-
-
-def accuracy_rows(weekly: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each room × category × week's sums with passed and accuracy, as the API makes them
-    (passed = inspected - mis-sorted, accuracy = passed / inspected)."""
-    return [
-        {
-            **r,
-            "passed": r["inspected"] - r["mis_sorted"],
-            "accuracy": ratio(r["inspected"] - r["mis_sorted"], r["inspected"]),
-        }
-        for r in weekly
-    ]
 
 
 def recorded(figures: dict[str, Any]) -> bool:
@@ -286,22 +271,6 @@ def build_tables(ctx: layout.Context, data: Overview) -> dict[str, tables.Table]
                 tables.Column("last_alarm_at", "col.last_alarm_at", "datetime"),
             ],
             data.bins,
-        ),
-        "accuracy": tables.Table(
-            "accuracy",
-            ctx.t("table.accuracy"),
-            [
-                tables.Column("room", "col.room"),
-                tables.Column("category", "col.category", "category"),
-                tables.Column("week", "acc.col.week", "date"),
-                tables.Column("inspections", "acc.col.inspections", "int"),
-                tables.Column("inspected", "acc.col.inspected", "int"),
-                tables.Column("passed", "acc.col.passed", "int"),
-                tables.Column("mis_sorted", "acc.col.mis_sorted", "int"),
-                tables.Column("re_sorted", "acc.col.re_sorted", "int"),
-                tables.Column("accuracy", "acc.col.accuracy", "pct"),
-            ],
-            data.accuracy_weeks,
         ),
         "rejected": tables.Table(
             "rejected",
@@ -447,7 +416,8 @@ def render(
 
 
 def _accuracy_card(ctx: layout.Context, data: Overview, target: float | None) -> str:
-    """Sorting accuracy beside the three figures: GET …/accuracy's, with its evidence."""
+    """Sorting accuracy beside the three figures: GET …/accuracy's, with its evidence and
+    a link to its page (per room, category and week: `dashboards.accuracy`)."""
     acc = data.accuracy
     evidence = (
         f'<div class="meta" id="accuracy-inspected">'
@@ -455,6 +425,11 @@ def _accuracy_card(ctx: layout.Context, data: Overview, target: float | None) ->
         f"</div>"
         if acc.get("inspected")
         else f'<div class="meta" id="accuracy-none">{ctx.t("acc.none")}</div>'
+    )
+    href = ctx.href(f"/dashboards/estates/{ctx.estate}/accuracy")
+    evidence += (
+        f'<div class="meta"><a id="accuracy-details" href="{escape(href)}">'
+        f"{ctx.t('acc.details')}</a></div>"
     )
     return _card(
         ctx,
