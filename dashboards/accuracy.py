@@ -141,6 +141,7 @@ async def accuracy_page(
         ctx.t("chart.accuracy"),
         charts.weekly_shares(ctx.locale, *by_week(weekly), settings.target_accuracy),
         ctx.t("def.accuracy"),
+        ctx.t("def.label"),
     )
     base = f"/dashboards/estates/{estate}/accuracy/export"
     none = "" if api["inspected"] else f'<p class="note" id="accuracy-none">{ctx.t("acc.none")}</p>'

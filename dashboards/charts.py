@@ -41,13 +41,15 @@ _FONT = "system-ui, 'PingFang SC', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-s
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """A figure with its element id (`chart-<name>`), title and its definition (口径,
-    shown under the title; '' for none)."""
+    """A figure with its element id (`chart-<name>`), title and its definition (口径;
+    '' for none), shown beside the title as `hint` (a few words) whose tooltip is the
+    whole definition: no line of its own, so the page below keeps its place."""
 
     name: str
     title: str
     figure: Figure
     note: str = ""
+    hint: str = "ⓘ"
 
 
 def tick_format(locale: Locale, days: Sequence[Any]) -> str:
@@ -284,9 +286,14 @@ def to_html(chart: Chart, filename: str) -> str:
     """A titled chart box: a div plotly draws into and its figure as inline JSON (a data
     block, not a script: `script_json` keeps any name in it from breaking the page)."""
     payload = layout.script_json(chart.figure)
-    note = f'<p class="def" data-def="{chart.name}">{escape(chart.note)}</p>' if chart.note else ""
+    note = (
+        f' <abbr class="def" data-def="{chart.name}" title="{escape(chart.note)}">'
+        f"{escape(chart.hint)}</abbr>"
+        if chart.note
+        else ""
+    )
     return (
-        f'<section class="chart"><h2>{escape(chart.title)}</h2>{note}'
+        f'<section class="chart"><h2>{escape(chart.title)}{note}</h2>'
         f'<div class="plot" id="chart-{chart.name}"></div>'
         f'<script type="application/json" class="figure" data-target="chart-{chart.name}"'
         f' data-filename="{escape(filename)}">{payload}</script></section>'

@@ -48,8 +48,10 @@ def text(locale: i18n.Locale, anchor: str, stale_minutes: int = 30) -> str:
 def footnote(ctx: layout.Context, anchor: str) -> str:
     """A card's definition, folded (<details>: no script) and linked to the page."""
     href = f"{PATH}#def-{anchor}"
+    hint = f"def.hint.{anchor}"
+    summary = ctx.t(hint) if hint in i18n.CATALOGUES[ctx.locale] else ctx.t("def.label")
     return (
-        f'<details class="def" data-def="{escape(anchor)}"><summary>{ctx.t("def.label")}'
+        f'<details class="def" data-def="{escape(anchor)}"><summary>{escape(summary)}'
         f"</summary>{escape(text(ctx.locale, anchor))} "
         f'{escape(ctx.t("def.change"))} <a href="{escape(href)}">'
         f"{ctx.t('definitions.link')}</a></details>"

@@ -127,6 +127,7 @@ async def district_page(
             target,
         ),
         ctx.t("def.participation_rate"),
+        ctx.t("def.label"),
     )
     links = "".join(
         f'<a href="{escape(ctx.href("/dashboards/estates/" + e["estate"]))}">'

@@ -29,6 +29,8 @@ ZH: dict[str, str] = {
     "acc.col.accuracy": "准确率",
     # -- definitions (口径) -------------------------------------------------------------
     "def.label": "口径",
+    "def.hint.participation_rate": "口径：按整个期间计，非每日",
+    "def.hint.participation": "口径：逐日计算，不同于期间参与率",
     "def.coverage": "覆盖率 = 统计期末日已入户（发卡或二维码）的户数 ÷ 小区总户数"
     "（居委会登记的户数）。",
     "def.participation_rate": "期间参与率 = 期末日已入户、且期间内至少有一次可识别投放的户数 "
@@ -97,6 +99,8 @@ EN: dict[str, str] = {
     "acc.col.accuracy": "Accuracy",
     # -- definitions (口径) -------------------------------------------------------------
     "def.label": "Definition",
+    "def.hint.participation_rate": "Definition: the whole period, not per day",
+    "def.hint.participation": "Definition: per day, not the period's rate",
     "def.coverage": "Coverage = households enrolled (given a card or QR token) on the "
     "period's last day ÷ the estate's total households (the committee's registry figure).",
     "def.participation_rate": "Period participation rate = households enrolled on the "

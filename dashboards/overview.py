@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import escape
 from typing import Annotated, Any, TypeVar
@@ -322,8 +322,17 @@ def _unknown_unless_recorded(figures: dict[str, Any]) -> dict[str, Any]:
 def build_charts(
     ctx: layout.Context, data: Overview, targets: dict[str, float]
 ) -> list[charts.Chart]:
-    """The page's figures."""
+    """The page's figures, each with its definition beside its title."""
     x = [d["day"] for d in data.days]
+    return [
+        replace(c, hint=ctx.t("def.hint." + c.name if c.name == "participation" else "def.label"))
+        for c in _charts(ctx, data, targets, x)
+    ]
+
+
+def _charts(
+    ctx: layout.Context, data: Overview, targets: dict[str, float], x: list[Any]
+) -> list[charts.Chart]:
     return [
         charts.Chart(
             "daily-kg",
