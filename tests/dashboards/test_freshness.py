@@ -6,6 +6,7 @@ The pages' badge over the real services: tests/dashboards/test_overview_pages.py
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,7 +74,7 @@ def test_windows_are_read_as_the_database_reads_them() -> None:
 
 
 def test_decide_over_rows_and_the_badge_text() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": "jjq",
             "name": "蒋家桥",

@@ -109,7 +109,7 @@ def test_the_accuracy_card_equals_the_api_s(site: Site, inspected: Any) -> None:
     assert (api["inspected"], api["mis_sorted"]) == (checked, mis) == (195, 24)
     assert api["inspections"] == len(march)
     with signed_in(site, site.viewer) as client:
-        for locale in ("zh", "en"):
+        for locale in i18n.LOCALES:
             page = client.get("/dashboards/estates/jjq", params={**MARCH, "lang": locale}).text
             found = CARD.search(page)
             assert found is not None, "no accuracy card"
@@ -192,22 +192,22 @@ def test_accuracy_per_room_category_and_week_sums_to_the_api_s(site: Site, inspe
     api = api_accuracy(site, MARCH)
     table = {categories.get(r["Category"], r["Category"]): r for r in per_category}
     for category, figures in api["by_category"].items():
-        got = table[category]
-        assert int(got["Drops inspected"]) == figures["inspected"], category
-        assert int(got["Sorted correctly"]) == figures["passed"], category
-        assert int(got["Inspections"]) == figures["inspections"], category
+        line = table[category]
+        assert int(line["Drops inspected"]) == figures["inspected"], category
+        assert int(line["Sorted correctly"]) == figures["passed"], category
+        assert int(line["Inspections"]) == figures["inspections"], category
         if figures["accuracy"] is None:
-            assert got["Accuracy"] == "", category
+            assert line["Accuracy"] == "", category
         else:
-            assert float(got["Accuracy"]) == figures["accuracy"], category
+            assert float(line["Accuracy"]) == figures["accuracy"], category
     for category, figures in api["by_category"].items():
         inspected_sum = sum(v[1] for k, v in shown.items() if k[1] == category)
         mis_sum = sum(v[2] for k, v in shown.items() if k[1] == category)
         assert (inspected_sum, mis_sum) == (figures["inspected"], figures["mis_sorted"]), category
 
 
-@pytest.mark.parametrize("locale", ["zh", "en"])
-def test_every_figure_has_its_definition_beside_it(site: Site, locale: str) -> None:
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_every_figure_has_its_definition_beside_it(site: Site, locale: i18n.Locale) -> None:
     with signed_in(site, site.viewer) as client:
         page = client.get("/dashboards/estates/jjq", params={**MARCH, "lang": locale}).text
         district = client.get("/dashboards/district", params={**MARCH, "lang": locale}).text
@@ -232,8 +232,8 @@ def test_every_figure_has_its_definition_beside_it(site: Site, locale: str) -> N
         assert i18n.t(locale, "def.participation_rate") in unescape(other)
 
 
-@pytest.mark.parametrize("locale", ["zh", "en"])
-def test_the_definitions_page_renders_signed_in_or_not(site: Site, locale: str) -> None:
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_the_definitions_page_renders_signed_in_or_not(site: Site, locale: i18n.Locale) -> None:
     r = httpx.get(f"{site.base}/dashboards/definitions", params={"lang": locale})
     assert r.status_code == 200, r.text
     text = unescape(r.text)
