@@ -94,11 +94,14 @@ WHERE s.estate_id = %(estate)s AND s.day BETWEEN %(from)s AND %(to)s
 GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
 """
 
-# Each estate's newest stored event of any kind, with its windows: the index
-# events_estate_ts (estate_id, ts DESC) answers each in one probe. Events stamped ahead
-# of the clock (the contract allows 5 minutes) are no proof the bins are talking now.
+# Each estate's newest stored event of any kind, with its drop-off windows and its
+# watched rooms' watch slots: the index events_estate_ts (estate_id, ts DESC) answers
+# each in one probe. Events stamped ahead of the clock (the contract allows 5 minutes)
+# are no proof the bins are talking now.
 NEWEST_EVENTS_SQL = """
-SELECT e.id, e.name, e.timezone, e.drop_windows, n.ts AS newest
+SELECT e.id, e.name, e.timezone, e.drop_windows, n.ts AS newest,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(s.day_type, s.starts::text, s.ends::text))
+                 FROM watch_slots s WHERE s.estate_id = e.id), '[]') AS watch_slots
 FROM estates e
 LEFT JOIN LATERAL (
     SELECT v.ts FROM events v
@@ -131,8 +134,8 @@ async def accuracy_weekly(conn: Conn, estate: str, start: date, end: date) -> li
 
 
 async def newest_events(conn: Conn, estates: list[str]) -> list[dict[str, Any]]:
-    """[{id, name, timezone, drop_windows, newest}] of the estates (newest: None when
-    the estate never stored an event)."""
+    """[{id, name, timezone, drop_windows, newest, watch_slots}] of the estates (newest:
+    None when the estate never stored an event; watch_slots: [[day_type, start, end]])."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(NEWEST_EVENTS_SQL, {"estates": estates})
         return await cur.fetchall()

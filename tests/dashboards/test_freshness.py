@@ -121,3 +121,32 @@ def test_the_threshold_is_the_setting(minutes: int) -> None:
     assert not freshness.decide(
         rows, minutes, local(7, 0) + timedelta(minutes=minutes - 1) + timedelta(seconds=59)
     )
+
+
+def test_a_watched_room_s_slots_count_on_their_day_type() -> None:
+    """2026-03-02 is a Monday, 2026-03-07 a Saturday."""
+    watch = [("weekday", time(21), time(23)), ("weekend", time(10), time(11))]
+
+    def at(now: datetime, newest: datetime) -> int | None:
+        return freshness.stale_minutes(now, newest, WINDOWS, ZONE, THRESHOLD, watch)
+
+    assert at(local(22, 0), local(21, 0)) == 60  # Monday's evening watch
+    assert at(local(22, 0, day=7), local(21, 0, day=7)) is None  # not on Saturday
+    assert at(local(10, 45, day=7), local(10, 0, day=7)) == 45  # Saturday's morning one
+    assert at(local(10, 45), local(10, 0)) is None  # not on Monday
+    assert at(local(8, 30), local(7, 45)) == 45  # the drop-off windows still count
+
+
+def test_a_slot_past_midnight_belongs_to_the_day_it_starts() -> None:
+    """Friday 6 March 22:00 to 01:00: a weekday slot, still running at Saturday 00:40."""
+    watch = [("weekday", time(22), time(1))]
+    newest = local(23, 50, day=6)
+    assert freshness.stale_minutes(local(0, 40, day=7), newest, [], ZONE, THRESHOLD, watch) == 50
+    assert freshness.stale_minutes(local(1, 0, day=7), newest, [], ZONE, THRESHOLD, watch) is None
+    # Saturday's own 22:00 is a weekend evening: no weekday slot then.
+    assert freshness.stale_minutes(local(23, 0, day=7), newest, [], ZONE, THRESHOLD, watch) is None
+
+
+def test_slots_are_read_as_the_database_gives_them() -> None:
+    rows = [["weekday", "21:00:00", "23:00:00"], ["holiday", "07:00", "09:00"], ["weekend"]]
+    assert freshness.slots(rows) == [("weekday", time(21), time(23))]

@@ -346,6 +346,38 @@ def test_fresh_data_inside_a_window_shows_no_badge(site: Site, restore_windows: 
         assert BADGE.search(page) is None, name
 
 
+def test_a_watched_room_s_slot_counts_like_a_window(site: Site, restore_windows: None) -> None:
+    """The drop-off windows away from now, a watch slot of r1 around now: the badge."""
+    now = datetime.now(ZoneInfo(TIMEZONE))
+    if now.time() >= time(23, 50) or now.time() < time(0, 10):
+        pytest.skip("a slot around now would cross midnight")
+    _windows(site, [["01:00", "02:00"]] if now.hour >= 12 else [["21:00", "22:00"]])
+    kind = "weekend" if now.weekday() >= 5 else "weekday"
+    other = "weekday" if kind == "weekend" else "weekend"
+    start = max(now - timedelta(hours=1), now.replace(hour=0, minute=0)).time()
+    end = min(now + timedelta(hours=1), now.replace(hour=23, minute=59)).time()
+    with psycopg.connect(site.database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO watched_rooms VALUES ('jjq', 'r1')")
+        try:
+            # The other day type's slot at the same time: not today's, no badge.
+            conn.execute(
+                "INSERT INTO watch_slots (estate_id, room_id, day_type, starts, ends)"
+                " VALUES ('jjq', 'r1', %s, %s, %s)",
+                (other, start, end),
+            )
+            with signed_in(site, site.viewer) as client:
+                quiet = _pages(client)
+                conn.execute(
+                    "UPDATE watch_slots SET day_type = %s WHERE estate_id = 'jjq'", (kind,)
+                )
+                watched = _pages(client)
+        finally:
+            conn.execute("DELETE FROM watched_rooms WHERE estate_id = 'jjq'")  # its slots too
+    for name in quiet:
+        assert BADGE.search(quiet[name]) is None, name
+        assert BADGE.search(watched[name]) is not None, name
+
+
 # -- dates ---------------------------------------------------------------------------------
 
 NOTICE = re.compile(r'<p class="notice" role="status" data-notice="([a-z_.]+)">([^<]*)</p>')
