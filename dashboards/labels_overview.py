@@ -50,8 +50,8 @@ ZH: dict[str, str] = {
     "期间内有可识别投放的户数所占比例。",
     "def.rejected": "被拒消息 = 未被存储的消息（格式错误、未知设备等），按收到日期计。",
     "def.change": "较上期 = 本期数值减去紧邻其前、天数相同的上一期数值，单位为百分点。",
-    "def.stale": "投放时段内连续 {n} 分钟没有收到任何设备数据时提示；"
-    "投放时段外没有数据属正常，不提示。",
+    "def.stale": "投放时段或值守时段内连续 {n} 分钟没有收到任何设备数据时提示；"
+    "其他时间没有数据属正常，不提示。",
     "definitions.title": "统计口径",
     "definitions.link": "全部口径说明",
     "definitions.intro": "本页说明看板上每个数字如何计算，与项目文档 docs/definitions.md 一致。"
@@ -130,7 +130,8 @@ EN: dict[str, str] = {
     "def.change": "Change = this period's figure minus the figure of the period of equal "
     "length just before it, in percentage points.",
     "def.stale": "Shown when no data at all has come in from the bins for {n} minutes "
-    "during a drop-off window; outside the windows silence is normal and nothing is shown.",
+    "during a drop-off window or a watched room's watch slot; at other times silence is "
+    "normal and nothing is shown.",
     "definitions.title": "Definitions",
     "definitions.link": "All definitions",
     "definitions.intro": "How each figure on the dashboards is computed, as the project's "

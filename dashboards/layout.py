@@ -48,6 +48,8 @@ LOCAL_CSS = (
     ".acc-card.missed{border-color:#dc2626}.acc-card .label{color:#4b5563}"
     ".acc-card .value{font-size:30px;font-weight:600}"
     ".acc-card .meta{color:#6b7280;font-size:12px}"
+    # A printed page outlives the minute its data was fresh or stale.
+    "@media print{.stale{display:none}}"
 )
 # Bytes below which gzip costs more than it saves.
 GZIP_MIN_BYTES = 1_024
