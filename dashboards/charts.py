@@ -28,6 +28,9 @@ ACCENT = "#0f766e"
 GRID = "#e5e7eb"
 # d3 time formats of day axes: '3月1日' / 'Mar 1'; hover labels carry the year.
 DATE_TICKS: dict[Locale, str] = {"zh": "%-m月%-d日", "en": "%b %-d"}
+# A period that spans years: every tick carries its year, or 'Jan 3' after 'Dec 28'
+# reads as the same year's January.
+DATE_TICKS_YEARS: dict[Locale, str] = {"zh": "%Y年%-m月%-d日", "en": "%b %-d, %Y"}
 DATE_HOVER: dict[Locale, str] = {"zh": "%Y年%-m月%-d日", "en": "%-d %b %Y"}
 # Days beyond which daily kg are drawn as stacked areas, not bars: a year of bars is
 # 5 x 365 SVG paths (a quarter of the overview's drawing time) and thinner than a pixel
@@ -38,11 +41,21 @@ _FONT = "system-ui, 'PingFang SC', 'Noto Sans CJK SC', 'Microsoft YaHei', sans-s
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """A figure with its element id (`chart-<name>`) and title."""
+    """A figure with its element id (`chart-<name>`), title and its definition (口径;
+    '' for none), shown beside the title as `hint` (a few words) whose tooltip is the
+    whole definition: no line of its own, so the page below keeps its place."""
 
     name: str
     title: str
     figure: Figure
+    note: str = ""
+    hint: str = "ⓘ"
+
+
+def tick_format(locale: Locale, days: Sequence[Any]) -> str:
+    """The day axis' tick format: with the year when `days` fall in more than one year."""
+    years = {d.year for d in days}
+    return (DATE_TICKS_YEARS if len(years) > 1 else DATE_TICKS)[locale]
 
 
 def _layout(
@@ -51,6 +64,7 @@ def _layout(
     percent: bool = False,
     barmode: str | None = None,
     dates: bool = True,
+    days: Sequence[Any] = (),
 ) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "font": {"family": _FONT, "size": 12},
@@ -72,7 +86,7 @@ def _layout(
         layout["barmode"] = barmode
     if dates:
         layout["xaxis"].update(
-            type="date", tickformat=DATE_TICKS[locale], hoverformat=DATE_HOVER[locale]
+            type="date", tickformat=tick_format(locale, days), hoverformat=DATE_HOVER[locale]
         )
     return layout
 
@@ -99,7 +113,7 @@ def stacked_kg(locale: Locale, days: Sequence[Any], kg: dict[str, Sequence[float
             }
             for c, values in kg.items()
         ]
-        return {"data": data, "layout": _layout(locale, i18n.t(locale, "axis.kg"))}
+        return {"data": data, "layout": _layout(locale, i18n.t(locale, "axis.kg"), days=days)}
     data = [
         {
             "type": "bar",
@@ -111,7 +125,10 @@ def stacked_kg(locale: Locale, days: Sequence[Any], kg: dict[str, Sequence[float
         }
         for c, values in kg.items()
     ]
-    return {"data": data, "layout": _layout(locale, i18n.t(locale, "axis.kg"), barmode="stack")}
+    return {
+        "data": data,
+        "layout": _layout(locale, i18n.t(locale, "axis.kg"), barmode="stack", days=days),
+    }
 
 
 def share_line(
@@ -122,7 +139,7 @@ def share_line(
     target: float | None = None,
 ) -> Figure:
     """A ratio per day as a line, with the target as a dashed line."""
-    layout = _layout(locale, i18n.t(locale, "axis.share"), percent=True)
+    layout = _layout(locale, i18n.t(locale, "axis.share"), percent=True, days=days)
     layout["showlegend"] = False
     if target is not None:
         layout["shapes"] = [
@@ -203,8 +220,47 @@ def ranked_bars(
     return {"data": data, "layout": layout}
 
 
-def counts_by_reason(locale: Locale, rows: Sequence[dict[str, Any]]) -> Figure:
-    """Rejected messages per day, stacked by reason."""
+def weekly_shares(
+    locale: Locale,
+    weeks: Sequence[Any],
+    series: dict[str, Sequence[float | None]],
+    target: float | None = None,
+) -> Figure:
+    """A ratio per week and category (sorting accuracy), one line each, weeks as dates."""
+    layout = _layout(locale, i18n.t(locale, "axis.share"), percent=True, days=weeks)
+    if target is not None:
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": target,
+                "y1": target,
+                "line": {"dash": "dash", "color": "#9ca3af"},
+            }
+        ]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": _dates(weeks),
+            "y": list(values),
+            "name": i18n.t(locale, f"cat.{c}"),
+            "line": {"color": CATEGORY_COLOURS.get(c, ACCENT), "width": 2},
+            "connectgaps": False,
+            "hovertemplate": "%{y:.2%}",
+        }
+        for c, values in series.items()
+    ]
+    return {"data": data, "layout": layout}
+
+
+def counts_by_reason(
+    locale: Locale, rows: Sequence[dict[str, Any]], days: Sequence[Any] | None = None
+) -> Figure:
+    """Rejected messages per day, stacked by reason; `days`: the period's (for its axis'
+    year), else the rows' own."""
     reasons = sorted({r["reason"] for r in rows})
     data = [
         {
@@ -217,7 +273,12 @@ def counts_by_reason(locale: Locale, rows: Sequence[dict[str, Any]]) -> Figure:
     ]
     return {
         "data": data,
-        "layout": _layout(locale, i18n.t(locale, "axis.messages"), barmode="stack"),
+        "layout": _layout(
+            locale,
+            i18n.t(locale, "axis.messages"),
+            barmode="stack",
+            days=[r["day"] for r in rows] if days is None else days,
+        ),
     }
 
 
@@ -225,8 +286,14 @@ def to_html(chart: Chart, filename: str) -> str:
     """A titled chart box: a div plotly draws into and its figure as inline JSON (a data
     block, not a script: `script_json` keeps any name in it from breaking the page)."""
     payload = layout.script_json(chart.figure)
+    note = (
+        f' <abbr class="def" data-def="{chart.name}" title="{escape(chart.note)}">'
+        f"{escape(chart.hint)}</abbr>"
+        if chart.note
+        else ""
+    )
     return (
-        f'<section class="chart"><h2>{escape(chart.title)}</h2>'
+        f'<section class="chart"><h2>{escape(chart.title)}{note}</h2>'
         f'<div class="plot" id="chart-{chart.name}"></div>'
         f'<script type="application/json" class="figure" data-target="chart-{chart.name}"'
         f' data-filename="{escape(filename)}">{payload}</script></section>'

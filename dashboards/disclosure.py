@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from typing import Annotated, Any
 
@@ -36,9 +36,18 @@ from api.auth.tokens import Role
 from api.deps import ConnDep, EstatePath
 from api.metrics import repository as metrics
 from api.metrics import service
-from dashboards import common, i18n, layout, public_board, repository, tables
+from dashboards import (
+    common,
+    definitions,
+    freshness,
+    i18n,
+    layout,
+    public_board,
+    repository,
+    tables,
+)
 from dashboards.i18n import Locale
-from dashboards.period import Period, resolve, today
+from dashboards.period import Period, resolve, resolve_checked, today
 from dashboards.pseudonym import lists_households, pseudonym, visible_groups
 from dashboards.settings import DashboardSettings, get_dashboard_settings
 
@@ -232,8 +241,17 @@ async def _load(
         return who
     assert who.estate is not None
     tz = str(who.estate["timezone"])
-    period = resolve(start, end, tz, rules=common.period_rules(request))
-    ctx = layout.Context(request, common.locale_of(request), period, estate, tz)
+    period_rules = common.period_rules(request)
+    asked = resolve_checked(start, end, tz, rules=period_rules)
+    ctx = layout.Context(
+        request,
+        common.locale_of(request),
+        asked.period,
+        estate,
+        tz,
+        rules=period_rules,
+        notices=asked.notices,
+    )
     assert ctx.period is not None
     settings = get_dashboard_settings(request)
     found, shown = await _board(conn, estate, ctx.period, rules(settings), ctx.locale)
@@ -262,6 +280,12 @@ async def disclosure_page(
     if isinstance(loaded, Response):
         return loaded
     ctx, row, found, shown, committee = loaded
+    minutes = get_dashboard_settings(request).stale_minutes
+    # On screen only: a printed board outlives the minute its data was fresh or not.
+    ctx.badges = [
+        freshness.badge(ctx.locale, s)
+        for s in await freshness.stale_estates(conn, [estate], minutes, datetime.now(UTC))
+    ]
     base = f"/dashboards/estates/{estate}/disclosure/export"
     codes = ""
     if committee:  # links only (no household id on this page), and never printed
@@ -278,6 +302,7 @@ async def disclosure_page(
         + "".join(
             tables.to_html(tb, ctx.locale, ctx.href(f"{base}/{name}")) for name, tb in shown.items()
         )
+        + definitions.footnotes(ctx, ("participation_rate", "wet_share"))
     )
     return layout.page(ctx, f"{row['name']} · {ctx.t('disclosure.title')}", body)
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.auth.tokens import Role
 from api.deps import ConnDep
 from api.metrics import repository as metrics
 from api.metrics import service
 from api.metrics.definitions import kg_total
 from api.registry import repository as registry
-from dashboards import charts, common, layout, tables
-from dashboards.period import resolve
+from dashboards import charts, common, definitions, freshness, layout, tables
+from dashboards.period import resolve_checked
 from dashboards.settings import get_dashboard_settings
 
 router = APIRouter()
@@ -33,6 +36,10 @@ COLUMNS = [
     tables.Column("drops", "col.drops", "int"),
     tables.Column("kg_total", "col.kg_total", "kg"),
 ]
+
+
+# The table's figures whose definitions (口径) are listed under it.
+NOTED = ("coverage", "participation_rate", "wet_share", "in_window_share")
 
 
 def shared_zone(estates: list[dict[str, Any]]) -> str | None:
@@ -66,14 +73,24 @@ async def _load(
     if wanted and any(not principal.may_see(e) for e in wanted):
         return common.error_page(request, "error.forbidden", 403)
     zone = shared_zone([e for e in visible if e["id"] in chosen])
+    rules = common.period_rules(request)
+    asked = resolve_checked(start, end, zone or "Asia/Shanghai", rules=rules)
     ctx = layout.Context(
         request,
         common.locale_of(request),
-        resolve(start, end, zone or "Asia/Shanghai", rules=common.period_rules(request)),
+        asked.period,
         keep=[("estate", e) for e in wanted or []],
         timezone=zone or "Asia/Shanghai",
         clock=zone or "UTC",
+        committee=principal.has_role(Role.admin),
+        rules=rules,
+        notices=asked.notices,
     )
+    minutes = get_dashboard_settings(request).stale_minutes
+    ctx.badges = [
+        freshness.badge(ctx.locale, s)
+        for s in await freshness.stale_estates(conn, chosen, minutes, datetime.now(UTC))
+    ]
     assert ctx.period is not None
     body = service.multi_metrics(
         await metrics.estates_rows(conn, chosen, ctx.period.start, ctx.period.end),
@@ -109,14 +126,28 @@ async def district_page(
             [e["participation_rate"] for e in body["estates"]],
             target,
         ),
+        ctx.t("def.participation_rate"),
+        ctx.t("def.label"),
     )
     links = "".join(
         f'<a href="{escape(ctx.href("/dashboards/estates/" + e["estate"]))}">'
         f"{escape(e['estate'])}</a> "
         for e in body["estates"]
     )
+    report = ""
+    if ctx.committee:  # the committee's (admins') monthly report of the period's last month
+        month = f"{ctx.period.end:%Y-%m}"
+        href = f"/dashboards/district/report.xlsx?{urlencode({'month': month})}"
+        report = (
+            f'<p class="noprint exports" id="committee-documents"><strong>'
+            f"{ctx.t('docs.title')}</strong> "
+            f'<a id="doc-district-report" href="{escape(href)}">'
+            f"{escape(ctx.t('docs.district_report', month=month))}</a></p>"
+        )
     html = (
+        f"{report}"
         f"{tables.to_html(table, ctx.locale, ctx.href('/dashboards/district/export'))}"
+        f"{definitions.footnotes(ctx, NOTED)}"
         f"{charts.to_html(chart, f'district-{ctx.period.start}-{ctx.period.end}')}"
         f'<p class="noprint">{links}</p>'
     )

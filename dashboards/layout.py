@@ -23,12 +23,34 @@ import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from api.periods import FIRST_DAY, PeriodRules
 from dashboards import i18n, session
 from dashboards.i18n import Locale
-from dashboards.period import Period, presets
+from dashboards.period import Notice, Period, presets
 from dashboards.static import PLOTLY_PATH
 from dashboards.styles import CSS
 
+# The rules of the blocks this module adds (the period's notices, the stale-data badge,
+# the definitions' footnotes): page-specific, so kept here, not in the shared style sheet
+# (dashboards/styles.py); the CSP allows inline styles.
+LOCAL_CSS = (
+    ".notices{margin:.5rem 0}.notice{background:#fef9c3;border:1px solid #facc15;"
+    "padding:.35rem .6rem;margin:.25rem 0;border-radius:4px}"
+    ".stale{background:#fee2e2;border:1px solid #f87171;color:#991b1b;padding:.35rem .6rem;"
+    "margin:.25rem 0;border-radius:4px;font-weight:600}"
+    "details.def{font-size:.8rem;color:#4b5563;margin-top:.25rem}"
+    "details.def summary{cursor:pointer;color:#0f766e}"
+    "p.def{font-size:.8rem;color:#4b5563;margin:.1rem 0 .4rem}"
+    "abbr[title]{text-decoration:underline dotted;cursor:help}"
+    # Sorting accuracy's box beside the three figures' cards, drawn as they are.
+    ".acc-card{background:#fff;border-radius:8px;padding:12px 14px;"
+    "border-left:6px solid #9ca3af}.acc-card.met{border-color:#16a34a}"
+    ".acc-card.missed{border-color:#dc2626}.acc-card .label{color:#4b5563}"
+    ".acc-card .value{font-size:30px;font-weight:600}"
+    ".acc-card .meta{color:#6b7280;font-size:12px}"
+    # A printed page outlives the minute its data was fresh or stale.
+    "@media print{.stale{display:none}}"
+)
 # Bytes below which gzip costs more than it saves.
 GZIP_MIN_BYTES = 1_024
 
@@ -128,6 +150,12 @@ class Context:
     clock: str | None = None
     # The visitor is the estate's committee (an admin of it): the header links its screens.
     committee: bool = False
+    # The bounds of a period (the picker's min/max); None: the API's defaults.
+    rules: PeriodRules | None = None
+    # What was changed to the period the query asked for (shown above the page's body).
+    notices: tuple[Notice, ...] = ()
+    # Stale-data badges (plain text, one per estate whose data stopped coming in).
+    badges: list[str] = field(default_factory=list)
 
     def t(self, key: str, **values: object) -> str:
         """A label in this page's locale."""
@@ -154,12 +182,15 @@ def _picker(ctx: Context) -> str:
         f'<a class="preset" href="{escape(ctx.href(path, p))}">{ctx.t(k)}</a>'
         for k, p in presets(ctx.timezone).items()
     )
+    # The days the API serves (api/periods.py): the browser's date picker offers no
+    # other, and a typed one outside them is refused before the page is asked.
+    bounds = f'min="{FIRST_DAY.isoformat()}" max="{(ctx.rules or PeriodRules()).last_day()}"'
     return (
         f'<form class="picker" method="get" action="{escape(path)}">{hidden}'
         f"<strong>{ctx.t('period')}</strong>"
-        f'<label>{ctx.t("period.from")} <input type="date" name="from" '
+        f'<label>{ctx.t("period.from")} <input type="date" name="from" {bounds} '
         f'value="{ctx.period.start.isoformat()}"></label>'
-        f'<label>{ctx.t("period.to")} <input type="date" name="to" '
+        f'<label>{ctx.t("period.to")} <input type="date" name="to" {bounds} '
         f'value="{ctx.period.end.isoformat()}"></label>'
         f'<button type="submit" id="period-apply">{ctx.t("period.apply")}</button>'
         f'{shortcuts}<span class="note" id="period-label">'
@@ -203,6 +234,17 @@ def _header(ctx: Context, signed_in: bool) -> str:
     )
 
 
+def notices(ctx: Context) -> str:
+    """What was changed to the asked period, and the stale-data badges; '' when none."""
+    said = "".join(
+        f'<p class="notice" role="status" data-notice="{escape(n.key)}">'
+        f"{escape(ctx.t(n.key, **n.values) if n.values else ctx.t(n.key))}</p>"
+        for n in ctx.notices
+    )
+    said += "".join(f'<p class="stale" role="alert">{escape(b)}</p>' for b in ctx.badges)
+    return f'<div class="notices" id="notices">{said}</div>' if said else ""
+
+
 def generated_at(zone: str | None) -> str:
     """The footer's time, in `zone` and saying which ('2026-12-01 23:05 (Asia/Shanghai)');
     UTC, labelled so, when the page has no one zone."""
@@ -233,8 +275,9 @@ def page(
         f'<!doctype html><html lang="{i18n.HTML_LANG[ctx.locale]}"><head>'
         f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
         f'<link rel="icon" href="data:,"><title>{escape(title)} · fenlei</title>'
-        f"<style>{CSS}</style>{plotly}</head><body>{_header(ctx, signed_in)}<main>"
-        f"<h1>{escape(title)}</h1>{_picker(ctx)}{body}"
+        f"<style>{CSS}</style><style>{LOCAL_CSS}</style>{plotly}</head><body>"
+        f"{_header(ctx, signed_in)}<main>"
+        f"<h1>{escape(title)}</h1>{_picker(ctx)}{notices(ctx)}{body}"
         f'<p class="note" id="generated">{ctx.t("updated")} {escape(stamp)}</p></main>'
         f"{scripts}</body></html>"
     )

@@ -1,15 +1,21 @@
-"""Estate overview: the three figures against targets, trends, rankings, bins, data quality.
+"""Estate overview: the three figures against targets, sorting accuracy, trends, rankings,
+bins, data quality; each figure with its definition (口径, `dashboards.definitions`).
 
-Every figure comes from the API's own repository and service (`api.metrics`), so the
-page and `GET /api/v1/estates/{estate}/metrics` cannot disagree.
+Every figure comes from the API's own repository and service (`api.metrics`,
+`api.inspections`), so the page and `GET /api/v1/estates/{estate}/metrics` and
+`…/accuracy` cannot disagree. The committee (an admin of the estate) also gets links to
+its documents: the disclosure poster and the monthly report.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from html import escape
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -17,16 +23,30 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool
 
+from api.auth.tokens import Role
 from api.deps import EstatePath, PoolDep
+from api.inspections import service as inspections
 from api.metrics import repository as metrics
 from api.metrics import service
 from api.metrics.definitions import CATEGORIES, kg_total
 from api.registry import repository as registry
-from dashboards import charts, common, i18n, layout, repository, tables
-from dashboards.period import Period, resolve, today
+from dashboards import (
+    accuracy,
+    charts,
+    common,
+    definitions,
+    freshness,
+    i18n,
+    layout,
+    repository,
+    tables,
+)
+from dashboards.period import Period, resolve_checked, today
 from dashboards.settings import DashboardSettings, get_dashboard_settings
 
 router = APIRouter()
+router.include_router(definitions.router)
+router.include_router(accuracy.router)
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[object]]
 T = TypeVar("T")
 FIGURES = ("coverage", "participation_rate", "wet_share", "in_window_share")
@@ -54,6 +74,11 @@ class Overview:
     rejected: list[dict[str, Any]]
     # No drop recorded in the period: the page says so, its cards "no data yet".
     empty: bool = False
+    # GET …/accuracy's totals for the period, and the previous period's totals.
+    accuracy: dict[str, Any] = field(default_factory=dict)
+    accuracy_before: dict[str, Any] = field(default_factory=dict)
+    # `repository.newest_events` of the estate: the stale-data badge's input.
+    newest: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _query(pool: Pool, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -65,8 +90,8 @@ async def _query(pool: Pool, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
 async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overview:
     """Query the figures of `period` and of the previous period of equal length.
 
-    The six queries are independent: each runs on its own pooled connection, all at
-    once (the page holds no other connection meanwhile, so they cannot starve it).
+    The queries are independent: each runs on its own pooled connection, all at once
+    (the page holds no other connection meanwhile, so they cannot starve it).
     """
     prev = period.previous()
     now, before, day_rows, building_rows, bin_rows, rejected = await asyncio.gather(
@@ -76,6 +101,11 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
         _query(pool, metrics.building_rows, estate, period.start, period.end),
         _query(pool, registry.list_bins, estate),
         _query(pool, repository.rejected_daily, estate, period.start, period.end),
+    )
+    checked, checked_before, newest = await asyncio.gather(
+        _query(pool, inspections.estate_accuracy, estate, period.start, period.end),
+        _query(pool, inspections.estate_accuracy, estate, prev.start, prev.end),
+        _query(pool, repository.newest_events, [estate]),
     )
     current = service.estate_metrics(now[0], period.start, period.end)
     previous = service.estate_metrics(before[0], prev.start, prev.end)
@@ -105,6 +135,9 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
         bins,
         rejected,
         empty,
+        dict(checked),
+        dict(checked_before),
+        newest,
     )
 
 
@@ -253,19 +286,29 @@ def build_tables(ctx: layout.Context, data: Overview) -> dict[str, tables.Table]
 
 
 def _card(
-    ctx: layout.Context, figure: str, value: float | None, before: float | None, target: float
+    ctx: layout.Context,
+    figure: str,
+    value: float | None,
+    before: float | None,
+    target: float | None,
+    extra: str = "",
+    kind: str = "card",
 ) -> str:
-    """One figure against its target; `value`/`before` None when that period has no data."""
-    state = "" if value is None else ("met" if value >= target else "missed")
+    """One figure against its target (None: none set), with its definition (口径);
+    `value`/`before` None when that period has no data. `kind`: the box's class (the
+    accuracy's is not one of the three figures' `card`s)."""
+    state = "" if value is None or target is None else ("met" if value >= target else "missed")
     delta = None if value is None or before is None else value - before
     verdict = f" · {ctx.t('target.' + state)}" if state else ""
     shown = ctx.t("no_data_yet") if value is None else i18n.percent(value)
     change = ctx.t("no_data") if delta is None else i18n.points(ctx.locale, delta)
+    aim = ctx.t("acc.no_target") if target is None else f"≥ {i18n.percent(target, 0)}"
     return (
-        f'<div class="card {state}" data-figure="{figure}" data-value="'
+        f'<div class="{kind} {state}" data-figure="{figure}" data-value="'
         f'{"" if value is None else repr(value)}"><div class="label">'
         f'{ctx.t("figure." + figure)}</div><div class="value">{shown}</div>'
-        f'<div class="meta">{ctx.t("target")} ≥ {i18n.percent(target, 0)}{verdict}</div>'
+        f'<div class="meta">{ctx.t("target")} {aim}{verdict}</div>{extra}'
+        f"{definitions.footnote(ctx, figure)}"
         f'<div class="meta delta">{ctx.t("change")} {change}'
         f"</div></div>"
     )
@@ -279,8 +322,17 @@ def _unknown_unless_recorded(figures: dict[str, Any]) -> dict[str, Any]:
 def build_charts(
     ctx: layout.Context, data: Overview, targets: dict[str, float]
 ) -> list[charts.Chart]:
-    """The page's figures."""
+    """The page's figures, each with its definition beside its title."""
     x = [d["day"] for d in data.days]
+    return [
+        replace(c, hint=ctx.t("def.hint." + c.name if c.name == "participation" else "def.label"))
+        for c in _charts(ctx, data, targets, x)
+    ]
+
+
+def _charts(
+    ctx: layout.Context, data: Overview, targets: dict[str, float], x: list[Any]
+) -> list[charts.Chart]:
     return [
         charts.Chart(
             "daily-kg",
@@ -288,6 +340,7 @@ def build_charts(
             charts.stacked_kg(
                 ctx.locale, x, {c: [d["kg"][c] for d in data.days] for c in CATEGORIES}
             ),
+            ctx.t("def.kg"),
         ),
         charts.Chart(
             "participation",
@@ -299,6 +352,7 @@ def build_charts(
                 ctx.t("figure.participation_rate"),
                 targets["participation_rate"],
             ),
+            ctx.t("def.daily_participation"),
         ),
         charts.Chart(
             "wet-share",
@@ -310,6 +364,7 @@ def build_charts(
                 ctx.t("figure.wet_share"),
                 targets["wet_share"],
             ),
+            ctx.t("def.wet_share"),
         ),
         charts.Chart(
             "in-window",
@@ -321,6 +376,7 @@ def build_charts(
                 ctx.t("figure.in_window_share"),
                 targets["in_window_share"],
             ),
+            ctx.t("def.in_window_share"),
         ),
         charts.Chart(
             "buildings",
@@ -331,9 +387,13 @@ def build_charts(
                 [b["participation_rate"] for b in data.buildings],
                 targets["participation_rate"],
             ),
+            ctx.t("def.buildings"),
         ),
         charts.Chart(
-            "rejected", ctx.t("chart.rejected"), charts.counts_by_reason(ctx.locale, data.rejected)
+            "rejected",
+            ctx.t("chart.rejected"),
+            charts.counts_by_reason(ctx.locale, data.rejected, x),
+            ctx.t("def.rejected"),
         ),
     ]
 
@@ -344,6 +404,7 @@ def render(
     """The overview page."""
     targets = settings.targets()
     cards = "".join(_card(ctx, f, data.current[f], data.previous[f], targets[f]) for f in FIGURES)
+    cards += _accuracy_card(ctx, data, settings.target_accuracy)
     empty = f'<p class="note" id="empty-state">{ctx.t("empty.period")}</p>' if data.empty else ""
     assert ctx.period is not None
     stem = f"{estate['id']}-{ctx.period.start}-{ctx.period.end}"
@@ -357,17 +418,85 @@ def render(
     return layout.page(
         ctx,
         title,
-        f'{empty}<div class="cards">{cards}</div><div class="grid">{plots}</div>{tabs}',
+        f"{empty}{_documents(ctx, str(estate['id']))}{definitions.link(ctx)}"
+        f'<div class="cards">{cards}</div><div class="grid">{plots}</div>{tabs}',
         charts=True,
     )
 
 
+def _accuracy_card(ctx: layout.Context, data: Overview, target: float | None) -> str:
+    """Sorting accuracy beside the three figures: GET …/accuracy's, with its evidence and
+    a link to its page (per room, category and week: `dashboards.accuracy`)."""
+    acc = data.accuracy
+    evidence = (
+        f'<div class="meta" id="accuracy-inspected">'
+        f"{ctx.t('acc.inspected', n=i18n.number(acc['inspected']), m=acc['inspections'])}"
+        f"</div>"
+        if acc.get("inspected")
+        else f'<div class="meta" id="accuracy-none">{ctx.t("acc.none")}</div>'
+    )
+    href = ctx.href(f"/dashboards/estates/{ctx.estate}/accuracy")
+    evidence += (
+        f'<div class="meta"><a id="accuracy-details" href="{escape(href)}">'
+        f"{ctx.t('acc.details')}</a></div>"
+    )
+    return _card(
+        ctx,
+        "accuracy",
+        acc.get("accuracy"),
+        data.accuracy_before.get("accuracy"),
+        target,
+        evidence,
+        "acc-card",
+    )
+
+
+def _documents(ctx: layout.Context, estate: str) -> str:
+    """The committee's documents of this period (poster, its PDF) and of its last month
+    (the monthly report); '' for anyone else. Built by their own pages."""
+    if not ctx.committee:
+        return ""
+    assert ctx.period is not None
+    base = f"/dashboards/estates/{estate}"
+    period = ctx.period.query()
+    month = f"{ctx.period.end:%Y-%m}"
+    links = [
+        ("doc-poster", f"{base}/poster", period, ctx.t("docs.poster")),
+        ("doc-poster-pdf", f"{base}/poster.pdf", period, ctx.t("docs.poster_pdf")),
+        ("doc-report", f"{base}/report.xlsx", {"month": month}, ctx.t("docs.report", month=month)),
+    ]
+    return document_links(ctx, links)
+
+
+def document_links(ctx: layout.Context, links: list[tuple[str, str, dict[str, str], str]]) -> str:
+    """A row of document links: (id, path, query, label) each."""
+    shown = " · ".join(
+        f'<a id="{i}" href="{escape(path + "?" + urlencode(query))}">{escape(label)}</a>'
+        for i, path, query, label in links
+    )
+    return (
+        f'<p class="noprint exports" id="committee-documents"><strong>{ctx.t("docs.title")}'
+        f"</strong> {shown}</p>"
+    )
+
+
 def _context(
-    request: Request, estate: dict[str, Any], start: str | None, end: str | None
+    request: Request, who: common.Visitor, start: str | None, end: str | None
 ) -> layout.Context:
-    tz = str(estate["timezone"])
-    period = resolve(start, end, tz, rules=common.period_rules(request))
-    return layout.Context(request, common.locale_of(request), period, str(estate["id"]), tz)
+    assert who.estate is not None
+    tz = str(who.estate["timezone"])
+    rules = common.period_rules(request)
+    asked = resolve_checked(start, end, tz, rules=rules)
+    return layout.Context(
+        request,
+        common.locale_of(request),
+        asked.period,
+        str(who.estate["id"]),
+        tz,
+        committee=who.principal.has_role(Role.admin),
+        rules=rules,
+        notices=asked.notices,
+    )
 
 
 async def _visitor(request: Request, pool: Pool, estate: str) -> common.Visitor | Response:
@@ -389,10 +518,15 @@ async def overview_page(
     if not isinstance(who, common.Visitor):
         return who
     assert who.estate is not None
-    ctx = _context(request, who.estate, start, end)
+    ctx = _context(request, who, start, end)
     assert ctx.period is not None
     data = await load(pool, estate, ctx.timezone, ctx.period)
-    return render(ctx, who.estate, data, get_dashboard_settings(request))
+    settings = get_dashboard_settings(request)
+    ctx.badges = [
+        freshness.badge(ctx.locale, s)
+        for s in freshness.decide(data.newest, settings.stale_minutes, datetime.now(UTC))
+    ]
+    return render(ctx, who.estate, data, settings)
 
 
 @router.get("/dashboards/estates/{estate}/export/{table}", include_in_schema=False)
@@ -410,7 +544,7 @@ async def overview_export(
     if not isinstance(who, common.Visitor):
         return who
     assert who.estate is not None
-    ctx = _context(request, who.estate, start, end)
+    ctx = _context(request, who, start, end)
     assert ctx.period is not None
     found = build_tables(ctx, await load(pool, estate, ctx.timezone, ctx.period)).get(table)
     if found is None:

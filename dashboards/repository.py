@@ -1,6 +1,7 @@
 """SQL the dashboards need beyond the API's figures (which come from `api.metrics`).
 
-Rejected messages per local day and reason, the households behind the disclosure
+Rejected messages per local day and reason, sorting accuracy per room, category and
+week, each estate's newest stored event (the stale-data badge), the households behind the disclosure
 board's star families (from the same rollups as the figures, placed by the registry's
 history), every household with its place for the committee's code slips, and the
 estates' public board links (stored as SHA-256 only: `public_boards`, migration 0019).
@@ -80,6 +81,38 @@ ORDER BY m.building_id, m.building_group_id NULLS FIRST, h.id
 """
 
 
+# The API's accuracy sums (api/inspections/repository.py), split by the shift's room,
+# the line's category and the week (from Monday) of the shift's local day: a watch's
+# inspections count on the day of the watch, as the API counts them.
+ACCURACY_WEEKLY_SQL = """
+SELECT s.room_id AS room, l.category, date_trunc('week', s.day)::date AS week,
+       count(DISTINCT i.id)::int AS inspections, sum(l.checked)::int AS inspected,
+       sum(l.mis_sorted)::int AS mis_sorted, sum(l.re_sorted)::int AS re_sorted
+FROM inspections i JOIN assignments a ON a.id = i.assignment_id
+JOIN shifts s ON s.id = a.shift_id JOIN inspection_lines l ON l.inspection_id = i.id
+WHERE s.estate_id = %(estate)s AND s.day BETWEEN %(from)s AND %(to)s
+GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
+"""
+
+# Each estate's newest stored event of any kind, with its drop-off windows and its
+# watched rooms' watch slots: the index events_estate_ts (estate_id, ts DESC) answers
+# each in one probe. Events stamped ahead of the clock (the contract allows 5 minutes)
+# are no proof the bins are talking now.
+NEWEST_EVENTS_SQL = """
+SELECT e.id, e.name, e.timezone, e.drop_windows, n.ts AS newest,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(s.day_type, s.starts::text, s.ends::text))
+                 FROM watch_slots s WHERE s.estate_id = e.id), '[]') AS watch_slots
+FROM estates e
+LEFT JOIN LATERAL (
+    SELECT v.ts FROM events v
+    WHERE v.estate_id = e.id AND v.ts <= now() + interval '5 minutes'
+    ORDER BY v.ts DESC LIMIT 1
+) n ON true
+WHERE e.id = ANY(%(estates)s)
+ORDER BY e.id
+"""
+
+
 async def _rows(conn: Conn, sql: str, estate: str, start: date, end: date) -> list[dict[str, Any]]:
     params = {"estate": estate, **metrics.period_params(start, end)}
     async with conn.cursor(row_factory=dict_row) as cur:
@@ -90,6 +123,22 @@ async def _rows(conn: Conn, sql: str, estate: str, start: date, end: date) -> li
 async def rejected_daily(conn: Conn, estate: str, start: date, end: date) -> list[dict[str, Any]]:
     """[{day, reason, count}] of the estate's rejected messages, local days."""
     return await _rows(conn, REJECTED_DAILY_SQL, estate, start, end)
+
+
+async def accuracy_weekly(conn: Conn, estate: str, start: date, end: date) -> list[dict[str, Any]]:
+    """[{room, category, week, inspections, inspected, mis_sorted, re_sorted}] of the
+    inspections of the estate's watches on local days [start, end]."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(ACCURACY_WEEKLY_SQL, {"estate": estate, "from": start, "to": end})
+        return await cur.fetchall()
+
+
+async def newest_events(conn: Conn, estates: list[str]) -> list[dict[str, Any]]:
+    """[{id, name, timezone, drop_windows, newest, watch_slots}] of the estates (newest:
+    None when the estate never stored an event; watch_slots: [[day_type, start, end]])."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(NEWEST_EVENTS_SQL, {"estates": estates})
+        return await cur.fetchall()
 
 
 async def household_activity(

@@ -54,6 +54,13 @@ class DashboardSettings(BaseSettings):
     target_participation_rate: float = Field(default=0.80, ge=0, le=1)
     target_wet_share: float = Field(default=0.35, ge=0, le=1)
     target_in_window_share: float = Field(default=0.85, ge=0, le=1)
+    # Sorting accuracy's target (FENLEI_TARGET_ACCURACY): none unless the district sets
+    # one, and the card then says "no target set" rather than judge against a made-up one.
+    target_accuracy: float | None = Field(default=None, ge=0, le=1)
+    # Minutes without any stored event, inside an estate's drop-off windows, after which
+    # every dashboard says its data stopped coming in (FENLEI_STALE_MINUTES). Bins report
+    # each drop at once, and a busy window has a drop every few minutes.
+    stale_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # Building groups where fewer households took part are hidden on the disclosure
     # board: a ranking of three households points at individual families.
     disclosure_min_group: int = Field(default=5, ge=1)
@@ -68,6 +75,12 @@ class DashboardSettings(BaseSettings):
     def _auto(cls, value: Any) -> Any:
         # compose passes an unset variable as "": that, like "auto", means decide.
         return None if isinstance(value, str) and value.strip().lower() in ("", "auto") else value
+
+    @field_validator("target_accuracy", mode="before")
+    @classmethod
+    def _unset(cls, value: Any) -> Any:
+        # An empty FENLEI_TARGET_ACCURACY (compose's unset variable) means no target.
+        return None if isinstance(value, str) and not value.strip() else value
 
     def secret(self) -> bytes:
         """The session secret as bytes: the CSRF tokens' key."""
