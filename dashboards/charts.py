@@ -265,7 +265,7 @@ def counts_by_reason(
     data = [
         {
             "type": "bar",
-            "name": reason,
+            "name": i18n.code(locale, "reason", reason),
             "x": _dates([r["day"] for r in rows if r["reason"] == reason]),
             "y": [r["count"] for r in rows if r["reason"] == reason],
         }
