@@ -101,9 +101,12 @@ def _aware(value: datetime) -> datetime:
 Text = Annotated[
     str, AfterValidator(_storable), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
 ]
-# An integer in a JSON body, as its schema says: no booleans, no strings.
+# An integer in a JSON body, as its schema says: no booleans, no strings. Bounds go in
+# the field's `= Field(ge=…, le=…)`, or before the validator (as `Int32` and `Weekday` are):
+# `Annotated[JsonInt, Field(ge=0)]` would document them as raw `ge`/`le` keys.
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
-Int32 = Annotated[JsonInt, Field(ge=-PG_INT_MAX - 1, le=PG_INT_MAX)]
+Int32 = Annotated[int, Field(ge=-PG_INT_MAX - 1, le=PG_INT_MAX), BeforeValidator(_json_integer)]
+Weekday = Annotated[int, Field(ge=0, le=6), BeforeValidator(_json_integer)]
 # Answers write times as HH:MM:SS[.ffffff] (and never with an offset: JSON Schema's
 # `format: time` would demand one).
 _TIME_OUT = WithJsonSchema({"type": "string", "pattern": TIME_PATTERN}, mode="serialization")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from api.fields import Day, JsonInt, LocalMinute, Text
+from api.fields import Day, JsonInt, LocalMinute, Text, Weekday
 
 Kind = Literal["party_member", "group_leader", "resident", "child_leader"]
 
@@ -17,7 +17,7 @@ class AvailabilityWindow(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    days: list[Annotated[JsonInt, Field(ge=0, le=6)]] = Field(
+    days: list[Weekday] = Field(
         min_length=1, max_length=7, description="weekdays, Monday = 0 … Sunday = 6"
     )
     start: LocalMinute = Field(examples=["17:30"])

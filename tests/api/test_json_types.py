@@ -63,3 +63,13 @@ def test_leaving_before_enrolling_is_a_rule() -> None:
             {"id": "H-1", "building": "1", "enrolled_on": "2026-03-02", "left_on": "2026-03-01"}
         )
     assert _types(exc) == {"rule"}
+
+
+def test_bounds_of_a_json_integer_are_documented_as_minimum_and_maximum() -> None:
+    # A validator in front of the int must not turn the bounds into raw ge/le keys,
+    # which JSON Schema ignores (the schema would then allow -1 weekdays).
+    from api.volunteers.schemas import AvailabilityWindow
+
+    days = AvailabilityWindow.model_json_schema()["properties"]["days"]["items"]
+    assert (days["minimum"], days["maximum"]) == (0, 6)
+    assert "ge" not in days and "le" not in days
