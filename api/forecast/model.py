@@ -2,8 +2,9 @@
 
 Pure logic, no I/O. A bin's readings (any event carrying `fill_pct`, and its `empty`
 events) are cut into *fills*: the stretches between two empties. Within a fill, the
-level is the running maximum of the readings (a reading a little below the last one is
-sensor noise or settling, not waste taken out), and each rise between two readings is
+level is the readings' best non-decreasing fit (isotonic regression: a reading below an
+earlier one is sensor noise or settling, not waste taken out, and is averaged with its
+neighbours rather than ignored), and each rise between two readings is
 spread evenly over the time between them, into the local hours of the estate's zone it
 covers. Summed over the last days (recent days weigh more), that gives per local hour
 the percentage points added and the hours watched; their ratio is the hour's rate.
@@ -105,6 +106,36 @@ def _hour_pieces(start: datetime, end: datetime, tz: ZoneInfo) -> Iterable[tuple
         cur = nxt
 
 
+def _fills(readings: Iterable[Reading]) -> list[list[tuple[datetime, float]]]:
+    """The readings (in time order) cut into fills: an `empty` starts one at its level
+    (0), and so does a fall by more than RESET_FALL_PCT (an empty whose event was lost)."""
+    fills: list[list[tuple[datetime, float]]] = []
+    for r in readings:
+        if r.emptied:
+            fills.append([(r.ts, r.fill_pct or 0.0)])
+        elif r.fill_pct is not None:
+            if not fills or r.fill_pct < fills[-1][-1][1] - RESET_FALL_PCT:
+                fills.append([])
+            fills[-1].append((r.ts, r.fill_pct))
+    return fills
+
+
+def rising(values: list[float]) -> list[float]:
+    """The least-squares non-decreasing fit of `values` (pool adjacent violators): a
+    bin between empties only fills, so what goes down is noise, averaged out."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for v in values:
+        blocks.append([v, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean, count = blocks.pop()
+            total = blocks[-1][1] + count
+            blocks[-1] = [(blocks[-1][0] * blocks[-1][1] + mean * count) / total, total]
+    out: list[float] = []
+    for mean, count in blocks:
+        out += [mean] * int(count)
+    return out
+
+
 def profile(readings: Iterable[Reading], now: datetime, timezone: str) -> Profile:
     """The bin's rate per local hour over the `LOOKBACK_DAYS` before `now`."""
     tz = ZoneInfo(timezone)
@@ -112,26 +143,19 @@ def profile(readings: Iterable[Reading], now: datetime, timezone: str) -> Profil
     added = [0.0] * HOURS  # weighted percentage points
     weighted = [0.0] * HOURS  # weighted hours
     watched = [0.0] * HOURS
-    prev: tuple[datetime, float] | None = None
-    for r in sorted((r for r in readings if since <= r.ts <= now), key=lambda r: r.ts):
-        if r.emptied:
-            prev = (r.ts, r.fill_pct or 0.0)
-            continue
-        if r.fill_pct is None:
-            continue
-        if prev is None or r.fill_pct < prev[1] - RESET_FALL_PCT:
-            prev = (r.ts, r.fill_pct)
-            continue
-        level = max(prev[1], r.fill_pct)
-        rise, span = level - prev[1], r.ts - prev[0]
-        if span > timedelta(0) and not (rise > 0 and span > MAX_GAP):
+    ordered = sorted((r for r in readings if since <= r.ts <= now), key=lambda r: r.ts)
+    for fill in _fills(ordered):
+        levels = rising([f for _, f in fill])
+        for (t0, _), (t1, _), l0, l1 in zip(fill, fill[1:], levels, levels[1:], strict=False):
+            rise, span = l1 - l0, t1 - t0
+            if span <= timedelta(0) or (rise > 0 and span > MAX_GAP):
+                continue
             hours = span.total_seconds() / 3600
-            weight = 0.5 ** ((now - r.ts).total_seconds() / 86_400 / HALF_LIFE_DAYS)
-            for hour, part in _hour_pieces(prev[0], r.ts, tz):
+            weight = 0.5 ** ((now - t1).total_seconds() / 86_400 / HALF_LIFE_DAYS)
+            for hour, part in _hour_pieces(t0, t1, tz):
                 added[hour] += weight * rise * part / hours
                 weighted[hour] += weight * part
                 watched[hour] += part
-        prev = (r.ts, level)
     total_w = sum(weighted)
     mean = sum(added) / total_w if total_w > 0 else 0.0
     rate = tuple(
