@@ -36,7 +36,7 @@ MAX_GAP = timedelta(hours=12)
 RESET_FALL_PCT = 15.0
 # Weighted hours of the day's mean rate mixed into each hour's own: an hour seldom
 # watched leans on the mean instead of on one or two readings.
-PRIOR_HOURS = 0.5
+PRIOR_HOURS = 0.1
 DEFAULT_HORIZON = timedelta(hours=72)
 # Days of data behind a forecast for each confidence word.
 Confidence = Literal["high", "medium", "low", "none"]
