@@ -1,12 +1,12 @@
 """The fill forecast's error on simulated bins with known fill curves (#16).
 
-`python -m bench.forecast [--bins 20] [--days 28] [--seed 16]` runs simulated bins with
-a daily rhythm (`simulators.bins.FillRhythm`: most fill in the drop-off windows, little
-at night, a random factor per day, noisy readings every 15 minutes, emptied near full)
-straight into the model (no services), and at every `--every-hours` after a 14-day
-warm-up asks both the model (`api.forecast.model`) and a naive baseline (linear
-extrapolation of the last two readings) when the bin reaches the threshold (90 %).
-The truth is the simulator's noise-free level (`BinDevice.true_full_at`).
+`python -m bench.forecast [--bins 30] [--days 28] [--seed 16] [--every-hours 1]` runs
+simulated bins with a daily rhythm (`simulators.bins.FillRhythm`: most fill in the
+drop-off windows, little at night, a random factor per day, noisy readings every 15
+minutes, emptied near full) straight into the model (no services), and every
+`--every-hours` after a 14-day warm-up asks both the model (`api.forecast.model`) and
+a naive baseline (linear extrapolation of the last two readings) when the bin reaches
+the threshold (90 %). The truth is the simulator's noise-free level (`BinDevice.true_full_at`).
 
 Forecasts are grouped by the true time to full: ≤ 1 h, 1–6 h, 6–24 h. A forecast of
 "not within the horizon" (72 h) is scored as the horizon. Writes
@@ -139,10 +139,10 @@ def table(found: list[Case]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--bins", type=int, default=20)
+    parser.add_argument("--bins", type=int, default=30)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--seed", type=int, default=16)
-    parser.add_argument("--every-hours", type=int, default=3)
+    parser.add_argument("--every-hours", type=int, default=1)
     parser.add_argument("--warmup-days", type=int, default=14)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

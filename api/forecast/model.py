@@ -40,6 +40,8 @@ PRIOR_HOURS = 0.1
 DEFAULT_HORIZON = timedelta(hours=72)
 # Days of data behind a forecast for each confidence word.
 Confidence = Literal["high", "medium", "low", "none"]
+# The stretch of newest readings averaged into the level a forecast starts from.
+SMOOTH = timedelta(hours=2)
 CONFIDENCE_DAYS: tuple[tuple[Confidence, float], ...] = (
     ("high", 7.0),
     ("medium", 3.0),
@@ -206,6 +208,29 @@ def confidence(basis_days: float) -> Confidence:
     return next(word for word, days in CONFIDENCE_DAYS if basis_days >= days)
 
 
+def rise(prof: Profile, start: datetime, end: datetime, timezone: str) -> float:
+    """Percentage points the profile adds over [start, end)."""
+    tz = ZoneInfo(timezone)
+    return sum(prof.rate[hour] * part for hour, part in _hour_pieces(start, end, tz))
+
+
+def smoothed_level(
+    readings: Iterable[Reading], prof: Profile, timezone: str
+) -> tuple[datetime, float] | None:
+    """The newest reading's time, and the level then as the mean of the current fill's
+    readings of the `SMOOTH` before it, each brought forward by the profile's rise since:
+    one noisy reading moves the level (and a slow bin's full time) much less."""
+    ordered = sorted(readings, key=lambda r: r.ts)
+    fills = _fills(ordered)
+    if not fills or not fills[-1]:
+        return None
+    current = fills[-1]
+    newest = current[-1][0]
+    recent = [(t, f) for t, f in current if t >= newest - SMOOTH]
+    values = [f + rise(prof, t, newest, timezone) for t, f in recent]
+    return newest, sum(values) / len(values)
+
+
 def forecast(
     readings: list[Reading],
     now: datetime,
@@ -214,23 +239,28 @@ def forecast(
     horizon: timedelta = DEFAULT_HORIZON,
     level: float | None = None,
 ) -> Forecast:
-    """The bin's forecast at `now`; `level` is its current fill when known otherwise
-    (the registry's device state), else the newest reading's."""
+    """The bin's forecast at `now`. `level` is its current fill when known otherwise
+    (the registry's device state, newer than any reading); else the newest reading's
+    is the level shown, and its smoothed value (`smoothed_level`) the one forecast from."""
+    past = [r for r in readings if r.ts <= now]
+    prof = profile(past, now, timezone)
+    start = level
     if level is None:
-        newest = current_level(r for r in readings if r.ts <= now)
+        newest = current_level(past)
         level = newest[1] if newest is not None else None
-    prof = profile(readings, now, timezone)
+        smooth = smoothed_level(past, prof, timezone)
+        start = level if smooth is None else smooth[1]
     basis = prof.basis_days
     word = confidence(basis)
     if level is not None and level >= threshold:
         return Forecast(level, None, now, basis, word)
-    if level is None or word == "none":
+    if start is None or word == "none":
         return Forecast(level, None, None, basis, word)
     hour = now.astimezone(ZoneInfo(timezone)).hour
     return Forecast(
         level,
         prof.rate[hour],
-        full_at(level, now, prof, threshold, timezone, horizon),
+        full_at(start, now, prof, threshold, timezone, horizon),
         basis,
         word,
     )

@@ -64,12 +64,11 @@ async def estate_forecast(
 def _level(
     readings: list[model.Reading], state_fill: float | None, state_ts: datetime | None
 ) -> float | None:
-    """The bin's current fill: the newest of its events' and its device state's."""
+    """The device state's fill when it is newer than every reading (a reading the
+    events' range does not hold); None: the model takes the readings' own."""
     newest = model.current_level(readings)
     newer = state_ts is not None and (newest is None or state_ts > newest[0])
-    if state_fill is not None and newer:
-        return float(state_fill)
-    return None if newest is None else newest[1]
+    return float(state_fill) if state_fill is not None and newer else None
 
 
 def rooms(body: dict[str, Any]) -> dict[str, Any]:

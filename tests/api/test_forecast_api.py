@@ -94,7 +94,7 @@ def check_against_rates(body: dict[str, Any], last: dict[str, float], threshold:
     assert set(by_bin) == {"b-wet", "b-dry", "b-rec", "b-haz"}
     for bin_id, level in last.items():
         got = by_bin[bin_id]
-        assert got["fill_pct"] == pytest.approx(level, abs=0.05)
+        assert got["fill_pct"] == pytest.approx(level, abs=0.06)  # shown to 0.1
         want = expected_full(bin_id, level, now, threshold)
         full = _ts(got["full_at"])
         if want is None:

@@ -129,3 +129,17 @@ def test_no_data_means_no_forecast() -> None:
 def test_confidence_follows_days_of_data(days: int, word: str) -> None:
     f = model.forecast(series({h: 1.0 for h in range(24)}, days=days), NOW, 90, ZONE)
     assert f.confidence == word
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_a_slow_bin_is_forecast_from_a_smoothed_level(seed: int) -> None:
+    # 0.5 pp/h, readings with noise 0.5 pp: one reading alone is ±1 h of fill.
+    clean = series({h: 0.5 for h in range(24)}, days=7, empty_at=200.0)
+    noisy = series({h: 0.5 for h in range(24)}, days=7, noise=0.5, empty_at=200.0, seed=seed)
+    true_level = clean[-1].fill_pct
+    assert true_level is not None and 80 < true_level < 90, true_level
+    f = model.forecast(noisy, NOW, 90.0, ZONE)
+    expected = clean[-1].ts + timedelta(hours=(90.0 - true_level) / 0.5)
+    assert f.full_at is not None
+    # The mean of the last 2 h (8 readings) has noise ~0.18 pp, ~0.35 h of fill.
+    assert abs((f.full_at - expected).total_seconds()) < 3600, (f.full_at, expected)
