@@ -45,7 +45,9 @@ def _room_card(ctx: layout.Context, room: dict[str, Any], body: dict[str, Any]) 
     zone, now = body["timezone"], body["generated_at"]
     name = room["room_name"] or room["room"]
     at = room["collect_before"]
-    if at is None:
+    if at is None and room["bins_no_data"] == room["bins"]:
+        cls, when = "", ctx.t("forecast.confidence.none")
+    elif at is None:
         cls, when = "", ctx.t("forecast.not_due", hours=body["horizon_hours"])
     elif at <= now:
         cls, when = "now", ctx.t("forecast.full_now")

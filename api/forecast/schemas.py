@@ -55,6 +55,7 @@ class RoomForecast(BaseModel):
     first_bin: str | None
     first_category: Category | None
     bins_due: int = Field(description="bins full within the horizon")
+    bins_no_data: int = Field(description="bins with no readings to forecast from")
     bins: int
 
 

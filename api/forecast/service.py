@@ -89,6 +89,7 @@ def rooms(body: dict[str, Any]) -> dict[str, Any]:
                 "first_bin": None if first is None else first["bin"],
                 "first_category": None if first is None else first["category"],
                 "bins_due": len(due),
+                "bins_no_data": sum(1 for b in bins if b["confidence"] == "none"),
                 "bins": len(bins),
             }
         )

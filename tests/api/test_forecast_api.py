@@ -159,6 +159,7 @@ def test_rooms_collect_before_the_first_full_bin(
     assert [r["room"] for r in rooms] == ["r1", "r2", "r3"]
     due = sum(1 for b in bins if b["room"] == "r1" and b["full_at"] is not None)
     assert rooms[0]["bins"] == 2 and rooms[0]["bins_due"] == due >= 1
+    assert [r["bins_no_data"] for r in rooms] == [0, 0, 1]  # b-haz never reported
 
 
 def test_csv_is_formula_safe(client: TestClient, db_url: str, seeded: dict[str, float]) -> None:
