@@ -40,8 +40,12 @@ PRIOR_HOURS = 0.1
 DEFAULT_HORIZON = timedelta(hours=72)
 # Days of data behind a forecast for each confidence word.
 Confidence = Literal["high", "medium", "low", "none"]
+# Today's pace: percentage points added to both today's seen and expected rise, and
+# the bounds of their ratio.
+TODAY_PRIOR_PCT = 3.0
+TODAY_BOUNDS = (0.5, 2.0)
 # The stretch of newest readings averaged into the level a forecast starts from.
-SMOOTH = timedelta(hours=2)
+SMOOTH = timedelta(hours=1)
 CONFIDENCE_DAYS: tuple[tuple[Confidence, float], ...] = (
     ("high", 7.0),
     ("medium", 3.0),
@@ -174,21 +178,47 @@ def full_at(
     threshold: float,
     timezone: str,
     horizon: timedelta = DEFAULT_HORIZON,
+    today: float = 1.0,
 ) -> datetime | None:
-    """When `level` (at `now`) reaches `threshold` at the profile's rates; `now` when it
-    already has; None when not before `now + horizon`."""
+    """When `level` (at `now`) reaches `threshold` at the profile's rates (times `today`
+    for the rest of the local day); `now` when it already has; None when not before
+    `now + horizon`."""
     if level >= threshold:
         return now
     remaining = threshold - level
     tz = ZoneInfo(timezone)
+    day = now.astimezone(tz).date()
     cur = now
     for hour, part in _hour_pieces(now, now + horizon, tz):
-        gain = prof.rate[hour] * part
-        if gain >= remaining and prof.rate[hour] > 0:
-            return cur + timedelta(hours=remaining / prof.rate[hour])
+        rate = prof.rate[hour] * (today if cur.astimezone(tz).date() == day else 1.0)
+        gain = rate * part
+        if gain >= remaining and rate > 0:
+            return cur + timedelta(hours=remaining / rate)
         remaining -= gain
         cur += timedelta(hours=part)
     return None
+
+
+def today_factor(readings: Iterable[Reading], prof: Profile, now: datetime, timezone: str) -> float:
+    """How much faster than its profile the bin fills today: the rise of the current
+    fill since local midnight over the profile's, each plus `TODAY_PRIOR_PCT` (so a
+    morning with little fill yet says ~1), within `TODAY_BOUNDS`. Busy days, holidays
+    and rain move a whole day's fill; the profile alone does not see them."""
+    tz = ZoneInfo(timezone)
+    midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    fills = _fills(sorted(readings, key=lambda r: r.ts))
+    if not fills:
+        return 1.0
+    today = [(t, f) for t, f in fills[-1] if midnight <= t <= now]
+    if len(today) < 2:
+        return 1.0
+    levels = rising([f for _, f in today])
+    seen = levels[-1] - levels[0]
+    expected = rise(prof, today[0][0], today[-1][0], timezone)
+    if expected + TODAY_PRIOR_PCT <= 0:
+        return 1.0
+    factor = (seen + TODAY_PRIOR_PCT) / (expected + TODAY_PRIOR_PCT)
+    return min(TODAY_BOUNDS[1], max(TODAY_BOUNDS[0], factor))
 
 
 def current_level(readings: Iterable[Reading]) -> tuple[datetime, float] | None:
@@ -257,10 +287,11 @@ def forecast(
     if start is None or word == "none":
         return Forecast(level, None, None, basis, word)
     hour = now.astimezone(ZoneInfo(timezone)).hour
+    today = today_factor(past, prof, now, timezone)
     return Forecast(
         level,
-        prof.rate[hour],
-        full_at(start, now, prof, threshold, timezone, horizon),
+        prof.rate[hour] * today,
+        full_at(start, now, prof, threshold, timezone, horizon, today),
         basis,
         word,
     )

@@ -141,5 +141,27 @@ def test_a_slow_bin_is_forecast_from_a_smoothed_level(seed: int) -> None:
     f = model.forecast(noisy, NOW, 90.0, ZONE)
     expected = clean[-1].ts + timedelta(hours=(90.0 - true_level) / 0.5)
     assert f.full_at is not None
-    # The mean of the last 2 h (8 readings) has noise ~0.18 pp, ~0.35 h of fill.
+    # The mean of the last 1 h (4 readings) has noise ~0.25 pp, ~0.5 h of fill.
     assert abs((f.full_at - expected).total_seconds()) < 3600, (f.full_at, expected)
+
+
+def test_a_busy_day_is_seen_in_todays_pace() -> None:
+    # 2 pp/h every day; today (from local midnight, 16:00 UTC) 3 pp/h: 1.5 times.
+    usual = series({h: 2.0 for h in range(24)}, days=8, empty_at=500.0)
+    midnight = datetime(2026, 5, 19, 16, 0, tzinfo=UTC)
+    base = next(r.fill_pct for r in usual if r.ts == midnight)
+    assert base is not None
+    busy = [r for r in usual if r.ts <= midnight] + [
+        Reading(r.ts, base + 3.0 * (r.ts - midnight).total_seconds() / 3600)
+        for r in usual
+        if r.ts > midnight
+    ]
+    f = model.forecast(busy, NOW, 90.0, ZONE, level=60.0)
+    factor = model.today_factor(busy, model.profile(busy, NOW, ZONE), NOW, ZONE)
+    # 10 h today: 30 pp seen against ~20-22 expected (today's readings are in the
+    # profile too), each plus TODAY_PRIOR_PCT.
+    assert 1.25 < factor < 1.45
+    # 30 pp to go: 10 h at today's pace, 15 h at the usual one; the forecast is near
+    # today's (the prior and the profile's share of today keep it a little later).
+    hours = f.hours_to_full(NOW)
+    assert hours is not None and 10.0 <= hours < 12.0, hours
