@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from dashboards import (
+    labels_forecast,
     labels_forms,
     labels_overview,
     labels_reports,
@@ -326,7 +327,14 @@ def _merge(base: dict[str, str], *parts: dict[str, str]) -> None:
         base.update(part)
 
 
-_LABELS = (labels_volunteers, labels_roster, labels_overview, labels_forms, labels_reports)
+_LABELS = (
+    labels_volunteers,
+    labels_roster,
+    labels_overview,
+    labels_forms,
+    labels_reports,
+    labels_forecast,
+)
 _merge(ZH, *(m.ZH for m in _LABELS))
 _merge(EN, *(m.EN for m in _LABELS))
 

@@ -9,6 +9,7 @@ from dashboards import (
     committee_volunteers,
     disclosure,
     district,
+    forecast_page,
     overview,
     reports,
     signin,
@@ -16,6 +17,7 @@ from dashboards import (
 )
 
 router = APIRouter(tags=["dashboards"])
+router.include_router(forecast_page.router)
 for _page in (
     static,
     signin,
