@@ -212,6 +212,7 @@ def _header(ctx: Context, signed_in: bool) -> str:
                 f'<a href="{escape(ctx.href(base))}">{ctx.t("nav.overview")}</a>'
                 f'<a href="{escape(ctx.href(base + "/disclosure"))}">'
                 f"{ctx.t('nav.disclosure')}</a>"
+                f'<a href="{escape(base)}/forecast">{ctx.t("forecast.nav")}</a>'
             )
             if ctx.committee:
                 nav += (
