@@ -1,0 +1,279 @@
+"""The dispatcher against the real database and local sinks (HTTP and SMTP on loopback).
+
+Alarm rows are written with SQL as the schema allows; what the sinks received is the
+independent record checked against the inputs (who is on duty, the minutes set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+
+from api.notify.dispatcher import Dispatcher
+from api.notify.settings import NotifySettings
+from api.notify.vault import Vault
+from tests.fix_data import scalar, wait_for
+from tests.notify.fix_notify import (
+    KEY,
+    PROPERTY_PHONE,
+    VOLUNTEER_PHONE,
+    add_channel,
+    estate_with_duty,
+    open_alarm,
+    repeat,
+    set_state,
+)
+from tests.notify.sinks import HttpSink, http_sink, refused_url, smtp_sink
+
+pytestmark = pytest.mark.integration
+
+WECOM_KEY = "wecom-key-0a1b2c3d4e5f"
+DING_TOKEN = "ding-token-9f8e7d6c5b"
+DING_SECRET = "SECdingsecret0123456789"
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def sinks() -> Iterator[tuple[HttpSink, HttpSink, HttpSink]]:
+    with http_sink() as wecom, http_sink() as ding, http_sink() as committee:
+        yield wecom, ding, committee
+
+
+def _robots(db_url: str, wecom: HttpSink, ding: HttpSink, committee: HttpSink) -> None:
+    add_channel(
+        db_url,
+        "值班群",
+        "wecom",
+        "duty",
+        {"url": f"{wecom.url}/cgi-bin/webhook/send?key={WECOM_KEY}"},
+    )
+    add_channel(
+        db_url,
+        "钉钉值班",
+        "dingtalk",
+        "duty",
+        {"url": f"{ding.url}/robot/send?access_token={DING_TOKEN}", "sign_secret": DING_SECRET},
+    )
+    add_channel(db_url, "居委会", "webhook", "committee", {"url": f"{committee.url}/hook"})
+
+
+def _settings(**kw: float) -> NotifySettings:
+    return NotifySettings(notify_poll_s=0.2, notify_backoff_s=1.0, **kw)  # type: ignore[arg-type]
+
+
+async def _cycles(db_url: str, clock: Clock, steps: list[float], settings: NotifySettings) -> None:
+    """Cycle at clock + each of `steps` minutes (cumulative offsets from now)."""
+    async with Dispatcher(db_url, Vault(KEY), settings, clock) as d:
+        start = clock.at
+        for minutes in steps:
+            clock.at = start + timedelta(minutes=minutes)
+            await d.cycle()
+
+
+def test_an_open_alarm_reaches_the_duty_robots_within_5_s_exactly_once(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wecom, ding, committee = sinks
+    now = datetime.now(UTC)
+    estate_with_duty(db_url, now)
+    _robots(db_url, wecom, ding, committee)
+    stop = threading.Event()
+
+    async def serve() -> None:
+        event = asyncio.Event()
+        async with Dispatcher(db_url, Vault(KEY), _settings()) as d:
+            task = asyncio.create_task(d.run(event))
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+            event.set()
+            await task
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        committed = time.monotonic()
+        alarm = open_alarm(db_url, datetime.now(UTC))
+        wait_for(
+            lambda: (len(wecom.bodies()), len(ding.bodies())),
+            lambda n: n == (1, 1),
+            timeout=5,
+            what="both duty robots",
+        )
+        assert time.monotonic() - committed < 5
+        time.sleep(1.5)  # several more polls: still exactly once
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert len(wecom.bodies()) == 1 and len(ding.bodies()) == 1
+    assert committee.bodies() == []  # not yet: escalation is after 10 minutes
+    w = wecom.bodies()[0]
+    assert w["msgtype"] == "text"
+    assert w["text"]["mentioned_mobile_list"] == [VOLUNTEER_PHONE, PROPERTY_PHONE]
+    assert "王阿姨" in w["text"]["content"] and "满溢" in w["text"]["content"]
+    assert "李叔叔" not in w["text"]["content"]  # on duty at another room
+    d = ding.bodies()[0]
+    assert d["msgtype"] == "text" and d["at"]["atMobiles"] == [VOLUNTEER_PHONE, PROPERTY_PHONE]
+    assert f"@{VOLUNTEER_PHONE}" in d["text"]["content"]
+    query = parse_qs(urlsplit(ding.received[0].path).query)
+    assert query["access_token"] == [DING_TOKEN] and "sign" in query and "timestamp" in query
+    assert (
+        scalar(
+            db_url, "SELECT count(*) FROM notify_deliveries WHERE ok AND alarm_id = %s", (alarm,)
+        )
+        == 2
+    )
+    for secret in (WECOM_KEY, DING_TOKEN, DING_SECRET):
+        assert secret not in caplog.text
+
+
+def test_escalates_to_the_committee_after_m_minutes_unless_acknowledged(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink]
+) -> None:
+    wecom, ding, committee = sinks
+    clock = Clock(datetime.now(UTC))
+    estate_with_duty(db_url, clock.at, escalate=10, reminder=30)
+    _robots(db_url, wecom, ding, committee)
+    ignored = open_alarm(db_url, clock.at, "overflow", "r1", "b-wet")
+    handled = open_alarm(db_url, clock.at, "odour", "r2", "b2")
+    set_ack = {"done": False}
+
+    async def scenario() -> None:
+        async with Dispatcher(db_url, Vault(KEY), _settings(), clock) as d:
+            start = clock.at
+            for minutes in (0, 5, 9.9, 10, 11, 20, 29):
+                clock.at = start + timedelta(minutes=minutes)
+                if minutes == 5 and not set_ack["done"]:
+                    set_state(db_url, handled, "acknowledged", clock.at)
+                    set_ack["done"] = True
+                await d.cycle()
+                if minutes == 9.9:
+                    assert committee.bodies() == []
+
+    asyncio.run(scenario())
+    escalations = committee.bodies()
+    assert len(escalations) == 1, escalations
+    assert escalations[0]["step"] == "escalate" and escalations[0]["alarm"]["id"] == ignored
+    assert "10" in escalations[0]["text"]
+    # Each duty robot: one note per alarm, nothing more within 30 minutes.
+    assert sorted(b["text"]["content"].count("【告警】") for b in wecom.bodies()) == [1, 1]
+    assert len(wecom.bodies()) == 2
+
+
+def test_a_thousand_repeats_make_one_notification_and_a_reminder_per_interval(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink]
+) -> None:
+    wecom, ding, committee = sinks
+    clock = Clock(datetime.now(UTC))
+    estate_with_duty(db_url, clock.at, escalate=10, reminder=30)
+    _robots(db_url, wecom, ding, committee)
+    alarm = open_alarm(db_url, clock.at)
+    minutes_total = 100
+
+    async def scenario() -> None:
+        async with Dispatcher(db_url, Vault(KEY), _settings(), clock) as d:
+            start = clock.at
+            for i in range(1, 1001):
+                # One repeat every 6 s for 100 minutes; a poll after every 10 repeats.
+                clock.at = start + timedelta(seconds=6 * i)
+                repeat(db_url, alarm, clock.at)
+                if i % 10 == 0:
+                    await d.cycle()
+
+    asyncio.run(scenario())
+    assert scalar(db_url, "SELECT repeats FROM alarms WHERE id = %s", (alarm,)) == 1001
+    reminders = minutes_total // 30  # at 30, 60, 90 minutes
+    steps = [b["text"]["content"].splitlines()[0][:6] for b in wecom.bodies()]
+    assert len(wecom.bodies()) == 1 + reminders, steps
+    assert len(ding.bodies()) == 1 + reminders
+    # The committee: the escalation, then the reminders too.
+    assert [b["step"] for b in committee.bodies()] == ["escalate"] + [
+        f"remind-{n}" for n in range(1, reminders + 1)
+    ]
+
+
+def test_a_dead_webhook_is_retried_with_backoff_and_logged_while_email_delivers(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = Clock(datetime.now(UTC))
+    estate_with_duty(db_url, clock.at)
+    refused = refused_url()
+    with http_sink() as broken, smtp_sink() as smtp:
+        broken.status = 500
+        add_channel(db_url, "down", "wecom", "duty", {"url": refused})
+        add_channel(
+            db_url, "500", "webhook", "duty", {"url": f"{broken.url}/h?token=tok-500-secret"}
+        )
+        add_channel(
+            db_url,
+            "mail",
+            "email",
+            "duty",
+            {"password": "smtp-pass-never-shown"},
+            {
+                "host": smtp.host,
+                "port": smtp.port,
+                "security": "none",
+                "sender": "fenlei@jjq.test",
+                "to": ["duty@jjq.test"],
+            },
+        )
+        alarm = open_alarm(db_url, clock.at)
+        settings = _settings(notify_max_attempts=4)
+        # Backoff 1 s, 2 s, 4 s: cycles each second for 10 s.
+        asyncio.run(_cycles(db_url, clock, [s / 60 for s in range(0, 11)], settings))
+        assert len(smtp.messages) == 1
+        mail = smtp.messages[0]
+        assert "满溢" in str(mail["Subject"]) or "=?utf-8?" in str(mail["Subject"])
+        assert mail["To"] == "duty@jjq.test"
+        assert len(broken.bodies()) == 4
+
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT channel_name, attempt, at, ok, detail FROM notify_deliveries"
+            " WHERE alarm_id = %s ORDER BY channel_name, attempt",
+            (alarm,),
+        ).fetchall()
+        states: dict[str, str] = dict(
+            conn.execute(
+                "SELECT c.name, o.state FROM notify_outbox o JOIN notify_channels c"
+                " ON c.id = o.channel_id"
+            ).fetchall()
+        )
+    by_channel: dict[str, list[tuple[int, datetime, bool, str]]] = {}
+    for name, attempt, at, ok, detail in rows:
+        by_channel.setdefault(name, []).append((attempt, at, ok, detail))
+    assert [a[2] for a in by_channel["mail"]] == [True]
+    for name in ("down", "500"):
+        attempts = by_channel[name]
+        assert [a[0] for a in attempts] == [1, 2, 3, 4] and not any(a[2] for a in attempts)
+        gaps = [(b[1] - a[1]).total_seconds() for a, b in itertools.pairwise(attempts)]
+        assert gaps == sorted(gaps) and gaps[-1] > gaps[0], gaps  # backing off
+    assert "HTTP 500" in by_channel["500"][0][3]
+    assert "ConnectError" in by_channel["down"][0][3]
+    assert states == {"down": "failed", "500": "failed", "mail": "sent"}
+    everything = caplog.text + repr(rows)
+    for secret in ("refused-secret-key", "tok-500-secret", "smtp-pass-never-shown"):
+        assert secret not in everything
+    assert "attempt 4 failed" in caplog.text and "giving up" in caplog.text
