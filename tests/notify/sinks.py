@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class HttpSink:
     status: int = 200
     answer: dict[str, Any] = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds to wait after recording a request before answering it.
+    delay: float = 0.0
 
     def bodies(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -48,12 +51,16 @@ def http_sink() -> Iterator[HttpSink]:
             body = json.loads(self.rfile.read(length) or b"{}")
             with sink.lock:
                 sink.received.append(Received(self.path, body))
+            time.sleep(sink.delay)
             data = json.dumps(sink.answer).encode()
-            self.send_response(sink.status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(sink.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the sender was killed mid-request (the restart test)
 
         def log_message(self, *args: Any) -> None:
             pass
