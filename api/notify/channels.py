@@ -19,6 +19,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import smtplib
 import ssl
 import time
@@ -34,6 +35,11 @@ from api.notify.messages import Message
 from api.notify.vault import scrub
 
 KINDS = ("webhook", "wecom", "dingtalk", "email")
+
+# httpx logs each request's full URL at INFO (httpcore its host at DEBUG), and a
+# robot's URL is its key: those loggers stay at WARNING wherever a channel sends from.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 # WeCom's text content is at most 2,048 bytes; DingTalk's is larger, the same cut serves.
 MAX_CONTENT_BYTES = 2000
 MAX_DETAIL = 300

@@ -44,10 +44,6 @@ Clock = Callable[[], datetime]
 # Deliveries looked at per cycle; the rest wait for the next one.
 BATCH = 100
 
-# httpx logs each request's full URL at INFO, and a robot's URL is its key: never.
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
