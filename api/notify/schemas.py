@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Printable text on one line: a name a listing shows.
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,100}$"
-URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+# Length bounds in the pattern itself: the document's generators honour them there.
+URL_PATTERN = r"^https?://[A-Za-z0-9.:\[\]-]{1,253}([/?][!-~]{0,1790})?$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}$"
 HOST_PATTERN = r"^[A-Za-z0-9.:\[\]-]{1,253}$"
 PHONE_PATTERN = r"^\+?[0-9][0-9 -]{2,30}$"
@@ -32,7 +33,6 @@ Url = Annotated[
     str,
     Field(
         pattern=URL_PATTERN,
-        max_length=2048,
         description="the robot's or receiver's URL with its key; write-only (stored"
         " encrypted, shown masked)",
         examples=["https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=0a1b2c3d"],

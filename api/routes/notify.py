@@ -32,6 +32,8 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"], responses=responses
 CHANNELS = "/estates/{estate}/notification-channels"
 ChannelPath = Annotated[int, Path(ge=1, le=2**62, description="Channel id.")]
 NO_ESTATE = responses(404)
+# A body that cannot be read (400) or is over FENLEI_MAX_BODY_BYTES (413).
+BODY = responses(400, 404, 413)
 
 
 def vault(request: Request) -> Vault:
@@ -83,7 +85,7 @@ async def list_channels(estate: EstatePath, conn: ConnDep, _: EstateAdmin) -> An
     CHANNELS,
     status_code=201,
     response_model=ChannelOut,
-    responses={**NO_ESTATE, **responses(409, 503)},
+    responses={**BODY, **responses(409, 503)},
 )
 async def create_channel(
     estate: EstatePath,
@@ -188,9 +190,7 @@ async def get_settings(estate: EstatePath, conn: ConnDep, _: EstateAdmin) -> Any
     return _settings_out(await repository.get_settings(conn, estate))
 
 
-@router.put(
-    "/estates/{estate}/notification-settings", response_model=SettingsOut, responses=NO_ESTATE
-)
+@router.put("/estates/{estate}/notification-settings", response_model=SettingsOut, responses=BODY)
 async def put_settings(estate: EstatePath, body: SettingsIn, conn: ConnDep, _: EstateAdmin) -> Any:
     """Replace the estate's notification settings. Quiet hours run from quiet_start to
     quiet_end local time (past midnight when the end is earlier); alarms of kinds not in
