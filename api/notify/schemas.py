@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 NAME_PATTERN = r"^[^\x00-\x1f\x7f]{1,100}$"
 # Length bounds in the pattern itself: the document's generators honour them there.
 URL_PATTERN = r"^https?://[A-Za-z0-9.:\[\]-]{1,253}([/?][!-~]{0,1790})?$"
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}$"
+# Plain ASCII addresses, bounded by the pattern (no maxLength beside it: the
+# document's generators then ignore the pattern; PostgreSQL refuses NUL in jsonb).
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,189}$"
 HOST_PATTERN = r"^[A-Za-z0-9.:\[\]-]{1,253}$"
 PHONE_PATTERN = r"^\+?[0-9][0-9 -]{2,30}$"
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -38,7 +40,7 @@ Url = Annotated[
         examples=["https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=0a1b2c3d"],
     ),
 ]
-Secret = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Secret = Annotated[str, Field(pattern=r"^[ -~]{1,200}$")]
 
 
 class _Channel(BaseModel):
@@ -87,9 +89,9 @@ class EmailIn(_Channel):
     )
     username: Secret | None = None
     password: Secret | None = Field(default=None, description="write-only")
-    sender: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
+    sender: Annotated[str, Field(pattern=EMAIL_PATTERN)]
     to: Annotated[
-        list[Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]],
+        list[Annotated[str, Field(pattern=EMAIL_PATTERN)]],
         Field(min_length=1, max_length=20),
     ]
 
@@ -118,11 +120,11 @@ class SettingsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    property_name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=200)] | None = Field(
+    property_name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = Field(
         default=None, description="the property company (物业) told with those on duty"
     )
     property_phone: Annotated[str, Field(pattern=PHONE_PATTERN)] | None = None
-    property_email: Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)] | None = None
+    property_email: Annotated[str, Field(pattern=EMAIL_PATTERN)] | None = None
     escalate_minutes: int = Field(
         default=10, ge=1, le=1440, description="unacknowledged this long: the committee"
     )

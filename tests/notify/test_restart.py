@@ -86,4 +86,27 @@ def test_sigkill_neither_loses_nor_duplicates_beyond_the_window(
     assert scalar(db_url, "SELECT count(*) FROM notify_deliveries WHERE ok") == ALARMS
     text = log.read_text(encoding="utf-8")
     assert "dispatching" in text and HOOK_KEY not in text and KEY not in text
+    # The operator's view of the same log, from the command line.
+    env = {**os.environ, "FENLEI_DATABASE_URL": db_url, "FENLEI_HOME": str(tmp_path)}
+    shown = subprocess.run(
+        [sys.executable, "-m", "fenlei", "notify", "log", "--estate", "jjq", "--limit", "500"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    assert sum(" ok   alarm " in line for line in shown) == ALARMS, shown
+    assert HOOK_KEY not in "\n".join(shown)
+    # Without a channel key outside development the dispatcher refuses to start.
+    env.pop("FENLEI_CHANNEL_KEY", None)
+    env.pop("FENLEI_DEV", None)
+    refused = subprocess.run(
+        [sys.executable, "-m", "fenlei", "notify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "FENLEI_CHANNEL_KEY is not set" in refused.stderr
     print(f"\nrestart: {before_restart} received before the kill, resent: {sorted(extra)}")
