@@ -171,13 +171,24 @@ def test_escalates_to_the_committee_after_m_minutes_unless_acknowledged(
                     assert committee.bodies() == []
 
     asyncio.run(scenario())
-    escalations = committee.bodies()
+    escalations = committee.bodies()[:]
     assert len(escalations) == 1, escalations
     assert escalations[0]["step"] == "escalate" and escalations[0]["alarm"]["id"] == ignored
     assert "10" in escalations[0]["text"]
     # Each duty robot: one note per alarm, nothing more within 30 minutes.
     assert sorted(b["text"]["content"].count("【告警】") for b in wecom.bodies()) == [1, 1]
     assert len(wecom.bodies()) == 2
+
+    # Both resolve: one note each to the duty robots, and to the committee only for the
+    # alarm it was told of; polling on sends nothing more.
+    set_state(db_url, ignored, "resolved", clock.at)
+    set_state(db_url, handled, "resolved", clock.at)
+    asyncio.run(_cycles(db_url, clock, [0, 1, 2], _settings()))
+    resolved = [b for b in wecom.bodies() if "【已恢复】" in b["text"]["content"]]
+    assert len(resolved) == 2 and len(wecom.bodies()) == 4
+    assert [(b["step"], b["alarm"]["id"]) for b in committee.bodies()[1:]] == [
+        ("resolved", ignored)
+    ]
 
 
 def test_a_thousand_repeats_make_one_notification_and_a_reminder_per_interval(
@@ -277,3 +288,27 @@ def test_a_dead_webhook_is_retried_with_backoff_and_logged_while_email_delivers(
     for secret in ("refused-secret-key", "tok-500-secret", "smtp-pass-never-shown"):
         assert secret not in everything
     assert "attempt 4 failed" in caplog.text and "giving up" in caplog.text
+
+
+def test_two_dispatchers_at_once_deliver_each_step_once(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink]
+) -> None:
+    wecom, ding, committee = sinks
+    clock = Clock(datetime.now(UTC))
+    estate_with_duty(db_url, clock.at)
+    _robots(db_url, wecom, ding, committee)
+    wecom.delay = 0.05
+    alarms = [open_alarm(db_url, clock.at, k) for k in ("overflow", "odour", "tilt")]
+
+    async def both() -> None:
+        async with (
+            Dispatcher(db_url, Vault(KEY), _settings(), clock) as a,
+            Dispatcher(db_url, Vault(KEY), _settings(), clock) as b,
+        ):
+            for _ in range(5):
+                await asyncio.gather(a.cycle(), b.cycle(), a.cycle(), b.cycle())
+
+    asyncio.run(both())
+    assert len(wecom.bodies()) == len(alarms) and len(ding.bodies()) == len(alarms)
+    assert scalar(db_url, "SELECT count(*) FROM notify_plans") == len(alarms)
+    assert scalar(db_url, "SELECT count(*) FROM notify_deliveries") == 2 * len(alarms)

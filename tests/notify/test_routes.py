@@ -4,6 +4,7 @@ delivery log; errors as documented."""
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 
 import psycopg
@@ -14,7 +15,12 @@ from api.notify.vault import Vault
 from api.settings import ApiSettings
 from dashboards.settings import DashboardSettings
 from fenlei.app import create_app
-from tests.api.conftest import SECRET, TestClient, make_token
+from tests.api.conftest import SECRET, make_token
+
+with warnings.catch_warnings():
+    # As tests/api/conftest.py: Starlette's TestClient warns about httpx at import.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 from tests.fix_data import register
 from tests.notify.fix_notify import KEY
 from tests.notify.sinks import HttpSink, http_sink
@@ -133,6 +139,17 @@ def test_settings_round_trip_and_refusals(api: TestClient) -> None:
 
 
 def test_other_estates_and_unknown_ones(api: TestClient, db_url: str) -> None:
+    for role in (Role.viewer, Role.volunteer):
+        headers = make_token(db_url, role, ["jjq"])
+        for method, path in (
+            ("GET", f"{BASE}/notification-channels"),
+            ("GET", f"{BASE}/notification-settings"),
+            ("GET", f"{BASE}/notifications"),
+            ("POST", f"{BASE}/notification-channels/1/test"),
+            ("DELETE", f"{BASE}/notification-channels/1"),
+        ):
+            assert api.request(method, path, headers=headers).status_code == 403, (role, path)
+    assert api.get(f"{BASE}/notifications", headers={"Authorization": ""}).status_code == 401
     assert api.get("/api/v1/estates/other/notification-channels").status_code == 403
     assert api.get("/api/v1/estates/other/notifications").status_code == 403
     api.headers.update(make_token(db_url, Role.admin))
