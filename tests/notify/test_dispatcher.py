@@ -312,3 +312,61 @@ def test_two_dispatchers_at_once_deliver_each_step_once(
     assert len(wecom.bodies()) == len(alarms) and len(ding.bodies()) == len(alarms)
     assert scalar(db_url, "SELECT count(*) FROM notify_plans") == len(alarms)
     assert scalar(db_url, "SELECT count(*) FROM notify_deliveries") == 2 * len(alarms)
+
+
+def test_quiet_hours_hold_a_tilt_until_morning_and_a_resolved_one_never_goes(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink]
+) -> None:
+    wecom, ding, committee = sinks
+    night = datetime(2026, 4, 1, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+    morning = datetime(2026, 4, 1, 23, 0, tzinfo=UTC)  # 07:00
+    clock = Clock(night)
+    estate_with_duty(db_url, night)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE notify_settings SET quiet_start = '22:00', quiet_end = '07:00'"
+            " WHERE estate_id = 'jjq'"
+        )
+        # Someone is on duty in the morning too, at the room.
+        conn.execute(
+            "UPDATE shifts SET ends_at = %s WHERE room_id = 'r1'", (morning + timedelta(hours=2),)
+        )
+    _robots(db_url, wecom, ding, committee)
+    tilt = open_alarm(db_url, night, "tilt", "r1", "b-wet")
+    gone = open_alarm(db_url, night, "temperature", "r2", "b2")
+    overflow = open_alarm(db_url, night, "overflow", "r2", "b2")
+
+    async def scenario() -> None:
+        async with Dispatcher(db_url, Vault(KEY), _settings(), clock) as d:
+            await d.cycle()
+            # Urgent: at once. The others: held.
+            assert [b["alarm"]["id"] for b in committee.bodies()] == []
+            assert [b["text"]["content"][:4] for b in wecom.bodies()] == ["【告警】"]
+            assert "满溢" in wecom.bodies()[0]["text"]["content"] and overflow > gone
+            clock.at = night + timedelta(hours=2)
+            set_state(db_url, gone, "resolved", clock.at)  # came back before anyone woke
+            await d.cycle()
+            clock.at = morning - timedelta(seconds=1)
+            await d.cycle()
+            # The urgent one reminds through the night; the tilt waits.
+            assert not any("桶体倾斜" in b["text"]["content"] for b in wecom.bodies())
+            clock.at = morning
+            await d.cycle()
+            await d.cycle()
+
+    asyncio.run(scenario())
+    held = [b for b in wecom.bodies() if "桶体倾斜" in b["text"]["content"]]
+    assert len(held) == 1 and held[0]["text"]["mentioned_mobile_list"][0] == VOLUNTEER_PHONE
+    assert not any("温度" in b["text"]["content"] for b in wecom.bodies())
+    with psycopg.connect(db_url) as conn:
+        states: dict[int, str] = dict(
+            conn.execute(
+                "SELECT alarm_id, string_agg(DISTINCT state, ',') FROM notify_outbox"
+                " GROUP BY alarm_id"
+            ).fetchall()
+        )
+        plans = conn.execute(
+            "SELECT step FROM notify_plans WHERE alarm_id = %s", (gone,)
+        ).fetchall()
+    assert states[tilt] == "sent" and states[gone] == "cancelled"
+    assert plans == [("open",)]  # nobody was told, so no resolved note either
