@@ -177,7 +177,9 @@ async def send(
         except (OSError, smtplib.SMTPException, TimeoutError) as exc:
             return Outcome(False, scrub(f"{type(exc).__name__}: {exc}", secrets)[:MAX_DETAIL])
         return Outcome(True, "SMTP accepted")
-    url = secret["url"]
+    url = secret.get("url")
+    if not url:
+        return Outcome(False, "the channel has no URL: delete it and create it again")
     if kind == "wecom":
         return await _post(
             http, url, wecom_body(msg, str(config.get("format", "text"))), True, secrets

@@ -108,6 +108,9 @@ class Dispatcher:
                 await self.cycle()
             except (psycopg.Error, OSError) as exc:
                 log.warning("notify cycle failed, retrying: %s", type(exc).__name__)
+            except Exception as exc:  # a bad row must not stop every estate's alarms
+                # The type only: a message could quote a channel's secret.
+                log.error("notify cycle failed unexpectedly (%s), retrying", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.notify_poll_s)
 

@@ -62,6 +62,17 @@ class Message:
         )
 
 
+def _figure(detail: Any) -> str:
+    """The reading behind an alarm, when it has one: " (97.5%)"."""
+    if not isinstance(detail, dict):
+        return ""
+    for key in ("fill_pct", "battery_pct"):
+        value = detail.get(key)
+        if isinstance(value, int | float):
+            return f" ({value:g}%)"
+    return ""
+
+
 def _local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M")
 
@@ -78,7 +89,7 @@ def compose(
 ) -> Message:
     """The message of `step` for one audience. `alarm` is the alarm's row (id, kind,
     room_id, bin_id, repeats, first_seen, resolved_at, resolved_by, state)."""
-    kind_word = label(f"kind.{alarm['kind']}", language)
+    kind_word = label(f"kind.{alarm['kind']}", language) + _figure(alarm.get("detail"))
     room = str(alarm.get("room_name") or alarm["room_id"])
     where = (
         label("where.bin", language, room=room, bin=alarm["bin_id"]) if alarm["bin_id"] else room
@@ -142,6 +153,7 @@ def compose(
             "state": alarm["state"],
             "repeats": alarm["repeats"],
             "first_seen": alarm["first_seen"].isoformat(),
+            "detail": alarm.get("detail") or {},
         },
     }
     return Message(title, "\n".join(lines), tuple(dict.fromkeys(mentions)), emails, data)

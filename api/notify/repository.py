@@ -117,6 +117,7 @@ async def delete_channel(conn: Conn, estate: str, channel: int) -> Row | None:
 # resolved note is not planned yet (for a week: an older one is history).
 _TO_PLAN = """
 SELECT a.id, a.estate_id, a.room_id, a.bin_id, a.kind, a.state, a.first_seen, a.repeats,
+       a.detail,
        a.resolved_at, a.resolved_by, r.name AS room_name, e.name AS estate_name,
        e.timezone, s.escalate_minutes, s.reminder_minutes, s.quiet_start, s.quiet_end,
        s.urgent_kinds, s.send_resolved, s.property_name, s.property_phone,

@@ -50,7 +50,8 @@ def estate_with_duty(db_url: str, now: datetime, escalate: int = 10, reminder: i
         )
         conn.execute(
             "INSERT INTO notify_settings (estate_id, property_name, property_phone,"
-            " escalate_minutes, reminder_minutes) VALUES ('jjq', '绿城物业', %s, %s, %s)",
+            " property_email, escalate_minutes, reminder_minutes)"
+            " VALUES ('jjq', '绿城物业', %s, 'wuye@jjq.test', %s, %s)",
             (PROPERTY_PHONE, escalate, reminder),
         )
 

@@ -130,7 +130,7 @@ def test_an_open_alarm_reaches_the_duty_robots_within_5_s_exactly_once(
     w = wecom.bodies()[0]
     assert w["msgtype"] == "text"
     assert w["text"]["mentioned_mobile_list"] == [VOLUNTEER_PHONE, PROPERTY_PHONE]
-    assert "王阿姨" in w["text"]["content"] and "满溢" in w["text"]["content"]
+    assert "王阿姨" in w["text"]["content"] and "满溢 (97.5%)" in w["text"]["content"]
     assert "李叔叔" not in w["text"]["content"]  # on duty at another room
     d = ding.bodies()[0]
     assert d["msgtype"] == "text" and d["at"]["atMobiles"] == [VOLUNTEER_PHONE, PROPERTY_PHONE]
@@ -257,7 +257,8 @@ def test_a_dead_webhook_is_retried_with_backoff_and_logged_while_email_delivers(
         assert len(smtp.messages) == 1
         mail = smtp.messages[0]
         assert "满溢" in str(mail["Subject"]) or "=?utf-8?" in str(mail["Subject"])
-        assert mail["To"] == "duty@jjq.test"
+        # The channel's recipients and the property company's address.
+        assert mail["To"] == "duty@jjq.test, wuye@jjq.test"
         assert len(broken.bodies()) == 4
 
     with psycopg.connect(db_url) as conn:
