@@ -43,6 +43,7 @@ APPLICATION_NAME = "fenlei-notify"
 Clock = Callable[[], datetime]
 # Deliveries looked at per cycle; the rest wait for the next one.
 BATCH = 100
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def utcnow() -> datetime:
@@ -102,9 +103,14 @@ class Dispatcher:
         await self.pool.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Cycle every `notify_poll_s` until `stop`; a failing cycle is logged and retried."""
+        """Cycle every `notify_poll_s` until `stop`; a failing cycle is logged and retried.
+        Once an hour (and at start) the old log rows are pruned."""
+        pruned_at: datetime | None = None
         while not stop.is_set():
             try:
+                if pruned_at is None or self.clock() - pruned_at > PRUNE_EVERY:
+                    pruned_at = self.clock()
+                    await self.prune()
                 await self.cycle()
             except (psycopg.Error, OSError) as exc:
                 log.warning("notify cycle failed, retrying: %s", type(exc).__name__)
@@ -113,6 +119,15 @@ class Dispatcher:
                 log.error("notify cycle failed unexpectedly (%s), retrying", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.notify_poll_s)
+
+    async def prune(self) -> tuple[int, int]:
+        """Forget what is older than `notify_log_days`."""
+        before = self.clock() - timedelta(days=self.settings.notify_log_days)
+        async with self.pool.connection() as conn:
+            done = await repository.prune(conn, before)
+        if any(done):
+            log.info("pruned %d delivery log rows and %d plans", *done)
+        return done
 
     async def cycle(self) -> tuple[int, int]:
         """Plan, then deliver what is due; (steps planned, attempts made)."""

@@ -284,3 +284,17 @@ async def deliveries(
         " AND (%s::timestamptz IS NULL OR d.at >= %s) ORDER BY d.at DESC, d.id DESC LIMIT %s",
         (estate, alarm, alarm, since, since, limit),
     )
+
+
+async def prune(conn: Conn, before: datetime) -> tuple[int, int]:
+    """Forget log rows older than `before`, and the plans (with their outbox rows) of
+    alarms resolved before it: no step of theirs can be planned again (`alarms_to_plan`
+    stops at a week). (log rows, plans) deleted."""
+    async with conn.transaction():
+        logs = await conn.execute("DELETE FROM notify_deliveries WHERE at < %s", (before,))
+        plans = await conn.execute(
+            "DELETE FROM notify_plans p USING alarms a WHERE a.id = p.alarm_id"
+            " AND a.state = 'resolved' AND a.resolved_at < %s",
+            (before,),
+        )
+    return logs.rowcount, plans.rowcount

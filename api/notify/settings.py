@@ -45,6 +45,8 @@ class NotifySettings(BaseSettings):
     notify_backoff_max_s: float = Field(default=600.0, gt=0)
     # Seconds one send may take (connect + answer) before it counts as failed.
     notify_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # Days the delivery log keeps, and the plans of alarms resolved that long ago.
+    notify_log_days: int = Field(default=180, ge=1, le=3660)
     # Deliveries sent at once: a slow channel holds one of them, not the others.
     notify_concurrency: int = Field(default=8, ge=1, le=64)
 

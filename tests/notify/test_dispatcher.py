@@ -371,3 +371,30 @@ def test_quiet_hours_hold_a_tilt_until_morning_and_a_resolved_one_never_goes(
         ).fetchall()
     assert states[tilt] == "sent" and states[gone] == "cancelled"
     assert plans == [("open",)]  # nobody was told, so no resolved note either
+
+
+def test_old_log_rows_and_plans_of_long_resolved_alarms_are_pruned(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink]
+) -> None:
+    wecom, ding, committee = sinks
+    clock = Clock(datetime.now(UTC))
+    estate_with_duty(db_url, clock.at)
+    _robots(db_url, wecom, ding, committee)
+    old = open_alarm(db_url, clock.at, "tilt")
+    recent = open_alarm(db_url, clock.at, "odour")
+
+    async def scenario() -> None:
+        async with Dispatcher(db_url, Vault(KEY), _settings(notify_log_days=30), clock) as d:
+            await d.cycle()
+            set_state(db_url, old, "resolved", clock.at)
+            await d.cycle()
+            clock.advance(days=31)
+            assert await d.prune() == (6, 2)  # 2 robots x (2 opens + 1 resolved); old's plans
+            await d.cycle()
+
+    asyncio.run(scenario())
+    assert scalar(db_url, "SELECT count(*) FROM notify_plans WHERE alarm_id = %s", (old,)) == 0
+    kept = scalar(db_url, "SELECT count(*) FROM notify_plans WHERE alarm_id = %s", (recent,))
+    assert isinstance(kept, int) and kept >= 1
+    # The pruned alarm is not told of again.
+    assert sum("桶体倾斜" in b["text"]["content"] for b in wecom.bodies()) == 2
