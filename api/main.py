@@ -22,7 +22,7 @@ from api.auth.tokens import Principal
 from api.bodies import BodyGuard
 from api.devices.revocations import RevocationDrainer
 from api.devices.service import admin_client
-from api.routes import devices, forecast, metrics, operations, registry, tokens
+from api.routes import devices, forecast, metrics, notify, operations, registry, tokens
 from api.routes.volunteers import router as volunteers_router
 from api.settings import ApiSettings
 
@@ -135,4 +135,5 @@ def create_api(settings: ApiSettings) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(tokens.router)
     app.include_router(volunteers_router)
+    app.include_router(notify.router)
     return app

@@ -87,6 +87,7 @@ PACKAGE_COMMANDS = (
     ("api", "fenlei.serve", "HTTP API, dashboards and volunteer pages (uvicorn)"),
     ("token", "api.cli", "create or revoke API tokens"),
     ("registry", "api.cli", "import a committee's household sheet (CSV/Excel)"),
+    ("notify", "api.notify.cli", "send alarms to the estates' channels; the delivery log"),
     ("devices", "fenlei.devices", "per-bin MQTT logins: provision in bulk, sync the broker"),
     ("simulate", "simulators.cli", "simulated estates publishing like real bins"),
     ("demo", "fenlei.demo", "everything at once: services, a simulated estate, ingest, API"),

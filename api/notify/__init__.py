@@ -1,0 +1,1 @@
+"""Notifications of alarms (#16): channels per estate, routing, and the dispatcher."""
