@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import access_log
 from api.main import create_api
+from api.notify.settings import NotifySettings, channel_key
 from api.settings import ApiSettings
 from dashboards.layout import CONTENT_SECURITY_POLICY
 from dashboards.router import router as dashboards_router
@@ -143,7 +144,8 @@ def load_settings(
 
     FENLEI_SESSION_SECRET (the pages' CSRF tokens) and FENLEI_PSEUDONYM_KEY (household
     codes), each given directly or as a file (FENLEI_..._FILE), are required, at least
-    32 characters and different, unless FENLEI_DEV=1:
+    32 characters and different, and so is FENLEI_CHANNEL_KEY (the notification
+    channels' secrets, api.notify.settings), unless FENLEI_DEV=1:
     then a missing one is made up for this process, with a warning (codes change and
     forms expire on restart; several processes disagree).
     """
@@ -161,4 +163,7 @@ def load_settings(
             "FENLEI_PSEUDONYM_KEY equals FENLEI_SESSION_SECRET: give each its own value, so "
             "rotating the session secret leaves the household codes on the cards valid"
         )
+    # FENLEI_CHANNEL_KEY encrypts the notification channels' secrets, which `fenlei
+    # notify` decrypts: required the same way (in development one is kept in FENLEI_HOME).
+    channel_key(NotifySettings())
     return api_settings, settings

@@ -152,6 +152,14 @@ def _seed(base_url: str, admin: dict[str, str], db_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(services: Services) -> Iterator[Server]:
+    # The notification channels' key (api.notify.settings), read per request: without it
+    # creating a channel answers 503.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FENLEI_CHANNEL_KEY", "schemathesis-channel-key-" + "k" * 32)
+        yield from _server(services)
+
+
+def _server(services: Services) -> Iterator[Server]:
     truncate_all(services.database_url)
     app = create_app(
         ApiSettings(database_url=services.database_url, pool_min_size=1, pool_max_size=4),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -69,6 +70,7 @@ def test_load_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("FENLEI_DATABASE_URL", "postgresql://db.example/fenlei")
     monkeypatch.setenv("FENLEI_SESSION_SECRET", "from-env-" + "s" * 32)
     monkeypatch.setenv("FENLEI_PSEUDONYM_KEY", "from-env-" + "p" * 32)
+    monkeypatch.setenv("FENLEI_CHANNEL_KEY", "from-env-" + "c" * 32)
     monkeypatch.setenv("FENLEI_TARGET_WET_SHARE", "0.4")
     api, dashboards = load_settings(host="0.0.0.0", port=8123)
     assert (api.database_url, api.host, api.port) == (
@@ -82,9 +84,11 @@ def test_load_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_in_development_without_a_secret_each_load_makes_one_up_and_says_so(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("FENLEI_DATABASE_URL", "postgresql://db.example/fenlei")
+    monkeypatch.setenv("FENLEI_HOME", str(tmp_path))  # the development channel key's home
+    monkeypatch.delenv("FENLEI_CHANNEL_KEY", raising=False)
     monkeypatch.setenv("FENLEI_DEV", "1")
     monkeypatch.delenv("FENLEI_SESSION_SECRET", raising=False)
     monkeypatch.delenv("FENLEI_PSEUDONYM_KEY", raising=False)

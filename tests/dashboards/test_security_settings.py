@@ -33,6 +33,7 @@ from fenlei.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "k" * 32
 OTHER = "p" * 32
+CHANNEL = "c" * 32
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
@@ -79,9 +80,19 @@ def test_short_or_shared_secrets_are_refused(env: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_outside_development_the_channel_key_is_required(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FENLEI_SESSION_SECRET", GOOD)
+    env.setenv("FENLEI_PSEUDONYM_KEY", OTHER)
+    with pytest.raises(ConfigError, match="FENLEI_CHANNEL_KEY is not set"):
+        load_settings()
+    env.setenv("FENLEI_CHANNEL_KEY", CHANNEL)
+    assert load_settings()
+
+
 def test_both_keys_are_read_from_the_environment_or_from_files(
     env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    env.setenv("FENLEI_CHANNEL_KEY", CHANNEL)
     env.setenv("FENLEI_SESSION_SECRET", GOOD)
     env.setenv("FENLEI_PSEUDONYM_KEY", OTHER)
     _, settings = load_settings()
@@ -214,6 +225,7 @@ def test_compose_gives_the_api_both_keys_as_secrets() -> None:
     for variable, secret in (
         ("FENLEI_SESSION_SECRET", "fenlei_session_secret"),
         ("FENLEI_PSEUDONYM_KEY", "fenlei_pseudonym_key"),
+        ("FENLEI_CHANNEL_KEY", "fenlei_channel_key"),
     ):
         assert secret in api["secrets"]
         assert env[f"{variable}_FILE"] == f"/run/secrets/{secret}"
@@ -231,7 +243,7 @@ def test_k8s_api_replicas_share_both_keys_from_a_secret_with_placeholders() -> N
     env = {e["name"]: e for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
     secret = yaml.safe_load((k8s / "secrets" / "api-keys.yaml").read_text())
     assert secret["kind"] == "Secret"
-    for variable in ("FENLEI_SESSION_SECRET", "FENLEI_PSEUDONYM_KEY"):
+    for variable in ("FENLEI_SESSION_SECRET", "FENLEI_PSEUDONYM_KEY", "FENLEI_CHANNEL_KEY"):
         ref = env[variable]["valueFrom"]["secretKeyRef"]
         assert ref == {"name": secret["metadata"]["name"], "key": variable}
         assert secret["stringData"][variable] == ""  # a placeholder, never a value
