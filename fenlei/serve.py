@@ -1,8 +1,8 @@
 """`fenlei api`: serve the composed application (`fenlei.app`) with uvicorn.
 
 Cheap to import (only argparse); `run` imports the application. Outside development
-(FENLEI_DEV=1) it refuses to start without FENLEI_SESSION_SECRET and FENLEI_PSEUDONYM_KEY
-(`fenlei.app.load_settings`).
+(FENLEI_DEV=1) it refuses to start without FENLEI_SESSION_SECRET, FENLEI_PSEUDONYM_KEY
+and FENLEI_CHANNEL_KEY (`fenlei.app.load_settings`).
 """
 
 from __future__ import annotations
