@@ -338,7 +338,11 @@ async def resolve(conn: Conn, alarm_id: int, by: str) -> bool:
 async def get_settings(conn: Conn, estate: str) -> Row:
     """The estate's thresholds; the column defaults when it has no row (read inside a
     transaction that is rolled back, so a read never writes)."""
-    cols = ", ".join(SETTING_FIELDS)
+    # real -> one decimal as stored from the API (80.0, not 80.00000305...).
+    cols = ", ".join(
+        f"round({f}::numeric, 1)::float8 AS {f}" if f in ("fill_pct", "battery_pct") else f
+        for f in SETTING_FIELDS
+    )
     async with conn.transaction(force_rollback=True):
         await conn.execute(
             "INSERT INTO alarm_settings (estate_id) VALUES (%s) ON CONFLICT DO NOTHING",

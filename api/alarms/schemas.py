@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from api.fields import JsonInt
 
@@ -21,6 +21,7 @@ Kind = Literal[
     "silent_room",
     "stuck_sensor",
 ]
+Tenths = Annotated[float, AfterValidator(lambda v: round(v, 1))]
 State = Literal["open", "acknowledged", "resolved"]
 StateFilter = Literal["open", "acknowledged", "resolved", "unresolved"]
 
@@ -66,8 +67,10 @@ class AlarmSettingsIn(BaseModel):
         },
     )
 
-    fill_pct: float = Field(gt=0, le=100, description="fill_high at or above this %")
-    battery_pct: float = Field(ge=0, lt=100, description="battery_low at or below this %")
+    # Stored as `real`: bounds a float4 keeps, and tenths of a percent (a finer
+    # threshold is noise in a bin's reading).
+    fill_pct: Tenths = Field(ge=0.1, le=100, description="fill_high at or above this %")
+    battery_pct: Tenths = Field(ge=0, le=99.9, description="battery_low at or below this %")
     offline_minutes: JsonInt = Field(ge=1, le=10080, description="no message this long")
     offline_window_minutes: JsonInt = Field(
         ge=1, le=10080, description="the same during a drop-off window"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -22,9 +23,9 @@ def run_tick(db_url: str, now: datetime | None = None) -> TickResult:
     return asyncio.run(go())
 
 
-def alarms(db_url: str, where: str = "true") -> list[dict[str, object]]:
+def alarms(db_url: str, where: str = "true") -> list[dict[str, Any]]:
     with psycopg.connect(db_url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        cur.execute(f"SELECT * FROM alarms WHERE {where} ORDER BY id")  # type: ignore[arg-type]
+        cur.execute(f"SELECT * FROM alarms WHERE {where} ORDER BY id")
         return cur.fetchall()
 
 
