@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from dashboards import (
+    labels_alarms,
     labels_forms,
     labels_overview,
     labels_reports,
@@ -320,7 +321,14 @@ def _merge(base: dict[str, str], *parts: dict[str, str]) -> None:
         base.update(part)
 
 
-_LABELS = (labels_volunteers, labels_roster, labels_overview, labels_forms, labels_reports)
+_LABELS = (
+    labels_volunteers,
+    labels_roster,
+    labels_overview,
+    labels_forms,
+    labels_reports,
+    labels_alarms,
+)
 _merge(ZH, *(m.ZH for m in _LABELS))
 _merge(EN, *(m.EN for m in _LABELS))
 
