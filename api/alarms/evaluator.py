@@ -404,6 +404,12 @@ async def run_forever(
             conn = None
             wait = backoff
             backoff = min(backoff * 2, settings.retry_max_s)
+        except Exception:
+            # A tick that fails for another reason wrote nothing (one transaction); the
+            # process stays up and says why, and the next tick tries again.
+            log.exception("alarms: tick failed; retrying in %.1f s", backoff)
+            wait = backoff
+            backoff = min(backoff * 2, settings.retry_max_s)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=wait)
     if conn is not None:

@@ -75,22 +75,26 @@ async def estates_with_settings(conn: Conn) -> list[Row]:
 # that key resolved. `repeats` is their count, recounted rather than incremented, so
 # reading an event twice (the re-read margin, a restart) cannot count it twice.
 _DEVICE_UPSERT = """
-WITH scanned AS (
-    SELECT b.estate_id, b.room_id, b.id AS bin_id, e.bin_key, e.alarm AS kind, e.ts,
-           e.received_at,
-           (SELECT max(r.resolved_at) FROM alarms r
-            WHERE r.estate_id = b.estate_id AND r.room_id = b.room_id AND r.bin_id = b.id
-              AND r.kind = e.alarm AND r.state = 'resolved') AS after
-    FROM events e JOIN bins b ON b.bin_key = e.bin_key
+WITH scanned AS MATERIALIZED (
+    SELECT e.bin_key, e.alarm AS kind, e.ts, e.received_at
+    FROM events e
     WHERE e.received_at > %(since)s AND e.received_at <= %(until)s
       AND e.kind = 'alarm' AND e.alarm = ANY(%(kinds)s)
 ),
+keyed AS (
+    -- Per (bin, kind): when its latest record resolved (events before belong to it).
+    SELECT k.bin_key, k.kind, b.estate_id, b.room_id, b.id AS bin_id,
+           (SELECT max(r.resolved_at) FROM alarms r
+            WHERE r.estate_id = b.estate_id AND r.room_id = b.room_id AND r.bin_id = b.id
+              AND r.kind = k.kind AND r.state = 'resolved') AS after
+    FROM (SELECT DISTINCT bin_key, kind FROM scanned) k JOIN bins b ON b.bin_key = k.bin_key
+),
 fresh AS (
-    SELECT estate_id, room_id, bin_id, bin_key, kind, after,
-           min(ts) AS first_seen, max(ts) AS last_seen
-    FROM scanned
-    WHERE after IS NULL OR received_at > after
-    GROUP BY estate_id, room_id, bin_id, bin_key, kind, after
+    SELECT k.estate_id, k.room_id, k.bin_id, k.bin_key, k.kind, k.after,
+           min(s.ts) AS first_seen, max(s.ts) AS last_seen
+    FROM keyed k JOIN scanned s ON s.bin_key = k.bin_key AND s.kind = k.kind
+    WHERE k.after IS NULL OR s.received_at > k.after
+    GROUP BY k.estate_id, k.room_id, k.bin_id, k.bin_key, k.kind, k.after
 )
 INSERT INTO alarms AS a (estate_id, room_id, bin_id, kind, source, first_seen, last_seen,
                          repeats)
@@ -163,6 +167,8 @@ async def people_resolutions(conn: Conn, kinds: Sequence[str]) -> list[Row]:
         "SELECT DISTINCT ON (estate_id, room_id, coalesce(bin_id, ''), kind)"
         " estate_id AS estate, room_id AS room, bin_id AS bin, kind, resolved_at, resolved_by"
         " FROM alarms WHERE state = 'resolved' AND kind = ANY(%s)"
+        # Older resolutions are history: a bin silent for a month may alarm again.
+        " AND resolved_at > now() - interval '30 days'"
         " ORDER BY estate_id, room_id, coalesce(bin_id, ''), kind, resolved_at DESC",
         (list(kinds),),
     )

@@ -16,6 +16,10 @@ CREATE TABLE alarm_evaluator (
 -- order, so the index only ever appends.
 CREATE INDEX events_received ON events (received_at);
 
+-- The latest resolution of a (bin, kind): events stored before it belong to that record.
+CREATE INDEX alarms_key_resolved ON alarms (estate_id, room_id, bin_id, kind, resolved_at DESC)
+    WHERE state = 'resolved';
+
 -- A device alarm that stops repeating for this long resolves by itself (an overflow
 -- also resolves at the bin's next `empty`).
 ALTER TABLE alarm_settings
