@@ -15,17 +15,19 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ingest.contract import events_topic
 from simulators.broker import Broker
 from tests.alarms.helpers import alarms, now_iso
-from tests.fix_data import register, wait_for
+from tests.fix_data import register, scalar, wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
-from tests.fix_stream import canary, count, publish
+from tests.fix_stream import TOPIC_DRY, canary, count, publish
 
 pytestmark = pytest.mark.integration
 BINS = ["k-1", "k-2", "k-3", "k-4"]
@@ -129,5 +131,47 @@ def test_sigkill_and_restart_neither_lose_nor_duplicate(
     assert per_key() == want
     assert {r["state"] for r in alarms(db_url)} == {"open"}
     assert kills >= 3
+    assert evaluator.stop(signal.SIGTERM) == 0
+    ingest.stop()
+
+
+@pytest.mark.slow
+def test_offline_in_real_time_within_n_minutes_and_30_s(
+    db_url: str, broker: Broker, ingest_factory: object, evaluator: Evaluator
+) -> None:
+    """The running evaluator on the wall clock: a bin that stops sending is offline
+    within offline_minutes + 30 s of its last message, and back when it sends again."""
+    register(db_url)
+    ingest: IngestProcess = ingest_factory().start()  # type: ignore[operator]
+    canary(db_url, broker)  # b-dry's last message
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "INSERT INTO alarm_settings (estate_id, offline_minutes, offline_window_minutes)"
+            " VALUES ('jjq', 1, 1)"
+        )
+    last = scalar(db_url, "SELECT last_seen FROM bins WHERE id = 'b-dry'")
+    assert isinstance(last, datetime)
+    evaluator.env["FENLEI_ALARM_INTERVAL_S"] = "1"
+    evaluator.start()
+    rows = wait_for(
+        lambda: alarms(db_url, "kind = 'offline' AND bin_id = 'b-dry'"),
+        lambda r: len(r) == 1,
+        timeout=120,
+        interval=0.5,
+        what="the offline alarm",
+    )
+    assert rows[0]["opened_at"] - last <= timedelta(minutes=1, seconds=30)
+    assert rows[0]["opened_at"] - last >= timedelta(minutes=1)
+    assert alarms(db_url, "kind = 'offline' AND bin_id = 'b-wet'") == []  # never sent
+    publish(
+        broker,
+        [(TOPIC_DRY, {"event_id": "back", "ts": now_iso(), "kind": "drop", "weight_g": 250})],
+    )
+    wait_for(
+        lambda: alarms(db_url, "kind = 'offline' AND bin_id = 'b-dry'")[0]["state"],
+        lambda s: s == "resolved",
+        timeout=30,
+        what="offline resolved",
+    )
     assert evaluator.stop(signal.SIGTERM) == 0
     ingest.stop()
