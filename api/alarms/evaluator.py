@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import psycopg
 
 from api.alarms import repository as repo
@@ -352,6 +353,17 @@ async def tick(conn: Conn, settings: AlarmSettings, now: datetime | None = None)
         await t.reload_open()
         await t.silent()
         await repo.save_watermark(conn, until)
+        if t.result.opened or t.result.resolved:
+            await repo.notify(
+                conn,
+                orjson.dumps(
+                    {
+                        "opened": t.result.opened,
+                        "resolved": t.result.resolved,
+                        "kinds": t.result.by_kind,
+                    }
+                ).decode(),
+            )
     r = t.result
     level = logging.INFO if (r.opened or r.resolved) else logging.DEBUG
     log.log(

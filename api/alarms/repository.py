@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from psycopg.types.json import Jsonb
 
 from api.rows import Conn, Row, fetch_all, fetch_one
@@ -22,6 +23,10 @@ SETTING_FIELDS = (
     "silent_room",
     "stuck_sensor",
 )
+# LISTEN fenlei_alarms: a notice at the commit of every tick that opened or resolved a
+# record, and of every acknowledge or resolve by a person (payload: JSON saying what),
+# so a notifier need not poll. A notice is a hint; the table is the truth.
+NOTIFY_CHANNEL = "fenlei_alarms"
 _ALARM = """
 SELECT a.id, a.estate_id AS estate, a.room_id AS room, a.bin_id AS bin, a.kind, a.source,
        a.state, a.first_seen, a.last_seen, a.repeats, a.detail, a.opened_at,
@@ -52,6 +57,11 @@ async def save_watermark(conn: Conn, until: datetime) -> None:
         " excluded.events_until), ticked_at = now()",
         (until,),
     )
+
+
+async def notify(conn: Conn, payload: str) -> None:
+    """Queue a notice on NOTIFY_CHANNEL; PostgreSQL sends it when the transaction commits."""
+    await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
 
 
 async def estates_with_settings(conn: Conn) -> list[Row]:
@@ -328,6 +338,8 @@ async def acknowledge(conn: Conn, alarm_id: int, by: str) -> bool:
         " acknowledged_by = %s WHERE id = %s AND state = 'open'",
         (by, alarm_id),
     )
+    if cur.rowcount == 1:
+        await notify(conn, orjson.dumps({"acknowledged": alarm_id}).decode())
     return cur.rowcount == 1
 
 
@@ -338,6 +350,8 @@ async def resolve(conn: Conn, alarm_id: int, by: str) -> bool:
         " WHERE id = %s AND state <> 'resolved'",
         (by, alarm_id),
     )
+    if cur.rowcount == 1:
+        await notify(conn, orjson.dumps({"resolved": alarm_id}).decode())
     return cur.rowcount == 1
 
 

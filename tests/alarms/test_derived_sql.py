@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 import psycopg
 import pytest
 
@@ -89,3 +90,17 @@ def test_a_device_alarm_not_repeated_resolves_after_the_setting(db_url: str) -> 
     # Reading the same event again (the re-read margin) does not reopen it.
     run_tick(db_url, seen + timedelta(minutes=22))
     assert len(alarms(db_url, "kind = 'odour'")) == 1
+
+
+def test_a_tick_that_opens_an_alarm_sends_a_notice_at_commit(db_url: str) -> None:
+    register(db_url, rooms={"r1": {"b1": "wet"}})
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("LISTEN fenlei_alarms")
+        run_tick(db_url)  # nothing to say: no notice
+        add_event(
+            db_url, "b1", "tilt-1", datetime.now(SH), kind="alarm", household=None, alarm="tilt"
+        )
+        run_tick(db_url)
+        got = [n.payload for n in listener.notifies(timeout=2.0, stop_after=1)]
+    assert len(got) == 1
+    assert orjson.loads(got[0]) == {"opened": 1, "resolved": 0, "kinds": {"tilt": 1}}
