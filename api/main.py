@@ -22,7 +22,7 @@ from api.auth.tokens import Principal
 from api.bodies import BodyGuard
 from api.devices.revocations import RevocationDrainer
 from api.devices.service import admin_client
-from api.routes import devices, forecast, metrics, notify, operations, registry, tokens
+from api.routes import alarms, devices, forecast, metrics, notify, operations, registry, tokens
 from api.routes.volunteers import router as volunteers_router
 from api.settings import ApiSettings
 
@@ -52,6 +52,7 @@ TAGS = [
     },
     {"name": "operations", "description": "Quarantine and device state for operators."},
     {"name": "tokens", "description": "Bearer tokens (admin): rotate a token's secret."},
+    {"name": "alarms", "description": "Alarm records, acknowledge/resolve, thresholds."},
     {"name": "health", "description": "Liveness and readiness probes (no token)."},
     {
         "name": "volunteers",
@@ -136,4 +137,5 @@ def create_api(settings: ApiSettings) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(volunteers_router)
     app.include_router(notify.router)
+    app.include_router(alarms.router)
     return app

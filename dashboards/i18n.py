@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from dashboards import (
+    labels_alarms,
     labels_forecast,
     labels_forms,
     labels_overview,
@@ -333,6 +334,7 @@ _LABELS = (
     labels_overview,
     labels_forms,
     labels_reports,
+    labels_alarms,
     labels_forecast,
 )
 _merge(ZH, *(m.ZH for m in _LABELS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dashboards import (
+    alarm_banner,
     committee_roster,
     committee_volunteers,
     disclosure,
@@ -27,5 +28,6 @@ for _page in (
     committee_volunteers,
     committee_roster,
     reports,
+    alarm_banner,
 ):
     router.include_router(_page.router)

@@ -83,6 +83,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # imports happen inside `run`.
 PACKAGE_COMMANDS = (
     ("ingest", "ingest.cli", "MQTT → TimescaleDB ingester (until SIGTERM)"),
+    ("alarms", "api.alarms.cli", "alarm evaluator: device and derived alarms (until SIGTERM)"),
     ("rejected", "ingest.replay", "the quarantine: replay rejected events once fixable"),
     ("api", "fenlei.serve", "HTTP API, dashboards and volunteer pages (uvicorn)"),
     ("token", "api.cli", "create or revoke API tokens"),
