@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from psycopg_pool import AsyncConnectionPool
 
+from api.alarms import repository as alarm_repo
 from api.auth.tokens import Role
 from api.deps import EstatePath, PoolDep
 from api.inspections import service as inspections
@@ -32,6 +33,7 @@ from api.metrics.definitions import CATEGORIES, kg_total
 from api.registry import repository as registry
 from dashboards import (
     accuracy,
+    alarm_banner,
     charts,
     common,
     definitions,
@@ -43,6 +45,10 @@ from dashboards import (
 )
 from dashboards.period import Period, resolve_checked, today
 from dashboards.settings import DashboardSettings, get_dashboard_settings
+
+# The banner lists at most this many unresolved alarms (the newest).
+BANNER_ALARMS = 20
+UNRESOLVED = ("open", "acknowledged")
 
 router = APIRouter()
 router.include_router(definitions.router)
@@ -79,6 +85,8 @@ class Overview:
     accuracy_before: dict[str, Any] = field(default_factory=dict)
     # `repository.newest_events` of the estate: the stale-data badge's input.
     newest: list[dict[str, Any]] = field(default_factory=list)
+    # The estate's unresolved alarms, newest first: the banner at the top.
+    alarms: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _query(pool: Pool, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -102,10 +110,11 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
         _query(pool, registry.list_bins, estate),
         _query(pool, repository.rejected_daily, estate, period.start, period.end),
     )
-    checked, checked_before, newest = await asyncio.gather(
+    checked, checked_before, newest, alarms = await asyncio.gather(
         _query(pool, inspections.estate_accuracy, estate, period.start, period.end),
         _query(pool, inspections.estate_accuracy, estate, prev.start, prev.end),
         _query(pool, repository.newest_events, [estate]),
+        _query(pool, alarm_repo.list_alarms, estate, UNRESOLVED, BANNER_ALARMS),
     )
     current = service.estate_metrics(now[0], period.start, period.end)
     previous = service.estate_metrics(before[0], prev.start, prev.end)
@@ -138,6 +147,7 @@ async def load(pool: Pool, estate: str, timezone: str, period: Period) -> Overvi
         dict(checked),
         dict(checked_before),
         newest,
+        [dict(a) for a in alarms],
     )
 
 
@@ -418,6 +428,7 @@ def render(
     return layout.page(
         ctx,
         title,
+        f"{alarm_banner.render(ctx, data.alarms)}"
         f"{empty}{_documents(ctx, str(estate['id']))}{definitions.link(ctx)}"
         f'<div class="cards">{cards}</div><div class="grid">{plots}</div>{tabs}',
         charts=True,

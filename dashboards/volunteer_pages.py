@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.alarms import repository as alarm_repo
 from api.auth.repository import find_principal
 from api.auth.tokens import Principal, Role
 from api.deps import ConnDep
@@ -40,7 +41,7 @@ from api.shifts import service as shift_service
 from api.swaps import repository as swap_repo
 from api.swaps import service as swap_service
 from api.volunteers import repository as volunteer_repo
-from dashboards import form_errors, i18n, roster_words, session
+from dashboards import alarm_banner, form_errors, i18n, roster_words, session
 from dashboards.session import CSRF_FIELD, VOLUNTEER
 from dashboards.settings import get_dashboard_settings
 from dashboards.volunteer_html import CATEGORY_NAMES, Lang, button, csrf_input, page, t, when
@@ -52,6 +53,8 @@ LEGACY_TOKEN_COOKIE = "fenlei_token"
 LANG_COOKIE = session.LANG_COOKIE
 SHOW_DAYS = 14
 SHOW_SHIFTS = 10
+# The phone page lists at most this many open alarms of the rooms I am on duty at.
+BANNER_ALARMS = 10
 ESTATE_ID = re.compile(r"[a-z0-9-]{1,64}")
 MONTH = re.compile(r"\d{4}-\d{2}")
 
@@ -280,12 +283,16 @@ async def home(
         cards or f'<p class="muted">{t(lang, "no_shifts")}</p>',
         f"<h2>{t(lang, 'on_duty')}</h2>",
     ]
+    duty_rooms: set[str] = set()
     for room in await registry.list_rooms(conn, estate):
-        names = [
-            a["name"] + (" ✓" if a["checked_in_at"] else "")
+        on_duty = [
+            a
             for s in await shift_repo.shifts_at(conn, estate, room["id"], now)
             for a in s["assignees"]
         ]
+        if any(a["volunteer_id"] == me["id"] for a in on_duty):
+            duty_rooms.add(room["id"])
+        names = [a["name"] + (" ✓" if a["checked_in_at"] else "") for a in on_duty]
         parts.append(
             f'<div class="card" data-test="room-{escape(room["id"])}">'
             f"<b>{escape(room['name'] or room['id'])}</b>: "
@@ -296,6 +303,15 @@ async def home(
             )
             + "</div>"
         )
+    if duty_rooms:
+        # The open alarms of the rooms I am on duty at now, first on the page.
+        alarms = [
+            a
+            for a in await alarm_repo.list_alarms(conn, estate, ("open",), BANNER_ALARMS)
+            if a["room"] in duty_rooms
+        ]
+        (found,) = await registry.list_estates(conn, [estate])
+        parts.insert(1, alarm_banner.render_volunteer(lang, csrf, alarms, found["timezone"]))
     parts.append(f"<h2>{t(lang, 'swaps')}</h2>")
     takeable = [w for w in swaps if w["offered_by"] != me["id"]]
     for w in takeable:

@@ -183,3 +183,29 @@ def test_volunteer_on_duty_acknowledges_from_the_phone(
     assert r.status_code == 200 and "告警已确认" in r.text
     got = api_rows(client, admin)[a]
     assert (got["state"], got["acknowledged_by"]) == ("acknowledged", "王阿姨")
+
+
+def test_the_phone_page_shows_the_alarms_of_the_room_i_am_on_duty_at(
+    client: TestClient, admin: dict[str, str], estate: str, db_url: str, clock: Clock
+) -> None:
+    """/volunteer itself: the on-duty volunteer sees r1's open alarm first with its
+    acknowledge button; a volunteer not on duty, and an alarm of another room, do not."""
+    wang = add_volunteer(client, admin, "王阿姨")
+    li = add_volunteer(client, admin, "李叔叔")
+    put_on_duty(db_url, wang["id"], "r1", clock.now - timedelta(minutes=30))
+    here = insert_alarm(db_url)
+    elsewhere = insert_alarm(db_url, "battery_low", room="r2", bin_id="b2")
+
+    def home(token: str) -> str:
+        client.cookies.clear()
+        form = CSRF.findall(client.get("/volunteer/login").text)[0]
+        r = client.post("/volunteer/login", content=f"token={token}&csrf={form}", headers=FORM)
+        assert r.status_code == 200
+        return r.text
+
+    page = home(wang["token"])
+    assert "alarm-banner" in page and "满溢" in page
+    assert f'action="/volunteer/alarms/{here}/acknowledge"' in page
+    assert f"/volunteer/alarms/{elsewhere}/" not in page
+    assert page.index("alarm-banner") < page.index('data-test="room-r1"')
+    assert "alarm-banner" not in home(li["token"])

@@ -2,9 +2,7 @@
 the coloured banner in Chinese and acknowledges, then resolves, with plain forms under
 the pages' real Content-Security-Policy.
 
-Until the lead wires `alarm_banner.render` into the overview, the test mounts it on a
-page of its own (`/dashboards/estates/{estate}/alarm-banner-test`) built the way the
-pages are: the signed-in committee, `layout.Context`, `layout.page`.
+The banner is the estate overview's (`dashboards.overview`), at the top of the page.
 """
 
 from __future__ import annotations
@@ -18,12 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 
-from api.alarms import repository as alarm_repo
-from api.deps import ConnDep
-from dashboards import alarm_banner, common, layout
 from tests.alarms.test_api import insert_alarm
 from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.volunteers.conftest import Clock, build_app
@@ -37,22 +31,12 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}"),
 ]
-PAGE = "/dashboards/estates/jjq/alarm-banner-test"
+PAGE = "/dashboards/estates/jjq"
 
 
 @pytest.fixture
 def served(db_url: str, clock: Clock) -> Iterator[str]:
     app: FastAPI = build_app(db_url, clock)
-
-    @app.get("/dashboards/estates/{estate}/alarm-banner-test", include_in_schema=False)
-    async def banner_page(request: Request, estate: str, conn: ConnDep) -> Response:
-        who = await common.committee(request, conn, estate)
-        if not isinstance(who, common.Visitor):
-            return who
-        ctx = layout.Context(request, common.locale_of(request), estate=estate, committee=True)
-        rows = await alarm_repo.list_alarms(conn, estate, ("open", "acknowledged"), 100)
-        return layout.page(ctx, "alarms", alarm_banner.render(ctx, rows))
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
