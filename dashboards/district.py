@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.alarms import repository as alarm_repo
 from api.auth.tokens import Role
 from api.deps import ConnDep
 from api.metrics import repository as metrics
@@ -35,6 +36,8 @@ COLUMNS = [
     tables.Column("in_window_share", "col.in_window_share", "pct"),
     tables.Column("drops", "col.drops", "int"),
     tables.Column("kg_total", "col.kg_total", "kg"),
+    # Unresolved alarms now (not the period's): which estate needs someone at a bin.
+    tables.Column("open_alarms", "col.open_alarms", "int"),
 ]
 
 
@@ -97,8 +100,14 @@ async def _load(
         ctx.period.start,
         ctx.period.end,
     )
-    rows = [_row(e, e["estate"], names[e["estate"]]) for e in body["estates"]]
-    rows.append(_row(body["totals"], ctx.t("district.total"), ""))
+    alarms = await alarm_repo.unresolved_counts(conn, chosen)
+    rows = [
+        {**_row(e, e["estate"], names[e["estate"]]), "open_alarms": alarms[e["estate"]]}
+        for e in body["estates"]
+    ]
+    rows.append(
+        {**_row(body["totals"], ctx.t("district.total"), ""), "open_alarms": sum(alarms.values())}
+    )
     return ctx, body, tables.Table("estates", ctx.t("table.estates"), COLUMNS, rows)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 ZH: dict[str, str] = {
     "alarms.title": "告警",
+    "col.open_alarms": "未处理告警",
     "alarms.count": "{n} 条未处理告警",
     "alarms.kind.overflow": "满溢",
     "alarms.kind.odour": "异味",
@@ -37,6 +38,7 @@ ZH: dict[str, str] = {
 
 EN: dict[str, str] = {
     "alarms.title": "Alarms",
+    "col.open_alarms": "Open alarms",
     "alarms.count": "{n} unresolved alarms",
     "alarms.kind.overflow": "Overflow",
     "alarms.kind.odour": "Odour",

@@ -327,6 +327,19 @@ async def list_alarms(conn: Conn, estate: str, states: Sequence[str], limit: int
     )
 
 
+async def unresolved_counts(conn: Conn, estates: Sequence[str]) -> dict[str, int]:
+    """Each estate's unresolved (open or acknowledged) alarms; 0 when it has none."""
+    rows = await fetch_all(
+        conn,
+        "SELECT estate_id AS estate, count(*) AS n FROM alarms"
+        " WHERE estate_id = ANY(%s) AND state <> 'resolved' GROUP BY estate_id",
+        (list(estates),),
+    )
+    counts = {e: 0 for e in estates}
+    counts.update({str(r["estate"]): int(r["n"]) for r in rows})
+    return counts
+
+
 async def get_alarm(conn: Conn, alarm_id: int) -> Row | None:
     return await fetch_one(conn, _ALARM + " WHERE a.id = %s", (alarm_id,))
 

@@ -4,10 +4,13 @@ POST is this session's form (CSRF) and the result is read back through the JSON 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pytest
 from starlette.requests import Request
 
@@ -209,3 +212,23 @@ def test_the_phone_page_shows_the_alarms_of_the_room_i_am_on_duty_at(
     assert f"/volunteer/alarms/{elsewhere}/" not in page
     assert page.index("alarm-banner") < page.index('data-test="room-r1"')
     assert "alarm-banner" not in home(li["token"])
+
+
+def test_the_district_view_counts_each_estates_unresolved_alarms(
+    client: TestClient, admin: dict[str, str], estate: str, db_url: str
+) -> None:
+    insert_alarm(db_url, "overflow")
+    insert_alarm(db_url, "offline", bin_id="b-dry")
+    done = insert_alarm(db_url, "battery_low", bin_id="b2", room="r2")
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "UPDATE alarms SET state = 'resolved', resolved_at = now(), resolved_by = 'auto'"
+            " WHERE id = %s",
+            (done,),
+        )
+    sign_in(client, admin)
+    r = client.get("/dashboards/district/export?format=csv&lang=en")
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    jjq = next(row for row in rows if row["Estate"] == "jjq")
+    assert jjq["Open alarms"] == "2"  # the resolved one is not counted
