@@ -167,7 +167,11 @@ async def _pdf(ctx: layout.Context, found: poster.Poster) -> Response:
     return _download(pdf, poster_pdf.PDF_TYPE, name, inline=True)
 
 
-@router.get("/dashboards/estates/{estate}/poster", include_in_schema=False)
+# GET shows the poster; POST (the committee's form, CSRF-checked in `_poster`) carries the
+# pasted public link for its QR code in the body, never in a URL.
+@router.api_route(
+    "/dashboards/estates/{estate}/poster", methods=["GET", "POST"], include_in_schema=False
+)
 async def poster_page(
     request: Request,
     estate: EstatePath,
@@ -177,33 +181,18 @@ async def poster_page(
     group: Group = None,
     building: Building = None,
 ) -> Response:
-    """The poster's print view (A4 print CSS)."""
-    loaded = await _poster(request, conn, estate, start, end, group, building, posted=False)
+    """The poster's print view (A4 print CSS), with the link's QR code when posted."""
+    posted = request.method == "POST"
+    loaded = await _poster(request, conn, estate, start, end, group, building, posted=posted)
     if isinstance(loaded, Response):
         return loaded
     ctx, found, _, typed, problem = loaded
     return _print_view(ctx, found, typed, problem)
 
 
-@router.post("/dashboards/estates/{estate}/poster", include_in_schema=False)
-async def poster_page_with_link(
-    request: Request,
-    estate: EstatePath,
-    conn: ConnDep,
-    start: From = None,
-    end: To = None,
-    group: Group = None,
-    building: Building = None,
-) -> Response:
-    """The print view with the pasted public link's QR code (the committee)."""
-    loaded = await _poster(request, conn, estate, start, end, group, building, posted=True)
-    if isinstance(loaded, Response):
-        return loaded
-    ctx, found, _, typed, problem = loaded
-    return _print_view(ctx, found, typed, problem)
-
-
-@router.get("/dashboards/estates/{estate}/poster.pdf", include_in_schema=False)
+@router.api_route(
+    "/dashboards/estates/{estate}/poster.pdf", methods=["GET", "POST"], include_in_schema=False
+)
 async def poster_pdf_file(
     request: Request,
     estate: EstatePath,
@@ -213,27 +202,10 @@ async def poster_pdf_file(
     group: Group = None,
     building: Building = None,
 ) -> Response:
-    """The poster as an A4 PDF."""
-    loaded = await _poster(request, conn, estate, start, end, group, building, posted=False)
-    if isinstance(loaded, Response):
-        return loaded
-    ctx, found, _, _, _ = loaded
-    return await _pdf(ctx, found)
-
-
-@router.post("/dashboards/estates/{estate}/poster.pdf", include_in_schema=False)
-async def poster_pdf_with_link(
-    request: Request,
-    estate: EstatePath,
-    conn: ConnDep,
-    start: From = None,
-    end: To = None,
-    group: Group = None,
-    building: Building = None,
-) -> Response:
-    """The PDF with the pasted public link's QR code (the committee); the print view with
-    the form's message when the link is not the estate's."""
-    loaded = await _poster(request, conn, estate, start, end, group, building, posted=True)
+    """The poster as an A4 PDF; posted with the public link, with its QR code (the print
+    view with the form's message when the link is not the estate's)."""
+    posted = request.method == "POST"
+    loaded = await _poster(request, conn, estate, start, end, group, building, posted=posted)
     if isinstance(loaded, Response):
         return loaded
     ctx, found, _, typed, problem = loaded

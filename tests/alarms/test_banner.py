@@ -204,7 +204,7 @@ def test_the_phone_page_shows_the_alarms_of_the_room_i_am_on_duty_at(
         form = CSRF.findall(client.get("/volunteer/login").text)[0]
         r = client.post("/volunteer/login", content=f"token={token}&csrf={form}", headers=FORM)
         assert r.status_code == 200
-        return r.text
+        return str(r.text)
 
     page = home(wang["token"])
     assert "alarm-banner" in page and "满溢" in page

@@ -7,20 +7,13 @@ The banner is the estate overview's (`dashboards.overview`), at the top of the p
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from tests.alarms.test_api import insert_alarm
 from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.volunteers.conftest import Clock, build_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -32,26 +25,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}"),
 ]
 PAGE = "/dashboards/estates/jjq"
-
-
-@pytest.fixture
-def served(db_url: str, clock: Clock) -> Iterator[str]:
-    app: FastAPI = build_app(db_url, clock)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_banner_acknowledge_and_resolve_in_chromium(

@@ -3,6 +3,9 @@ with two rooms, and volunteer tokens."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import uvicorn
 
 with warnings.catch_warnings():
     # See tests/api/conftest.py: Starlette's TestClient warns when driven by httpx.
@@ -78,3 +82,32 @@ def add_volunteer(
     body: dict[str, Any] = r.json()
     body["headers"] = {"Authorization": f"Bearer {body['token']}"}
     return body
+
+
+@pytest.fixture
+def served(db_url: str, clock: Clock) -> Iterator[str]:
+    """The app on a loopback port, served by uvicorn in a background thread (for the
+    browser tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(db_url, clock),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -5,19 +5,14 @@ wide; on a 390×844 phone no screen scrolls sideways."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.volunteers.conftest import Clock, add_volunteer, build_app
+from tests.volunteers.conftest import add_volunteer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
@@ -34,28 +29,6 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 ROSTER = "/dashboards/estates/jjq/roster?month=2026-04"
 # How far the page is wider than the window (0 when it does not scroll sideways).
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-
-
-@pytest.fixture
-def served(db_url: str, clock: Clock) -> Iterator[str]:
-    """The app on a loopback port, served by uvicorn in a background thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(db_url, clock), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def shot(page: Page, name: str) -> None:

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.volunteers.test_committee_volunteers import GOOD, HEADER, xlsx
-from tests.volunteers.test_pages import served  # noqa: F401  (the uvicorn fixture)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, ViewportSize
@@ -32,7 +31,7 @@ def shot(page: Page, name: str) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_import_then_sign_a_phone_in_by_its_link(
-    served: str,  # noqa: F811
+    served: str,
     client: TestClient,
     admin: dict[str, str],
     estate: str,

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.volunteers.conftest import Clock, add_volunteer, build_app
+from tests.volunteers.conftest import Clock, add_volunteer
 
 if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
@@ -90,34 +85,6 @@ def test_pages_sign_in_check_in_and_inspect(
     assert "Sign out" in client.get("/volunteer").text  # the language is remembered
     roster = client.get("/volunteer/roster")
     assert roster.status_code == 200 and "83.3%" in roster.text
-
-
-@pytest.fixture
-def served(db_url: str, clock: Clock) -> Iterator[str]:
-    """The app on a loopback port, served by uvicorn in a background thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            build_app(db_url, clock),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.mark.browser

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.volunteers.conftest import Clock, add_volunteer
-from tests.volunteers.test_pages import served  # noqa: F401  (the fixture)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, ViewportSize
@@ -69,7 +68,7 @@ def _sign_in(page: Page, base: str, token: str) -> None:
 
 
 def test_an_inspection_with_a_mistake_keeps_what_was_typed(
-    served: str,  # noqa: F811
+    served: str,
     client: TestClient,
     admin: dict[str, str],
     estate: str,
@@ -111,7 +110,7 @@ def test_an_inspection_with_a_mistake_keeps_what_was_typed(
 
 
 def test_a_swap_that_would_double_book_is_refused_on_the_phone(
-    served: str,  # noqa: F811
+    served: str,
     client: TestClient,
     admin: dict[str, str],
     estate: str,
