@@ -7,7 +7,7 @@ import argparse
 
 def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Evaluate alarms every FENLEI_ALARM_INTERVAL_S seconds (default 5): the bins' own "
+        "Evaluate alarms every FENLEI_ALARM_INTERVAL_S seconds (default 2): the bins' own "
         "alarm events and the derived ones (fill, battery, offline, silent room, stuck "
         "sensor), written as records with a lifecycle. Until SIGTERM. Settings come from "
         "FENLEI_* variables (see api/alarms/settings.py)."

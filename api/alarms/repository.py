@@ -86,7 +86,7 @@ async def estates_with_settings(conn: Conn) -> list[Row]:
 # reading an event twice (the re-read margin, a restart) cannot count it twice.
 _DEVICE_UPSERT = """
 WITH scanned AS MATERIALIZED (
-    SELECT e.bin_key, e.alarm AS kind, e.ts, e.received_at
+    SELECT e.bin_key, e.alarm AS kind, e.ts, e.received_at, e.fill_pct
     FROM events e
     WHERE e.received_at > %(since)s AND e.received_at <= %(until)s
       AND e.kind = 'alarm' AND e.alarm = ANY(%(kinds)s)
@@ -101,14 +101,19 @@ keyed AS (
 ),
 fresh AS (
     SELECT k.estate_id, k.room_id, k.bin_id, k.bin_key, k.kind, k.after,
-           min(s.ts) AS first_seen, max(s.ts) AS last_seen
+           min(s.ts) AS first_seen, max(s.ts) AS last_seen,
+           -- The newest reading the device sent with its alarm: the message says it.
+           (array_agg(s.fill_pct ORDER BY s.ts DESC)
+              FILTER (WHERE s.fill_pct IS NOT NULL))[1] AS fill_pct
     FROM keyed k JOIN scanned s ON s.bin_key = k.bin_key AND s.kind = k.kind
     WHERE k.after IS NULL OR s.received_at > k.after
     GROUP BY k.estate_id, k.room_id, k.bin_id, k.bin_key, k.kind, k.after
 )
 INSERT INTO alarms AS a (estate_id, room_id, bin_id, kind, source, first_seen, last_seen,
-                         repeats)
+                         detail, repeats)
 SELECT f.estate_id, f.room_id, f.bin_id, f.kind, 'device', f.first_seen, f.last_seen,
+       CASE WHEN f.fill_pct IS NULL THEN '{}'::jsonb
+            ELSE jsonb_build_object('fill_pct', f.fill_pct) END,
        (SELECT count(*) FROM events e
         WHERE e.bin_key = f.bin_key AND e.kind = 'alarm' AND e.alarm = f.kind
           AND e.ts >= f.first_seen AND (f.after IS NULL OR e.received_at > f.after))
@@ -118,6 +123,9 @@ ON CONFLICT (estate_id, room_id, coalesce(bin_id, ''), kind) WHERE state <> 'res
 DO UPDATE SET
     first_seen = least(a.first_seen, excluded.first_seen),
     last_seen = greatest(a.last_seen, excluded.last_seen),
+    -- A newer reading replaces the one kept; an old event re-read (the overlap) does not.
+    detail = CASE WHEN excluded.detail ? 'fill_pct' AND excluded.last_seen >= a.last_seen
+                  THEN a.detail || excluded.detail ELSE a.detail END,
     repeats = greatest(1, (
         SELECT count(*) FROM events e JOIN bins b ON b.bin_key = e.bin_key
         WHERE b.estate_id = a.estate_id AND b.room_id = a.room_id AND b.id = a.bin_id
