@@ -67,7 +67,7 @@ UNACKED, ACKED = "b-ov1", "b-ov2"
 LATENCY_S = 5.0
 ESCALATE_MINUTES = 1  # the setting's minimum
 # The alarms an overflow event with a 97.5 % reading opens, with their words.
-KINDS = {"overflow": "满溢", "fill_high": "满载"}
+KINDS = {"overflow": "满溢", "fill_high": "将满"}
 EXPECTED = [(b, k) for b in (UNACKED, ACKED) for k in KINDS]
 
 

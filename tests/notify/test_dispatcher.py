@@ -350,13 +350,13 @@ def test_quiet_hours_hold_a_tilt_until_morning_and_a_resolved_one_never_goes(
             clock.at = morning - timedelta(seconds=1)
             await d.cycle()
             # The urgent one reminds through the night; the tilt waits.
-            assert not any("桶体倾斜" in b["text"]["content"] for b in wecom.bodies())
+            assert not any("倾倒" in b["text"]["content"] for b in wecom.bodies())
             clock.at = morning
             await d.cycle()
             await d.cycle()
 
     asyncio.run(scenario())
-    held = [b for b in wecom.bodies() if "桶体倾斜" in b["text"]["content"]]
+    held = [b for b in wecom.bodies() if "倾倒" in b["text"]["content"]]
     assert len(held) == 1 and held[0]["text"]["mentioned_mobile_list"][0] == VOLUNTEER_PHONE
     assert not any("温度" in b["text"]["content"] for b in wecom.bodies())
     with psycopg.connect(db_url) as conn:
@@ -397,4 +397,4 @@ def test_old_log_rows_and_plans_of_long_resolved_alarms_are_pruned(
     kept = scalar(db_url, "SELECT count(*) FROM notify_plans WHERE alarm_id = %s", (recent,))
     assert isinstance(kept, int) and kept >= 1
     # The pruned alarm is not told of again.
-    assert sum("桶体倾斜" in b["text"]["content"] for b in wecom.bodies()) == 2
+    assert sum("倾倒" in b["text"]["content"] for b in wecom.bodies()) == 2
