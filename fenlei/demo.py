@@ -251,6 +251,9 @@ def run_demo(
         base = f"http://127.0.0.1:{port}"
         children.start("api", ["api", "--host", "127.0.0.1", "--port", str(port)], env)
         _wait(f"the API answering at {base}", lambda: _healthy(f"{base}/healthz"), children)
+        # The alarm evaluator: the simulated bins' overflows (and the derived alarms)
+        # reach the overview's banner and the volunteers' phone pages.
+        children.start("alarms", ["alarms"], env)
         token = _admin_token(env)
 
         spec = spec_from(args.households, DEMO_ESTATE)
