@@ -142,17 +142,7 @@ def share_line(
     layout = _layout(locale, i18n.t(locale, "axis.share"), percent=True, days=days)
     layout["showlegend"] = False
     if target is not None:
-        layout["shapes"] = [
-            {
-                "type": "line",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "y0": target,
-                "y1": target,
-                "line": {"dash": "dash", "color": "#9ca3af"},
-            }
-        ]
+        layout["shapes"] = [_target_line(target, "y")]
         layout["annotations"] = [
             {
                 "xref": "paper",
@@ -196,17 +186,7 @@ def ranked_bars(
         yaxis={"type": "category"},
     )
     if target is not None:
-        layout["shapes"] = [
-            {
-                "type": "line",
-                "yref": "paper",
-                "y0": 0,
-                "y1": 1,
-                "x0": target,
-                "x1": target,
-                "line": {"dash": "dash", "color": "#9ca3af"},
-            }
-        ]
+        layout["shapes"] = [_target_line(target, "x")]
     data = [
         {
             "type": "bar",
@@ -229,17 +209,7 @@ def weekly_shares(
     """A ratio per week and category (sorting accuracy), one line each, weeks as dates."""
     layout = _layout(locale, i18n.t(locale, "axis.share"), percent=True, days=weeks)
     if target is not None:
-        layout["shapes"] = [
-            {
-                "type": "line",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "y0": target,
-                "y1": target,
-                "line": {"dash": "dash", "color": "#9ca3af"},
-            }
-        ]
+        layout["shapes"] = [_target_line(target, "y")]
     data = [
         {
             "type": "scatter",
@@ -298,3 +268,18 @@ def to_html(chart: Chart, filename: str) -> str:
         f'<script type="application/json" class="figure" data-target="chart-{chart.name}"'
         f' data-filename="{escape(filename)}">{payload}</script></section>'
     )
+
+
+def _target_line(target: float, axis: str) -> dict[str, Any]:
+    """A target as a dashed line across the plot, at `target` on the `axis` ("y": a
+    horizontal line, "x": a vertical one)."""
+    across = "x" if axis == "y" else "y"
+    return {
+        "type": "line",
+        f"{across}ref": "paper",
+        f"{across}0": 0,
+        f"{across}1": 1,
+        f"{axis}0": target,
+        f"{axis}1": target,
+        "line": {"dash": "dash", "color": "#9ca3af"},
+    }

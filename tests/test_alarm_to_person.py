@@ -13,7 +13,6 @@ phone, the bins published, the minutes set), and the delivery log against the si
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,10 +23,7 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +50,7 @@ from tests.fix_data import wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
 from tests.fix_stream import canary
+from tests.notify.sinks import HttpSink, Received, http_sink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -69,59 +66,6 @@ ESCALATE_MINUTES = 1  # the setting's minimum
 # The alarms an overflow event with a 97.5 % reading opens, with their words.
 KINDS = {"overflow": "满溢", "fill_high": "将满"}
 EXPECTED = [(b, k) for b in (UNACKED, ACKED) for k in KINDS]
-
-
-# -- sinks ---------------------------------------------------------------------------
-
-
-@dataclass
-class Hit:
-    at: float  # time.time() when the request arrived
-    path: str
-    body: dict[str, Any]
-
-
-@dataclass
-class Sink:
-    url: str
-    hits: list[Hit] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def got(self) -> list[Hit]:
-        with self.lock:
-            return list(self.hits)
-
-
-@contextmanager
-def sink() -> Iterator[Sink]:
-    """A loopback HTTP server answering every POST as a robot that accepted it."""
-    holder: list[Sink] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            arrived = time.time()
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-            with holder[0].lock:
-                holder[0].hits.append(Hit(arrived, self.path, body))
-            data = b'{"errcode": 0, "errmsg": "ok"}'
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder.append(Sink(f"http://127.0.0.1:{server.server_address[1]}"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield holder[0]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # -- a device --------------------------------------------------------------------------
@@ -263,7 +207,9 @@ def ok(response: Any, *codes: int) -> Any:
     return response.json()
 
 
-def set_up_estate(api: TestClient, db_url: str, duty: Sink, committee: Sink) -> dict[str, str]:
+def set_up_estate(
+    api: TestClient, db_url: str, duty: HttpSink, committee: HttpSink
+) -> dict[str, str]:
     """Estate, room, bins, the volunteer on duty at the room now, the property contact,
     escalation after a minute, and the two channels; the volunteer's headers."""
     ok(api.put(BASE, json={"name": "金家桥", "timezone": "Asia/Shanghai", "households_total": 100}))
@@ -374,7 +320,7 @@ def first_seen(db_url: str, event_id: str) -> tuple[float, datetime]:
             time.sleep(0.02)
 
 
-def about(hit: Hit) -> tuple[str, str]:
+def about(hit: Received) -> tuple[str, str]:
     """The (bin, kind) a robot's message is about: robots get text, not the alarm's id."""
     title = hit.body["text"]["content"].splitlines()[0]
     bins = [b for b in (UNACKED, ACKED) if f"{b}号桶" in title]
@@ -391,7 +337,7 @@ def test_an_overflow_reaches_the_volunteer_on_duty_once_then_the_committee(
     procs: list[Proc | IngestProcess],
     tmp_path: Path,
 ) -> None:
-    with sink() as duty, sink() as committee:
+    with http_sink() as duty, http_sink() as committee:
         volunteer = set_up_estate(api, db_url, duty, committee)
         ingest = ingest_factory()
         procs.append(ingest)

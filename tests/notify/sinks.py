@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 class Received:
     path: str
     body: dict[str, Any]
+    at: float = 0.0  # time.time() when the request arrived
 
 
 @dataclass
@@ -38,6 +39,11 @@ class HttpSink:
         with self.lock:
             return [r.body for r in self.received]
 
+    def got(self) -> list[Received]:
+        """What arrived so far (a copy: the server thread keeps appending)."""
+        with self.lock:
+            return list(self.received)
+
 
 @contextmanager
 def http_sink() -> Iterator[HttpSink]:
@@ -46,11 +52,12 @@ def http_sink() -> Iterator[HttpSink]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            arrived = time.time()
             sink = holder[0]
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             with sink.lock:
-                sink.received.append(Received(self.path, body))
+                sink.received.append(Received(self.path, body, arrived))
             time.sleep(sink.delay)
             data = json.dumps(sink.answer).encode()
             try:
