@@ -27,7 +27,7 @@ demo: setup
 
 # The whole test suite against real Mosquitto and PostgreSQL + TimescaleDB
 # (and Debian's Chromium for the browser tests).
-test: SYSTEM_FLAGS = --with-browser
+test: SYSTEM_FLAGS = --with-browser --with-failover
 test: setup
 	$(PY) -m pytest
 

@@ -17,13 +17,16 @@ die() { say "$*"; exit 1; }
 
 WITH_BROWSER=0
 WITH_PROMTOOL=0
+WITH_FAILOVER=0
 for arg in "$@"; do
   case "$arg" in
     # The test run's flag (`make test`): Chromium for the browser tests, and promtool
     # for the check of the alert rules (tests/deploy/test_monitoring.py).
     --with-browser) WITH_BROWSER=1; WITH_PROMTOOL=1 ;;
     --with-promtool) WITH_PROMTOOL=1 ;;
-    *) die "unknown option $arg (known: --with-browser, --with-promtool)" ;;
+    # The failover tests (tests/failover/): Patroni and etcd from Debian's packages.
+    --with-failover) WITH_FAILOVER=1 ;;
+    *) die "unknown option $arg (known: --with-browser, --with-promtool, --with-failover)" ;;
   esac
 done
 
@@ -51,6 +54,10 @@ if [ "$WITH_BROWSER" = 1 ]; then
   [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
   # Without a CJK font headless Chromium draws the Chinese pages as empty boxes.
   [ -d /usr/share/fonts/truetype/wqy ] || need_pkgs+=(fonts-wqy-microhei)
+fi
+if [ "$WITH_FAILOVER" = 1 ]; then
+  command -v patroni >/dev/null 2>&1 || need_pkgs+=(patroni)
+  command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
 fi
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_pkgs+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
@@ -95,6 +102,13 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     pg_lsclusters -h 2>/dev/null | awk '$4=="online"{print $1, $2}' | while read -r v c; do
       pg_ctlcluster "$v" "$c" stop || true
     done
+  fi
+  # Debian's etcd-server starts a machine-wide etcd on port 2379; the failover tests
+  # start their own on free loopback ports, so the package's one is stopped.
+  if [ "$WITH_FAILOVER" = 1 ] && command -v systemctl >/dev/null 2>&1 \
+      && systemctl is-active --quiet etcd 2>/dev/null; then
+    systemctl stop etcd || true
+    systemctl disable etcd >/dev/null 2>&1 || true
   fi
 fi
 
