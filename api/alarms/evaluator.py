@@ -11,7 +11,8 @@ The rules (README "Alarms"):
   repeat the record of (bin, kind); resolve when the device has not repeated it for
   the estate's device_clear_minutes, and an overflow also at the bin's next `empty`.
 - fill_high: the newest fill reading >= fill_pct; resolves when a newer reading (an
-  `empty` counts as 0 unless it says otherwise) is below.
+  `empty` counts as 0 unless it says otherwise) is below. Not opened while the bin has
+  an unresolved `overflow` from the device, which says the same (one message, not two).
 - battery_low: battery <= battery_pct; resolves above it.
 - offline: the last will (online false), or no message for offline_minutes
   (offline_window_minutes during a drop-off window); resolves at the next message.
@@ -146,6 +147,10 @@ class _Tick:
             if record is not None and r["ts"] < record["last_seen"]:
                 continue  # an older reading (a backfill) says nothing about now
             if r["fill_pct"] >= s["fill_pct"]:
+                if record is None and (b["estate"], b["room"], b["bin"], "overflow") in self.open:
+                    # The bin's own overflow alarm already says it is full: a second
+                    # record (and message) for the same bin would only repeat it.
+                    continue
                 opening.append(
                     self._row(
                         b,

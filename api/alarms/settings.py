@@ -13,9 +13,10 @@ class AlarmSettings(BaseSettings):
 
     database_url: str
     # Seconds between ticks: an alarm is written at most this long after its event
-    # is stored. With the notifier's poll (FENLEI_NOTIFY_POLL_S, 1 s) and a send this
-    # must stay well under the 5 s from an event's commit to the person on duty: at
-    # 5 s an event committed just after a tick reached the robot after ~6 s.
+    # is stored. The notifier wakes at the tick's commit (LISTEN fenlei_alarms), so
+    # this plus one send must stay well under the 5 s from an event's commit to the
+    # person on duty: at 5 s an event committed just after a tick reached the robot
+    # after ~6 s.
     alarm_interval_s: float = Field(default=2.0, gt=0, le=3600)
     # Seconds of events re-read before the watermark each tick: an ingester's batch
     # whose transaction began earlier can commit after the evaluator's tick.

@@ -19,11 +19,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.devices import service
 from api.devices.broker import AdminClient
+from api.listen import listen_forever
 
 log = logging.getLogger(__name__)
 CHANNEL = "fenlei_mqtt_revocations"
-# Seconds before the listening connection is opened again after it failed.
-RELISTEN_S = 2.0
 
 
 class RevocationDrainer:
@@ -66,19 +65,7 @@ class RevocationDrainer:
         self._tasks = []
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._database_url, autocommit=True, application_name="fenlei-api-listen"
-                ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    # Anything queued while not listening is drained now.
-                    self._wake.set()
-                    async for _ in conn.notifies():
-                        self._wake.set()
-            except (psycopg.Error, OSError) as exc:
-                log.warning("listening for revocations failed (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(RELISTEN_S)
+        await listen_forever(self._database_url, CHANNEL, self._wake, "fenlei-api-listen")
 
     async def _drain_forever(self) -> None:
         while True:

@@ -31,6 +31,8 @@ import httpx
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from api.alarms.repository import NOTIFY_CHANNEL
+from api.listen import listen_forever
 from api.notify import channels, repository
 from api.notify.messages import Message, Person, Property, compose
 from api.notify.routing import DEFAULT_URGENT, AlarmView, Policy, moot, next_steps
@@ -64,6 +66,16 @@ def policy_of(row: Row) -> Policy:
     )
 
 
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    """Return when `stop` or `wake` is set, or after `timeout` seconds."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
 def backoff(settings: NotifySettings, attempt: int) -> timedelta:
     """The wait after failed attempt number `attempt` (1, 2, ...): doubling, capped."""
     seconds = settings.notify_backoff_s * 2 ** (attempt - 1)
@@ -81,6 +93,7 @@ class Dispatcher:
         clock: Clock = utcnow,
     ) -> None:
         self.settings = settings or NotifySettings()
+        self.database_url = database_url
         self.vault = vault
         self.clock = clock
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
@@ -103,22 +116,35 @@ class Dispatcher:
         await self.pool.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Cycle every `notify_poll_s` until `stop`; a failing cycle is logged and retried.
-        Once an hour (and at start) the old log rows are pruned."""
+        """Cycle at every notice on `fenlei_alarms` (an alarm opened, acknowledged or
+        resolved: see api.alarms.repository.NOTIFY_CHANNEL) and every `notify_poll_s`
+        (escalations, reminders and retries fall due by the clock, and a notice is lost
+        while the listening connection is down), until `stop`. A failing cycle is logged
+        and retried. Once an hour (and at start) the old log rows are pruned."""
+        wake = asyncio.Event()
+        listener = asyncio.create_task(
+            listen_forever(self.database_url, NOTIFY_CHANNEL, wake, APPLICATION_NAME + "-listen"),
+            name="fenlei-notify-listen",
+        )
         pruned_at: datetime | None = None
-        while not stop.is_set():
-            try:
-                if pruned_at is None or self.clock() - pruned_at > PRUNE_EVERY:
-                    pruned_at = self.clock()
-                    await self.prune()
-                await self.cycle()
-            except (psycopg.Error, OSError) as exc:
-                log.warning("notify cycle failed, retrying: %s", type(exc).__name__)
-            except Exception as exc:  # a bad row must not stop every estate's alarms
-                # The type only: a message could quote a channel's secret.
-                log.error("notify cycle failed unexpectedly (%s), retrying", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.settings.notify_poll_s)
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    if pruned_at is None or self.clock() - pruned_at > PRUNE_EVERY:
+                        pruned_at = self.clock()
+                        await self.prune()
+                    await self.cycle()
+                except (psycopg.Error, OSError) as exc:
+                    log.warning("notify cycle failed, retrying: %s", type(exc).__name__)
+                except Exception as exc:  # a bad row must not stop every estate's alarms
+                    # The type only: a message could quote a channel's secret.
+                    log.error("notify cycle failed unexpectedly (%s), retrying", type(exc).__name__)
+                await _first_of(stop, wake, self.settings.notify_poll_s)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
 
     async def prune(self) -> tuple[int, int]:
         """Forget what is older than `notify_log_days`."""

@@ -36,9 +36,11 @@ class NotifySettings(BaseSettings):
     dev: bool = False
     channel_key: str = Field(default="", repr=False)
     channel_key_file: str = ""
-    # Seconds between polls of the alarms and the outbox: the 5 s from an alarm's
-    # commit to a webhook is this plus one send.
-    notify_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # Seconds between looks at the alarms and the outbox when no notice arrives: a new,
+    # acknowledged or resolved alarm wakes the dispatcher at once (LISTEN fenlei_alarms),
+    # so this is the pace of escalations, reminders and retries, and the fallback while
+    # the listening connection is down.
+    notify_poll_s: float = Field(default=5.0, gt=0, le=60)
     # Attempts per delivery, and the first wait between them (doubling, capped).
     notify_max_attempts: int = Field(default=6, ge=1, le=50)
     notify_backoff_s: float = Field(default=5.0, gt=0)

@@ -99,6 +99,32 @@ def test_fill_at_threshold_opens_fill_high_and_an_empty_resolves_it(
     assert [(r["state"], r["resolved_by"]) for r in rows] == [("resolved", "auto")]
 
 
+def test_an_overflow_with_a_full_reading_is_one_alarm_not_two(
+    running: IngestProcess, db_url: str, broker: Broker
+) -> None:
+    """A bin that says `overflow` at 97.5 % fill: the overflow record only; fill_high is
+    for bins that report fill and no overflow. After the empty, a full reading without
+    an overflow opens fill_high again."""
+    overflow = alarm_event("ovf-1", "overflow", -10) | {"fill_pct": 97.5}
+    reading = {"event_id": "ovf-f", "ts": now_iso(-9), "kind": "fill", "fill_pct": 98.0}
+    publish(broker, [(TOPIC_WET, [overflow, reading])])
+    wait_for(lambda: count(db_url, "event_id LIKE 'ovf-%'"), lambda c: c == 2, what="both")
+    run_tick(db_url)
+    run_tick(db_url)
+    rows = alarms(db_url)
+    assert [(r["bin_id"], r["kind"], r["state"]) for r in rows] == [("b-wet", "overflow", "open")]
+    empty = {"event_id": "ovf-e", "ts": now_iso(-5), "kind": "empty", "weight_g": 30000}
+    publish(broker, [(TOPIC_WET, empty)])
+    wait_for(lambda: count(db_url, "kind = 'empty'"), lambda c: c == 1, what="the empty")
+    run_tick(db_url)
+    full = {"event_id": "ovf-f2", "ts": now_iso(-1), "kind": "fill", "fill_pct": 95.0}
+    publish(broker, [(TOPIC_WET, full)])
+    wait_for(lambda: count(db_url, "kind = 'fill'"), lambda c: c == 2, what="the reading")
+    run_tick(db_url)
+    rows = alarms(db_url, "state = 'open'")
+    assert [(r["bin_id"], r["kind"]) for r in rows] == [("b-wet", "fill_high")]
+
+
 def test_offline_within_n_minutes_and_back_at_the_next_message(
     running: IngestProcess, db_url: str, broker: Broker
 ) -> None:

@@ -85,12 +85,23 @@ def open_alarm(
     bin_id: str | None = "b-wet",
 ) -> int:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute(
-            "INSERT INTO alarms (estate_id, room_id, bin_id, kind, source, first_seen,"
-            " last_seen, opened_at, detail) VALUES ('jjq', %s, %s, %s, 'device', %s, %s, %s,"
-            " %s) RETURNING id",
-            (room, bin_id, kind, at, at, at, Jsonb({"fill_pct": 97.5})),
-        ).fetchone()
+        return open_alarm_in(conn, at, kind, room, bin_id)
+
+
+def open_alarm_in(
+    conn: psycopg.Connection[Any],
+    at: datetime,
+    kind: str = "overflow",
+    room: str = "r1",
+    bin_id: str | None = "b-wet",
+) -> int:
+    """An open alarm of estate jjq, written on `conn` (in its transaction, if any)."""
+    row = conn.execute(
+        "INSERT INTO alarms (estate_id, room_id, bin_id, kind, source, first_seen,"
+        " last_seen, opened_at, detail) VALUES ('jjq', %s, %s, %s, 'device', %s, %s, %s,"
+        " %s) RETURNING id",
+        (room, bin_id, kind, at, at, at, Jsonb({"fill_pct": 97.5})),
+    ).fetchone()
     assert row is not None
     return int(row[0])
 

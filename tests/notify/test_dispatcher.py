@@ -29,6 +29,7 @@ from tests.notify.fix_notify import (
     add_channel,
     estate_with_duty,
     open_alarm,
+    open_alarm_in,
     repeat,
     set_state,
 )
@@ -77,7 +78,8 @@ def _robots(db_url: str, wecom: HttpSink, ding: HttpSink, committee: HttpSink) -
 
 
 def _settings(**kw: float) -> NotifySettings:
-    return NotifySettings(notify_poll_s=0.2, notify_backoff_s=1.0, **kw)  # type: ignore[arg-type]
+    values = {"notify_poll_s": 0.2, "notify_backoff_s": 1.0, **kw}
+    return NotifySettings(**values)  # type: ignore[arg-type]
 
 
 async def _cycles(db_url: str, clock: Clock, steps: list[float], settings: NotifySettings) -> None:
@@ -145,6 +147,60 @@ def test_an_open_alarm_reaches_the_duty_robots_within_5_s_exactly_once(
     )
     for secret in (WECOM_KEY, DING_TOKEN, DING_SECRET):
         assert secret not in caplog.text
+
+
+def test_a_notice_on_fenlei_alarms_wakes_the_dispatcher_before_its_poll(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink]
+) -> None:
+    """The evaluator's commit says NOTIFY fenlei_alarms: with a 30 s poll, an alarm with
+    a notice is sent at once, and one without waits for the poll (so the wake is what
+    sent the first)."""
+    wecom, ding, committee = sinks
+    estate_with_duty(db_url, datetime.now(UTC))
+    _robots(db_url, wecom, ding, committee)
+    stop = threading.Event()
+
+    async def serve() -> None:
+        event = asyncio.Event()
+        async with Dispatcher(db_url, Vault(KEY), _settings(notify_poll_s=30.0)) as d:
+            task = asyncio.create_task(d.run(event))
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+            event.set()
+            await task
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        # The first cycle (at start) finds nothing; then the dispatcher sleeps 30 s.
+        wait_for(
+            lambda: scalar(
+                db_url,
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                ("fenlei-notify-listen",),
+            ),
+            lambda n: n == 1,
+            timeout=10,
+            what="the dispatcher's listening connection",
+        )
+        time.sleep(0.5)
+        open_alarm(db_url, datetime.now(UTC), room="r1", bin_id="b-wet")
+        time.sleep(2.0)
+        assert wecom.bodies() == []  # no notice: the poll is 30 s away
+        committed = time.monotonic()
+        with psycopg.connect(db_url, autocommit=True) as conn, conn.transaction():
+            open_alarm_in(conn, datetime.now(UTC), kind="odour")
+            conn.execute("SELECT pg_notify('fenlei_alarms', '{\"opened\": 1}')")
+        wait_for(
+            lambda: len(wecom.bodies()),
+            lambda n: n == 2,
+            timeout=5,
+            what="both alarms, woken by the notice",
+        )
+        assert time.monotonic() - committed < 3
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def test_escalates_to_the_committee_after_m_minutes_unless_acknowledged(
