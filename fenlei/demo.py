@@ -199,6 +199,7 @@ def run_demo(
     """Bring everything up, backfill, print the figures, then go live until stopped."""
     from deploy import services
     from deploy.migrate import migrate
+    from fenlei.demo_inbox import Inbox, add_channels
     from fenlei.demo_team import setup_team
     from simulators.broker import Broker
     from simulators.delivery import FaultPlan
@@ -238,6 +239,7 @@ def run_demo(
         env.get("FENLEI_MQTTS_URL") or mqtt_url, env.get("FENLEI_MQTT_CA_FILE") or None
     )
     children = Children(services_settings.home_dir / "demo")
+    inbox = Inbox(services_settings.home_dir / "demo").start()
     fleet: Fleet | None = None
     sim: Simulation | None = None
     try:
@@ -294,8 +296,18 @@ def run_demo(
         print(f"bins       {len(logins)} MQTT logins issued by the API, over {bins_broker.url}")
         if team:
             print(team.summary_line)
+        print(
+            f"inbox      {inbox.base}  (the 值班群 and 居委会 webhooks: each message"
+            " `fenlei notify` sends them is printed as a notice line)"
+        )
         print()
         ok = print_figures(figures, computed)
+        # The dispatcher, once the team is on the roster: its messages mention whoever
+        # is on duty at the alarm's room now.
+        add_channels(base, token, spec.id, inbox)
+        # The inbox is on loopback, which channels reach only where allowed.
+        inbox_env = {**env, "FENLEI_NOTIFY_PRIVATE_NETWORKS": "127.0.0.1/32"}
+        children.start("notify", ["notify"], inbox_env)
         if not args.no_live:
             stop = threading.Event()
             if args.live_seconds:
@@ -315,6 +327,7 @@ def run_demo(
         if fleet is not None:
             fleet.close()
         children.stop()
+        inbox.close()
         if sim is not None and sim.events_out is not None:
             sim.events_out.close()
         if started_services and not args.keep_services:

@@ -348,7 +348,13 @@ def test_an_overflow_reaches_the_volunteer_on_duty_once_then_the_committee(
         # the notifier woken by the evaluator's notice):
         # the 5 s is the deployment's, not a test's tuning.
         evaluator = Proc(services, tmp_path, "alarms")
-        notifier = Proc(services, tmp_path, "notify", FENLEI_CHANNEL_KEY=KEY)
+        notifier = Proc(
+            services,
+            tmp_path,
+            "notify",
+            FENLEI_CHANNEL_KEY=KEY,
+            FENLEI_NOTIFY_PRIVATE_NETWORKS="127.0.0.0/8",  # the sinks are on loopback
+        )
         for child in (evaluator, notifier):
             procs.append(child.start())
         # Up (imports done, the dispatcher's pool open), then past a first tick and poll:

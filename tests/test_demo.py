@@ -232,8 +232,8 @@ def run_demo_live_then_ctrl_c(env: dict[str, str], truth: Path, db_url: str) -> 
         assert confirm.status_code == 200 and "王阿姨" in confirm.text, confirm.text[:500]
         check_team(out, db_url)
         started_children = children_of(proc.pid)
-        # The ingester, the API and the alarm evaluator.
-        assert len(started_children) == 3, started_children
+        # The ingester, the API, the alarm evaluator and the notifier.
+        assert len(started_children) == 4, started_children
         time.sleep(2.0)  # live publishing under way
         proc.send_signal(signal.SIGINT)
         stopped = time.monotonic()

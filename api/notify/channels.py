@@ -21,17 +21,20 @@ import hashlib
 import hmac
 import logging
 import smtplib
+import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from ipaddress import ip_address
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
 from api.notify.messages import Message
+from api.notify.settings import IPNetwork
 from api.notify.vault import scrub
 
 KINDS = ("webhook", "wecom", "dingtalk", "email")
@@ -51,6 +54,29 @@ class Outcome:
 
     ok: bool
     detail: str
+    # Not worth retrying: the same attempt would be refused the same way.
+    final: bool = False
+
+
+async def host_refusal(host: str, port: int, allowed: Sequence[IPNetwork]) -> str | None:
+    """Why `host` may not be sent to, or None: every address it resolves to must be
+    global, or inside one of the `allowed` networks. (The check runs before each send;
+    the connection resolves the name again, so a name whose answer changes in between
+    could slip through once: a guard against a mistyped or hostile channel, not a
+    firewall.)"""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"{host} does not resolve ({type(exc).__name__})"
+    for info in infos:
+        address = ip_address(str(info[4][0]).split("%")[0])
+        if address.is_global or any(address in net for net in allowed):
+            continue
+        return (
+            f"{host} is {address}, not a public address: channels reach only public"
+            " addresses unless FENLEI_NOTIFY_PRIVATE_NETWORKS allows the network"
+        )
+    return None
 
 
 def _cut(text: str, limit: int = MAX_CONTENT_BYTES) -> str:
@@ -165,10 +191,15 @@ async def send(
     msg: Message,
     http: httpx.AsyncClient,
     timeout: float,
+    allowed: Sequence[IPNetwork] = (),
 ) -> Outcome:
-    """Send `msg` over one channel; never raises for a delivery failure."""
+    """Send `msg` over one channel; never raises for a delivery failure. A host that
+    is not public is refused (final) unless it is in one of the `allowed` networks."""
     secrets = [v for v in secret.values() if v]
     if kind == "email":
+        refused = await host_refusal(str(config["host"]), int(config.get("port", 25)), allowed)
+        if refused:
+            return Outcome(False, refused, final=True)
         try:
             await asyncio.wait_for(
                 asyncio.to_thread(_send_mail, config, secret.get("password"), msg, timeout),
@@ -180,6 +211,14 @@ async def send(
     url = secret.get("url")
     if not url:
         return Outcome(False, "the channel has no URL: delete it and create it again")
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return Outcome(False, "the channel's URL cannot be read: create it again", final=True)
+    refused = await host_refusal(host, port, allowed)
+    if refused:
+        return Outcome(False, refused, final=True)
     if kind == "wecom":
         return await _post(
             http, url, wecom_body(msg, str(config.get("format", "text"))), True, secrets

@@ -106,6 +106,7 @@ class Dispatcher:
         )
         self.http = httpx.AsyncClient(timeout=self.settings.notify_timeout_s)
         self._slots = asyncio.Semaphore(self.settings.notify_concurrency)
+        self._private = self.settings.private_networks()
 
     async def __aenter__(self) -> Dispatcher:
         await self.pool.open(wait=True, timeout=30)
@@ -234,13 +235,19 @@ class Dispatcher:
                 return 1
             msg = Message.from_json(row["message"])
             outcome = await channels.send(
-                row["kind"], row["config"], secret, msg, self.http, self.settings.notify_timeout_s
+                row["kind"],
+                row["config"],
+                secret,
+                msg,
+                self.http,
+                self.settings.notify_timeout_s,
+                self._private,
             )
             attempt = int(row["attempts"]) + 1
             done = self.clock()
             if outcome.ok:
                 state, next_due = "sent", None
-            elif attempt >= self.settings.notify_max_attempts:
+            elif outcome.final or attempt >= self.settings.notify_max_attempts:
                 state, next_due = "failed", None
             else:
                 state, next_due = "pending", done + backoff(self.settings, attempt)

@@ -13,15 +13,17 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fenlei.env import fenlei_home
 from fenlei.errors import ConfigError
 
 log = logging.getLogger(__name__)
+IPNetwork = IPv4Network | IPv6Network
 
 MIN_KEY_CHARS = 32
 DEV_KEY_FILE = "channel.key"
@@ -51,6 +53,37 @@ class NotifySettings(BaseSettings):
     notify_log_days: int = Field(default=180, ge=1, le=3660)
     # Deliveries sent at once: a slow channel holds one of them, not the others.
     notify_concurrency: int = Field(default=8, ge=1, le=64)
+    # Networks a channel may reach though they are not public (comma-separated CIDRs,
+    # e.g. "10.20.0.0/16" for a mail relay inside the property company's network).
+    # Without it a webhook or SMTP host that resolves to a loopback, private,
+    # link-local or other non-global address is refused: an estate admin's channel
+    # must not become a way to POST to the machine's own services (Patroni's REST
+    # API, the broker's, a cloud's metadata address).
+    notify_private_networks: str = ""
+
+    @field_validator("notify_private_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    def private_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.notify_private_networks)
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """CIDRs from a comma-separated list; ValueError naming a bad one."""
+    nets = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            nets.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"FENLEI_NOTIFY_PRIVATE_NETWORKS: {part!r} is not a network (e.g. 10.0.0.0/8)"
+            ) from None
+    return tuple(nets)
 
 
 def _dev_key() -> str:

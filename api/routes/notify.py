@@ -161,6 +161,7 @@ async def test_channel(
                 trial_message(row["name"], estate),
                 http,
                 settings.notify_timeout_s,
+                settings.private_networks(),
             )
     await repository.log_test(conn, estate, row, outcome.ok, outcome.detail)
     audit.record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -9,11 +10,21 @@ import re
 import string
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
-from api.notify.channels import dingtalk_body, dingtalk_sign, dingtalk_url, wecom_body
+from api.notify.channels import (
+    Outcome,
+    dingtalk_body,
+    dingtalk_sign,
+    dingtalk_url,
+    host_refusal,
+    send,
+    wecom_body,
+)
 from api.notify.labels import LABELS
 from api.notify.messages import Message
+from api.notify.settings import NotifySettings
 from api.notify.vault import SecretUnreadable, Vault, mask_url, scrub
 
 MSG = Message("【告警】JJQ r1 满溢", "r1 b-wet：满溢", ("13800001111", "13900002222"))
@@ -81,3 +92,42 @@ def test_labels_both_languages_same_keys_and_placeholders() -> None:
         assert zh[key].strip() and en[key].strip(), key
         assert _fields(zh[key]) == _fields(en[key]), key
     assert re.search(r"[\u4e00-\u9fff]", zh["kind.overflow"])
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "refused"),
+    [
+        ("127.0.0.1", "", True),
+        ("localhost", "", True),
+        ("10.1.2.3", "", True),
+        ("169.254.169.254", "", True),  # a cloud's metadata address
+        ("::1", "", True),
+        ("127.0.0.1", "127.0.0.0/8", False),
+        ("10.1.2.3", "10.0.0.0/8, 192.168.0.0/16", False),
+        ("10.1.2.3", "192.168.0.0/16", True),
+        ("1.1.1.1", "", False),  # public: a literal, so no DNS is asked
+        ("no-such-host.invalid", "", True),
+    ],
+)
+def test_channels_reach_only_public_hosts_unless_a_network_is_allowed(
+    host: str, allowed: str, refused: bool
+) -> None:
+    networks = NotifySettings(notify_private_networks=allowed).private_networks()
+    reason = asyncio.run(host_refusal(host, 443, networks))
+    assert (reason is not None) == refused, reason
+    if reason and "resolve" not in reason:
+        assert "FENLEI_NOTIFY_PRIVATE_NETWORKS" in reason
+
+
+def test_a_bad_network_setting_is_refused_with_its_name() -> None:
+    with pytest.raises(ValueError, match=re.escape("'10.0.0.300/8' is not a network")):
+        NotifySettings(notify_private_networks="10.0.0.0/8,10.0.0.300/8")
+
+
+def test_a_private_webhook_is_refused_before_any_request_and_not_retried() -> None:
+    async def go() -> Outcome:
+        async with httpx.AsyncClient() as http:
+            return await send("webhook", {}, {"url": "http://127.0.0.1:9/h"}, MSG, http, 1.0)
+
+    outcome = asyncio.run(go())
+    assert not outcome.ok and outcome.final and "127.0.0.1" in outcome.detail

@@ -38,6 +38,7 @@ from tests.notify.sinks import HttpSink, http_sink, refused_url, smtp_sink
 pytestmark = pytest.mark.integration
 
 WECOM_KEY = "wecom-key-0a1b2c3d4e5f"
+LOOPBACK = "127.0.0.0/8"
 DING_TOKEN = "ding-token-9f8e7d6c5b"
 DING_SECRET = "SECdingsecret0123456789"
 
@@ -77,8 +78,14 @@ def _robots(db_url: str, wecom: HttpSink, ding: HttpSink, committee: HttpSink) -
     add_channel(db_url, "居委会", "webhook", "committee", {"url": f"{committee.url}/hook"})
 
 
-def _settings(**kw: float) -> NotifySettings:
-    values = {"notify_poll_s": 0.2, "notify_backoff_s": 1.0, **kw}
+def _settings(**kw: float | str) -> NotifySettings:
+    # The sinks are on loopback, which channels may reach only when allowed.
+    values = {
+        "notify_poll_s": 0.2,
+        "notify_backoff_s": 1.0,
+        "notify_private_networks": LOOPBACK,
+        **kw,
+    }
     return NotifySettings(**values)  # type: ignore[arg-type]
 
 
@@ -345,6 +352,33 @@ def test_a_dead_webhook_is_retried_with_backoff_and_logged_while_email_delivers(
     for secret in ("refused-secret-key", "tok-500-secret", "smtp-pass-never-shown"):
         assert secret not in everything
     assert "attempt 4 failed" in caplog.text and "giving up" in caplog.text
+
+
+def test_a_channel_to_a_private_address_fails_at_once_without_a_request(
+    db_url: str, sinks: tuple[HttpSink, HttpSink, HttpSink]
+) -> None:
+    """Without FENLEI_NOTIFY_PRIVATE_NETWORKS a loopback webhook gets no request: one
+    attempt, logged with the reason, and the delivery failed (not retried)."""
+    wecom, ding, committee = sinks
+    clock = Clock(datetime.now(UTC))
+    estate_with_duty(db_url, clock.at)
+    _robots(db_url, wecom, ding, committee)
+    alarm = open_alarm(db_url, clock.at)
+    settings = _settings(notify_private_networks="")
+    asyncio.run(_cycles(db_url, clock, [s / 60 for s in range(0, 6)], settings))
+    assert wecom.bodies() == [] and ding.bodies() == []
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT channel_name, attempt, ok, detail FROM notify_deliveries"
+            " WHERE alarm_id = %s ORDER BY channel_name",
+            (alarm,),
+        ).fetchall()
+        states = {s for (s,) in conn.execute("SELECT state FROM notify_outbox").fetchall()}
+    assert sorted((r[0], r[1], r[2]) for r in rows) == sorted(
+        [("钉钉值班", 1, False), ("值班群", 1, False)]
+    )
+    assert all("127.0.0.1 is 127.0.0.1, not a public address" in r[3] for r in rows), rows
+    assert states == {"failed"}
 
 
 def test_two_dispatchers_at_once_deliver_each_step_once(

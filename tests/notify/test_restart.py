@@ -32,6 +32,7 @@ def _start(db_url: str, home: Path, log: Path) -> subprocess.Popen[bytes]:
         "FENLEI_HOME": str(home),
         "FENLEI_CHANNEL_KEY": KEY,
         "FENLEI_NOTIFY_POLL_S": "0.2",
+        "FENLEI_NOTIFY_PRIVATE_NETWORKS": "127.0.0.0/8",  # the sink is on loopback
         "FENLEI_NOTIFY_CONCURRENCY": str(CONCURRENCY),
         "FENLEI_LOG_LEVEL": "DEBUG",
     }

@@ -33,6 +33,7 @@ ROBOT_KEY = "693a91f6-7aaa-4bc4-97a0-0ec2sifa5c3f"
 @pytest.fixture
 def api(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("FENLEI_CHANNEL_KEY", KEY)
+    monkeypatch.setenv("FENLEI_NOTIFY_PRIVATE_NETWORKS", "127.0.0.0/8")  # the sink
     register(db_url, "jjq", {"r1": {"b-wet": "wet"}})
     register(db_url, "other", {"r1": {"b1": "dry"}})
     app = create_app(
