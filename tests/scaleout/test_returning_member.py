@@ -9,6 +9,7 @@ back with the same client id before its session expires; this is the operating r
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -82,4 +83,50 @@ def test_a_killed_member_s_share_waits_in_its_session_and_drains_when_it_returns
                 proc.stop()
         login = (services.ingest.username, services.ingest.password) if services.ingest else None
         for proc_id in ids:
-            end_session(broker.as_login(None), proc_id, login)
+            end_session(broker, proc_id, login)
+
+
+def test_a_member_that_does_not_return_before_its_session_expires_loses_its_part(
+    db_url: str,
+    services: Services,
+    broker: Broker,
+    ingest_factory: Callable[..., IngestProcess],
+) -> None:
+    """The other side of the rule, with a 2-second session expiry instead of a week's:
+    Mosquitto discards the expired session's queue, and nobody else is given it."""
+    register(db_url)
+    tag = uuid.uuid4().hex[:6]
+    group = f"scaleout-{tag}"
+    ids = [f"scaleout-{tag}-{i}" for i in range(3)]
+    started: list[IngestProcess] = []
+
+    def member(client_id: str) -> IngestProcess:
+        proc = ingest_factory(
+            FENLEI_SHARE_GROUP=group, FENLEI_CLIENT_ID=client_id, FENLEI_SESSION_EXPIRY_S="2"
+        ).start()
+        started.append(proc)
+        return proc
+
+    members = [member(cid) for cid in ids]
+    try:
+        for _ in members:
+            canary(db_url, broker)
+        members[2].kill()
+        n = 3_000
+        acked = Background(broker, stream("gone", n), 0).join()
+        alive = wait_settled(lambda: tally(db_url, "gone").keys, quiet_s=3.0)
+        assert 0 < alive < acked
+        time.sleep(4.0)  # past the expiry: Mosquitto drops the session and its queue
+        back = member(ids[2])
+        wait_for(lambda: "subscribed to" in back.log(), bool, 30, what="the returned member")
+        after = wait_settled(lambda: tally(db_url, "gone").keys, quiet_s=3.0)
+        assert "session present: False" in back.log()
+        assert after == alive, "the expired session's part came back after all"
+        assert tally(db_url, "gone").lost(acked) == acked - alive > 0
+    finally:
+        for proc in started:
+            if proc.proc is not None:
+                proc.stop()
+        login = (services.ingest.username, services.ingest.password) if services.ingest else None
+        for proc_id in ids:
+            end_session(broker, proc_id, login)
