@@ -20,11 +20,13 @@ from tests.fix_data import register, wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_stream import last_summary
 from tests.scaleout.streams import (
+    Background,
     assert_exactly_once,
     canary,
     publish_all,
     stream,
     tally,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.integration
@@ -81,3 +83,32 @@ def test_two_ingesters_in_a_share_group_split_the_stream_exactly_once(
     shares = [last_summary(proc)["messages"] for proc in members]
     assert min(shares) > 0 and sum(shares) >= acked and max(shares) < acked, shares
     assert all("$share/" in proc.log() for proc in members)
+
+
+@pytest.mark.slow
+def test_a_killed_member_returns_and_the_stream_is_stored_exactly_once(
+    db_url: str, second_broker: Broker, second_ingest: Callable[..., IngestProcess]
+) -> None:
+    """rumqttd shares among connected members only (unlike Mosquitto, it does not go on
+    queueing for a dead one), so what a SIGKILL strands is what was in flight; it too
+    comes back exactly once with the member."""
+    register(db_url)
+    tag = uuid.uuid4().hex[:6]
+    group = {"FENLEI_SHARE_GROUP": f"conformance-{tag}"}
+    ids = [f"conformance-{tag}-{i}" for i in range(3)]
+    members = [second_ingest(FENLEI_CLIENT_ID=cid, **group).start() for cid in ids]
+    for _ in members:
+        canary(db_url, second_broker)
+    n = 9_000
+    publisher = Background(second_broker, stream("killed", n), 1_500.0)
+    wait_for(lambda: tally(db_url, "killed").rows, lambda r: r >= n // 6, 120, what="flow")
+    members[2].kill()
+    acked = publisher.join()
+    alive = wait_settled(lambda: tally(db_url, "killed").keys, quiet_s=5.0)
+    print(f"rumqttd: {acked - alive} of {acked} waited for the killed member")
+    back = second_ingest(FENLEI_CLIENT_ID=ids[2], **group).start()
+    wait_for(lambda: tally(db_url, "killed").keys, lambda k: k >= acked, 120, what="the rest")
+    wait_settled(lambda: tally(db_url, "killed").rows, quiet_s=3.0)
+    assert_exactly_once(db_url, "killed", acked)
+    for proc in (members[0], members[1], back):
+        assert proc.stop() == 0
