@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -18,12 +18,21 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.contract import EVENTS_SUBSCRIPTION
+from ingest.settings import IngestSettings
 from simulators.broker import Broker
-from tests.fix_data import wait_for
+from tests.fix_data import register, wait_for
+from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
-from tests.fix_stream import TOPIC_DRY
+from tests.fix_stream import TOPIC_DRY, last_summary
 from tests.scaleout.conftest import end_session
-from tests.scaleout.streams import publish_all
+from tests.scaleout.streams import (
+    assert_exactly_once,
+    canary,
+    publish_all,
+    stream,
+    tally,
+    wait_settled,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +137,54 @@ def test_an_absent_member_s_part_waits_in_its_session_and_leaving_loses_nothing(
     assert not [p for p in b.got if p.startswith(b"later-")]
     delivered = a.got + b.got
     assert sorted(delivered) == sorted(body for _, body in first + later)  # once each
+
+
+@pytest.mark.skipif(
+    "leave_group" not in IngestSettings.model_fields,
+    reason="needs the ingester's FENLEI_LEAVE_GROUP switch (proposed in issue #18)",
+)
+def test_a_retiring_ingester_drains_its_session_and_is_given_nothing_new(
+    db_url: str,
+    services: Services,
+    broker: Broker,
+    ingest_factory: Callable[..., IngestProcess],
+) -> None:
+    """Scaling down without loss: the retiring member resumes its session with
+    FENLEI_LEAVE_GROUP, stores what waited for it, and the new stream goes to the rest."""
+    register(db_url)
+    tag = uuid.uuid4().hex[:6]
+    group = f"retire-{tag}"
+    ids = [f"retire-{tag}-{x}" for x in "ab"]
+    started: list[IngestProcess] = []
+
+    def member(client_id: str, **env: str) -> IngestProcess:
+        proc = ingest_factory(FENLEI_SHARE_GROUP=group, FENLEI_CLIENT_ID=client_id, **env)
+        started.append(proc.start())
+        return proc
+
+    try:
+        stay, retiring = member(ids[0]), member(ids[1])
+        for _ in range(2):
+            canary(db_url, broker)
+        assert retiring.stop() == 0
+        acked = publish_all(broker, stream("before", 3_000))
+        alive = wait_settled(lambda: tally(db_url, "before").keys, quiet_s=3.0)
+        waiting = acked - alive
+        assert waiting > 0
+        leaving = member(ids[1], FENLEI_LEAVE_GROUP="true")
+        wait_for(lambda: tally(db_url, "before").keys, lambda k: k >= acked, 60, what="drain")
+        later = publish_all(broker, stream("after", 3_000))
+        wait_for(lambda: tally(db_url, "after").keys, lambda k: k >= later, 60, what="new")
+        wait_settled(lambda: tally(db_url, "after").rows, quiet_s=3.0)
+        assert leaving.stop() == 0 and stay.stop() == 0
+        assert_exactly_once(db_url, "before", acked)
+        assert_exactly_once(db_url, "after", later)
+        # The leaving member stored exactly what had waited for it, none of the new.
+        assert last_summary(leaving)["stored"] == waiting
+    finally:
+        for proc in started:
+            if proc.proc is not None:
+                proc.stop()
+        login = (services.ingest.username, services.ingest.password) if services.ingest else None
+        for client_id in ids:
+            end_session(broker, client_id, login)
