@@ -9,9 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.broker import Broker
 from tests.fix_ingest import IngestProcess
@@ -103,19 +101,3 @@ def second_ingest(
         return proc
 
     return make
-
-
-def end_session(broker: Broker, client_id: str, login: tuple[str, str] | None = None) -> None:
-    """Connect as `client_id` with a clean start and leave: the broker forgets the
-    session, which would otherwise go on queueing its share of every later stream."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    if login:
-        client.username_pw_set(*login)
-    if broker.tls:
-        client.tls_set(ca_certs=broker.ca_file)
-    host, port = broker.host_port
-    client.connect(host, port, clean_start=True)
-    client.loop_start()
-    time.sleep(0.2)
-    client.disconnect()  # session expiry 0 (the default): gone with the connection
-    client.loop_stop()

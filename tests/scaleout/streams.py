@@ -1,4 +1,5 @@
-"""A stream over two bins, published with a stock client, and its exactly-once count."""
+"""A stream over two bins, published with a stock client; its exactly-once count; and
+ending a broker session a test left behind."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
+import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 
 from simulators.broker import Broker
 from simulators.publisher import Publisher
@@ -139,3 +142,19 @@ def _stored(db_url: str, event_id: str) -> bool:
             "SELECT count(*) FROM events WHERE event_id = %s", (event_id,)
         ).fetchone()
     return bool(row and row[0])
+
+
+def end_session(broker: Broker, client_id: str, login: tuple[str, str] | None = None) -> None:
+    """Connect as `client_id` with a clean start and leave: the broker forgets the
+    session, which would otherwise go on queueing its share of every later stream."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    if login:
+        client.username_pw_set(*login)
+    if broker.tls:
+        client.tls_set(ca_certs=broker.ca_file)
+    host, port = broker.host_port
+    client.connect(host, port, clean_start=True)
+    client.loop_start()
+    time.sleep(0.2)
+    client.disconnect()  # session expiry 0 (the default): gone with the connection
+    client.loop_stop()

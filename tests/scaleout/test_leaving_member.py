@@ -24,10 +24,10 @@ from tests.fix_data import register, wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
 from tests.fix_stream import TOPIC_DRY, last_summary
-from tests.scaleout.conftest import end_session
 from tests.scaleout.streams import (
     assert_exactly_once,
     canary,
+    end_session,
     publish_all,
     stream,
     tally,

@@ -19,11 +19,11 @@ from simulators.broker import Broker
 from tests.fix_data import register, wait_for
 from tests.fix_ingest import IngestProcess
 from tests.fix_services import Services
-from tests.scaleout.conftest import end_session
 from tests.scaleout.streams import (
     Background,
     assert_exactly_once,
     canary,
+    end_session,
     stream,
     tally,
     wait_settled,
