@@ -138,6 +138,8 @@ class Member:
     logs: Path
     proc: subprocess.Popen[bytes] | None = None
     runs: int = 0
+    cpu_s: float = 0.0  # user + system CPU of the last run, read just before it stopped
+    startup_cpu_s: float = 0.0  # the same for a run that only started and subscribed
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -172,6 +174,7 @@ class Member:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            self.cpu_s = process_cpu_s(self.proc.pid)
             self.proc.send_signal(sig)
         self.proc.wait(60)
         self.proc = None
@@ -180,6 +183,16 @@ class Member:
         """Events this run of the member stored (its final totals line)."""
         found = TOTALS.findall(self.log())
         return int(found[-1][1]) if found else 0
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process so far (/proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime and stime fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait(what: str, done: Callable[[], bool], timeout: float = DRAIN_TIMEOUT_S) -> None:
@@ -212,6 +225,7 @@ def group_of(k: int, target: Target, db_url: str, logs: Path) -> list[Member]:
     wait("the members' subscriptions", lambda: all(m.subscribed() for m in members), 60)
     for m in members:
         m.stop()
+        m.startup_cpu_s = m.cpu_s
     return members
 
 
@@ -227,6 +241,7 @@ class Run:
     acked: int
     counts: Counts
     shares: list[int]
+    cpu_s: list[float]
     load_before: str
     load_after: str
 
@@ -249,9 +264,10 @@ def drain(k: int, n: int, target: Target, db_url: str, logs: Path) -> Run:
             m.stop()
         result = counts(db_url)
         shares = [m.stored() for m in members]
+        cpu = [max(0.0, m.cpu_s - m.startup_cpu_s) for m in members]
     finally:
         end_sessions(members, target)
-    return Run(k, n, result, shares, load_before, loadavg())
+    return Run(k, n, result, shares, cpu, load_before, loadavg())
 
 
 @dataclass
@@ -324,7 +340,9 @@ def section(n: int, command: str, runs: list[Run], kill: Kill | None) -> str:
     rows = [
         f"| {r.members} | {r.acked:,} | {r.counts.rows:,} | {r.counts.lost(r.acked)} | "
         f"{r.counts.duplicated} | {r.rate:,.0f} | {r.rate / base:.2f} | "
-        f"{' / '.join(f'{s:,}' for s in r.shares)} | {r.load_before} → {r.load_after} |"
+        f"{' / '.join(f'{s:,}' for s in r.shares)} | "
+        f"{' + '.join(f'{c:.2f}' for c in r.cpu_s)} = {sum(r.cpu_s):.2f} | "
+        f"{sum(r.cpu_s) / r.counts.rows * 1e6:.0f} | {r.load_before} → {r.load_after} |"
         for r in runs
     ]
     lines = [
@@ -339,13 +357,17 @@ def section(n: int, command: str, runs: list[Run], kill: Kill | None) -> str:
         "events/s from the first to the last commit. Lost and duplicated count rows per "
         "(bin, event_id) against the messages the broker had acknowledged to the "
         "publishers. Shares are the events each member stored (its final `ingest totals` "
-        "line). The load is /proc/loadavg (1, 5, 15 min) before → after the run: the "
-        "machine's 2 cores are shared with other people's tests, so these figures are "
-        "noisy and the ratios between runs say more than the rates.",
+        "line). Member CPU is each process's user + system time, less what a run that "
+        "only started and subscribed took, "
+        "and CPU per event their sum over the rows: the work divides among the members "
+        "when that stays flat, whatever the rates do on shared cores. The load is "
+        "/proc/loadavg (1, 5, 15 min) before → after the run: the machine's 2 cores "
+        "are shared with other people's tests, so these figures are noisy and the "
+        "ratios between runs say more than the rates.",
         "",
         "| members | acknowledged | rows | lost | duplicated | events/s | × one member "
-        "| events per member | load before → after |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| events per member | member CPU s | CPU µs per event | load before → after |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |",
         *rows,
         "",
     ]
@@ -426,7 +448,10 @@ def main() -> int:
                 print(f"{k} member(s) draining {args.events:,} messages…", flush=True)
                 runs.append(drain(k, args.events, target, db_url, Path(logs)))
                 r = runs[-1]
-                print(f"    {r.rate:,.0f} events/s, shares {r.shares}", flush=True)
+                print(
+                    f"    {r.rate:,.0f} events/s, shares {r.shares}, CPU s {sum(r.cpu_s):.2f}",
+                    flush=True,
+                )
             if not args.no_kill:
                 print("3 members, one killed and brought back…", flush=True)
                 kill = kill_one(args.events, target, db_url, Path(logs))
