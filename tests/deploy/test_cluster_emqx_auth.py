@@ -141,7 +141,7 @@ def emqx_authorize(rows: list[tuple[Any, ...]], action: str, topic: str) -> bool
 @pytest.fixture
 def api(db_url: str) -> Iterator[TestClient]:
     """The API without a broker admin login (as under EMQX), one estate with two bins."""
-    settings = ApiSettings(database_url=db_url, pool_min_size=1, pool_max_size=2)  # type: ignore[call-arg]
+    settings = ApiSettings(database_url=db_url, pool_min_size=1, pool_max_size=2)
     app = create_app(settings, DashboardSettings(session_secret=SECRET))
     with TestClient(app) as client:
         client.headers.update(make_token(db_url, Role.admin))
