@@ -16,6 +16,7 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
+from deploy.emqx.kicker import HEARTBEAT
 from ingest.settings import IngestSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -65,6 +66,19 @@ def test_every_long_running_cluster_service_has_a_health_check() -> None:
         assert f"http://127.0.0.1:{metrics_port}/metrics" in healthcheck(name)
         assert env(name)["FENLEI_METRICS_HOST"] == "0.0.0.0"
     assert "http://127.0.0.1:8000/readyz" in healthcheck("cluster-api")
+    assert HEARTBEAT in healthcheck("emqx-kicker")
+
+
+def test_the_kicker_reaches_emqxs_rest_api_as_the_dashboard_user() -> None:
+    kicker = env("emqx-kicker")
+    host, _, port = kicker["FENLEI_EMQX_API_URL"].removeprefix("http://").partition(":")
+    for node in EMQX_NODES:
+        assert host in SERVICES[node]["networks"]["default"]["aliases"]
+    assert port == "18083"
+    assert (
+        kicker["FENLEI_EMQX_DASHBOARD_PASSWORD"] == env("emqx1")["EMQX_DASHBOARD__DEFAULT_PASSWORD"]
+    )
+    assert SERVICES["emqx-kicker"]["entrypoint"] == ["python", "-m", "deploy.emqx.kicker"]
 
 
 def test_cluster_services_wait_only_for_cluster_services() -> None:
@@ -142,7 +156,7 @@ def _hosts_and_attrs(url: str) -> tuple[list[str], str]:
 
 
 def test_writers_go_to_the_primary_and_the_api_reads_from_the_replica() -> None:
-    writers = ["cluster-migrate", "emqx-init", "cluster-api", *INGESTERS]
+    writers = ["cluster-migrate", "emqx-init", "emqx-kicker", "cluster-api", *INGESTERS]
     for name in writers:
         hosts, attrs = _hosts_and_attrs(env(name)["FENLEI_DATABASE_URL"])
         assert attrs == "read-write", name

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
+from deploy.emqx.kicker import HEARTBEAT
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CLUSTER = DEPLOY / "k8s" / "cluster"
 KUSTOMIZATION = yaml.safe_load((CLUSTER / "kustomization.yaml").read_text())
@@ -82,6 +84,7 @@ def test_every_long_running_container_has_readiness_and_liveness_probes() -> Non
         "emqx",
         "ingest",
         "api",
+        "emqx-kicker",
     }
     for doc in WORKLOADS:
         for container in pod(doc)["containers"]:
@@ -164,7 +167,7 @@ def test_writers_go_to_the_primary_and_the_api_reads_from_the_replica() -> None:
     writers = [
         (name, c) for name, c in all_containers() if "FENLEI_DATABASE_URL" in expanded_env(c)
     ]
-    assert {name for name, _ in writers} == {"fenlei-cluster-setup", "ingest", "api"}
+    assert {name for name, _ in writers} == {"fenlei-cluster-setup", "ingest", "api", "emqx-kicker"}
     for name, container in writers:
         url = expanded_env(container)["FENLEI_DATABASE_URL"]
         assert "<FENLEI_DB_PASSWORD>" in url, f"{name}: the password variable is not expanded"
@@ -179,6 +182,18 @@ def test_writers_go_to_the_primary_and_the_api_reads_from_the_replica() -> None:
     setup = pod(workload("Job", "fenlei-cluster-setup"))
     assert setup["initContainers"][0]["args"] == ["migrate"]
     assert setup["containers"][0]["command"] == ["python", "-m", "deploy.emqx.accounts"]
+
+
+def test_the_kicker_reaches_emqxs_rest_api_as_the_dashboard_user() -> None:
+    kicker = pod(workload("Deployment", "emqx-kicker"))["containers"][0]
+    env = expanded_env(kicker)
+    host, _, port = env["FENLEI_EMQX_API_URL"].removeprefix("http://").partition(":")
+    emqx = workload("StatefulSet", "emqx")
+    assert SERVICES[host]["spec"]["selector"] == emqx["spec"]["selector"]["matchLabels"]
+    assert int(port) in {p["port"] for p in SERVICES[host]["spec"]["ports"]}
+    emqx_env = expanded_env(pod(emqx)["containers"][0])
+    assert env["FENLEI_EMQX_DASHBOARD_PASSWORD"] == emqx_env["EMQX_DASHBOARD__DEFAULT_PASSWORD"]
+    assert HEARTBEAT in " ".join(kicker["livenessProbe"]["exec"]["command"])
 
 
 def test_every_secret_key_used_is_in_the_template() -> None:
