@@ -196,3 +196,17 @@ def test_the_replica_streams_from_the_primarys_slot() -> None:
     assert "IN ROLE fenlei_emqx" in init
     assert set(re.findall(r"username = (\w+)\n", conf)) == {"emqx"}
     assert "CREATE ROLE emqx LOGIN" in init
+
+
+def test_emqx_mounts_the_certificates_emqx_init_makes_but_never_the_ca_key() -> None:
+    init = SERVICES["emqx-init"]
+    args = init["command"]
+    tls_dir, ca_dir = args[args.index("--tls-dir") + 1], args[args.index("--ca-key-dir") + 1]
+    volume_at = {v.split(":")[1]: v.split(":")[0] for v in init["volumes"]}
+    conf = (DEPLOY / "emqx" / "emqx.conf").read_text()
+    cert_dir = re.search(r'certfile = "(.*)/server\.crt"', conf)
+    assert cert_dir
+    for node in EMQX_NODES:
+        mounts = {v.split(":")[0]: v.split(":")[1] for v in SERVICES[node]["volumes"]}
+        assert mounts[volume_at[tls_dir]] == cert_dir.group(1), node
+        assert volume_at[ca_dir] not in mounts, node

@@ -306,3 +306,24 @@ def test_a_row_hashed_with_another_count_is_refused_not_misread(
             (salt, key.hex(), wet["username"]),
         )
     assert login(as_emqx, wet["username"], wet["client_id"]) == []
+
+
+def test_emqx_init_writes_the_certificate_files_emqx_conf_names(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compose's emqx-init: the files under --tls-dir are the ones EMQX's TLS listener
+    reads (the volume is mounted at the config's directory), the CA key elsewhere."""
+    from deploy.emqx.accounts import main
+
+    monkeypatch.setenv("FENLEI_DATABASE_URL", db_url)
+    monkeypatch.setenv("FENLEI_INGEST_MQTT_PASSWORD", "p" * 32)
+    monkeypatch.delenv("FENLEI_SIM_MQTT_PASSWORD", raising=False)
+    certs, ca = tmp_path / "certs", tmp_path / "ca"
+    assert main(["--tls-dir", str(certs), "--ca-key-dir", str(ca), "--hosts", "emqx"]) == 0
+    assert "fenlei-ingest: written" in capsys.readouterr().out
+    ssl = _block(CONF, "listeners.ssl.default")
+    for key in ("certfile", "keyfile", "cacertfile"):
+        path = Path(_setting(ssl, key))
+        assert path.parent == Path("/opt/emqx/etc/certs/fenlei"), key
+        assert (certs / path.name).is_file(), key
+    assert not list(certs.glob("ca.key")) and (ca / "ca.key").is_file()
