@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import start_http_server
 from psycopg.conninfo import conninfo_to_dict
 
 from deploy.emqx.kicker import HEARTBEAT
+from ingest import metrics
 from ingest.settings import IngestSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -210,3 +214,27 @@ def test_emqx_mounts_the_certificates_emqx_init_makes_but_never_the_ca_key() -> 
         mounts = {v.split(":")[0]: v.split(":")[1] for v in SERVICES[node]["volumes"]}
         assert mounts[volume_at[tls_dir]] == cert_dir.group(1), node
         assert volume_at[ca_dir] not in mounts, node
+
+
+def test_an_ingester_is_healthy_while_its_metrics_say_it_is_connected() -> None:
+    """The health check's own code, on the ingester's real metrics registry."""
+    test = SERVICES["cluster-ingest-0"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    metrics_port = IngestSettings.model_fields["metrics_port"].default
+    server, thread = start_http_server(0, "127.0.0.1", registry=metrics.REGISTRY)
+    code = test[3].replace(f":{metrics_port}/", f":{server.server_port}/")
+    before = metrics.REGISTRY.get_sample_value("fenlei_ingest_broker_connected") or 0.0
+    try:
+
+        def healthy() -> bool:
+            return subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0
+
+        metrics.CONNECTED.set(0)
+        assert not healthy()
+        metrics.CONNECTED.set(1)
+        assert healthy()
+    finally:
+        metrics.CONNECTED.set(before)
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -97,7 +97,13 @@ def test_every_long_running_container_has_readiness_and_liveness_probes() -> Non
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     ingest = pod(workload("StatefulSet", "ingest"))["containers"][0]
-    assert ingest["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    assert ingest["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+    # Readiness: the same check as compose's (run on real metrics in test_cluster_compose).
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    assert (
+        ingest["readinessProbe"]["exec"]["command"]
+        == compose["cluster-ingest-0"]["healthcheck"]["test"][1:]
+    )
     assert {"name": "metrics", "containerPort": 9464} in ingest["ports"]
     for name in ("db-primary", "db-replica"):
         container = pod(workload("StatefulSet", name))["containers"][0]
