@@ -125,6 +125,9 @@ def test_three_emqx_nodes_find_each_other_through_the_headless_service() -> None
     assert env["EMQX_CLUSTER__DNS__RECORD_TYPE"] == "srv"
     # One cookie for every node: the same Secret key, in the pod template.
     assert env["EMQX_NODE__COOKIE"] == "<FENLEI_EMQX_COOKIE>"
+    command = pod(emqx)["containers"][0]["command"]
+    assert 'test -n "$EMQX_NODE__COOKIE"' in command[-1]
+    assert command[-1].endswith("exec /usr/bin/docker-entrypoint.sh /opt/emqx/bin/emqx foreground")
     assert env["EMQX_AUTHENTICATION__1__PASSWORD"] == "<FENLEI_EMQX_DB_PASSWORD>"
     assert env["EMQX_AUTHORIZATION__SOURCES__1__PASSWORD"] == "<FENLEI_EMQX_DB_PASSWORD>"
     # The cluster ports the nodes talk on are the headless Service's.
@@ -244,3 +247,24 @@ def test_kustomize_builds_the_overlay() -> None:
             for volume in doc["spec"]["template"]["spec"].get("volumes", []):
                 if "configMap" in volume:
                     assert volume["configMap"]["name"] in config_maps
+
+
+def run_guard(script: str, cookie: str) -> subprocess.CompletedProcess[str]:
+    """The EMQX container's command with its image absent: 127 means it got to exec."""
+    env = {"PATH": "/usr/bin:/bin", "EMQX_NODE__COOKIE": cookie}
+    return subprocess.run(
+        ["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=10
+    )
+
+
+def test_emqx_refuses_to_start_without_the_cookie() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    scripts = [
+        pod(workload("StatefulSet", "emqx"))["containers"][0]["command"][-1],
+        # compose turns $$ into $ before the shell sees it.
+        compose["emqx1"]["entrypoint"][-1].replace("$$", "$"),
+    ]
+    for script in scripts:
+        refused = run_guard(script, "")
+        assert refused.returncode == 1 and "FENLEI_EMQX_COOKIE" in refused.stderr
+        assert run_guard(script, "a-cookie").returncode == 127  # on to the image's entrypoint
