@@ -59,6 +59,9 @@ ETCD_BIN = "/usr/bin/etcd"
 PATRONI_BIN = "/usr/bin/patroni"
 STOP_TIMEOUT_S = 60.0
 HTTP_TIMEOUT_S = 3.0
+# The processes this interpreter started, kept so they are reaped (no zombies) and
+# their Popen objects do not warn that they still run.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class PatroniSettings(BaseSettings):
@@ -242,6 +245,7 @@ def _spawn(cmd: list[str], log_path: Path, as_pg_user: bool) -> int:
             env=env,
             **extra,
         )
+    _CHILDREN[proc.pid] = proc
     return proc.pid
 
 
@@ -445,15 +449,18 @@ def up(s: PatroniSettings) -> ClusterState:
 
 
 def _stop(pid: int | None, name: str, timeout: float) -> bool:
-    if not _pid_alive(pid, name):
-        return False
-    assert pid is not None
-    os.kill(pid, signal.SIGTERM)
-    if not _wait_gone(pid, name, timeout):
-        log.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", name, pid, timeout)
-        os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid, name, 5.0)
-    return True
+    """SIGTERM `pid` if it is still `name` (SIGKILL after `timeout`); False: not running."""
+    running = _pid_alive(pid, name)
+    if running and pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(pid, name, timeout):
+            log.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", name, pid, timeout)
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, name, 5.0)
+    child = _CHILDREN.pop(pid, None) if pid is not None else None
+    if child is not None:
+        child.wait(5.0)
+    return running
 
 
 def down(s: PatroniSettings) -> list[str]:
