@@ -4,11 +4,16 @@ by the pids it recorded, nothing else."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +53,8 @@ class Cluster:
     services: Services
     ingester: IngestProcess
     home: Path
+    # The API (`fenlei api`) on the same multi-host URL: its /readyz is polled.
+    api_port: int
 
     @property
     def url(self) -> str:
@@ -83,6 +90,8 @@ def cluster() -> Iterator[Cluster]:
         mqtt_passwords=accounts.new_own_passwords(),
     )
     ingester: IngestProcess | None = None
+    api: subprocess.Popen[bytes] | None = None
+    api_port = free_port()
     try:
         state = patroni.up(ps)
         url = state.database_url(ps)
@@ -102,13 +111,65 @@ def cluster() -> Iterator[Cluster]:
         log_dir = home / "ingest"
         log_dir.mkdir()
         ingester = IngestProcess(services, log_dir).start()
-        yield Cluster(ps, state, services, ingester, home)
+        api = start_api(services, home / "api", api_port)
+        yield Cluster(ps, state, services, ingester, home, api_port)
     finally:
+        if api is not None:
+            api.terminate()
+            try:
+                api.wait(30.0)
+            except subprocess.TimeoutExpired:
+                api.kill()
+                api.wait()
         if ingester is not None and ingester.proc is not None:
             ingester.stop(timeout=30.0)
         launcher.stop_mosquitto(ms, mq_state)
         patroni.down(ps)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def readyz(port: int) -> int:
+    """The API's /readyz status code (0: no answer)."""
+    try:
+        # Longer than the API's own wait for a pooled connection (2 s), so its 503 is seen.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5.0) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def start_api(services: Services, home: Path, port: int) -> subprocess.Popen[bytes]:
+    """`fenlei api` in development mode (made-up secrets) on the cluster's URL."""
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+    env.update(
+        {
+            "FENLEI_DATABASE_URL": services.database_url,
+            "FENLEI_MQTT_URL": services.mqtt_url,
+            "FENLEI_DEV": "1",
+            "FENLEI_HOME": str(home),
+            "FENLEI_LOG_LEVEL": "WARNING",
+        }
+    )
+    with (home / "api.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fenlei", "api", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    deadline = time.monotonic() + 60.0
+    while readyz(port) != 200:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(
+                f"the API did not become ready:\n{(home / 'api.log').read_text()[-3000:]}"
+            )
+        time.sleep(0.2)
+    return proc
 
 
 @dataclass

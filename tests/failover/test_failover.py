@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 from deploy import patroni
-from tests.failover.fix_cluster import Cluster, Stream, counts, stored, wait_stored
+from tests.failover.fix_cluster import Cluster, Stream, counts, readyz, stored, wait_stored
 
 pytestmark = [
     pytest.mark.slow,
@@ -140,7 +140,19 @@ def test_primary_killed_mid_stream(cluster: Cluster, sync: bool) -> None:
     stream = Stream(cluster.services, prefix)
     total = int(STREAM_RATE * STREAM_S)
     publisher = threading.Thread(target=stream.run, args=(total, STREAM_RATE), daemon=True)
+    probes: list[tuple[float, float, int]] = []  # (sent, answered, status)
+    probing = threading.Event()
+
+    def probe_api() -> None:
+        while not probing.is_set():
+            sent = time.monotonic()
+            code = readyz(cluster.api_port)
+            probes.append((sent, time.monotonic(), code))
+            time.sleep(0.1)
+
+    prober = threading.Thread(target=probe_api, daemon=True)
     try:
+        prober.start()
         publisher.start()
         time.sleep(KILL_AFTER_S)
         killed_wall, killed = time.time(), time.monotonic()
@@ -155,8 +167,19 @@ def test_primary_killed_mid_stream(cluster: Cluster, sync: bool) -> None:
         assert not publisher.is_alive(), "the publisher did not finish"
         stream.wait_acked(30.0)
     finally:
+        probing.set()
+        prober.join(10.0)
         stream.close()
     assert new is not None and new != old
+    # The API: a probe may fail (a pooled connection to the dead primary) or wait for
+    # a connection until the new primary takes it; it is back with the first success
+    # sent after the last failure.
+    after = [(sent - killed, done - killed, code) for sent, done, code in probes if sent >= killed]
+    assert after and after[-1][2] == 200, f"the API is not ready again: {after[-5:]}"
+    failed = [sent for sent, _, code in after if code != 200]
+    last_failure = max(failed, default=0.0)
+    api_back_s = min(done for sent, done, code in after if code == 200 and sent >= last_failure)
+    api_longest_probe_s = max(done - sent for sent, done, _ in after)
     new_url = state.node_url(s, state.node(new))
     # Everything the broker acknowledged is eventually stored (the ingester holds
     # unacknowledged what it could not commit): waited for, bounded.
@@ -186,6 +209,9 @@ def test_primary_killed_mid_stream(cluster: Cluster, sync: bool) -> None:
         promoted_s=round(promoted_s, 2),
         recovery_s=round(recovery_s, 2),
         ingester_outage_s=float(backs[-1]) if backs else None,
+        api_back_s=round(api_back_s, 2),
+        api_longest_probe_s=round(api_longest_probe_s, 2),
+        api_failed_probes=len(failed),
         old_primary=old,
         new_primary=new,
         load=os.getloadavg(),
@@ -197,5 +223,6 @@ def test_primary_killed_mid_stream(cluster: Cluster, sync: bool) -> None:
     assert len(stream.acked) == total
     assert duplicated == 0
     assert recovery_s < 60.0
+    assert api_back_s < 60.0
     if sync:
         assert lost == [], f"{len(lost)} acknowledged events lost, e.g. {lost[:5]}"
