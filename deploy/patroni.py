@@ -268,6 +268,8 @@ def start_etcd(s: PatroniSettings, state: ClusterState) -> None:
     state.etcd_pid = _spawn(
         [ETCD_BIN, "--config-file", str(p["etcdconf"])], p["etcdlog"], as_pg_user=False
     )
+    # Recorded before waiting, so `down` stops it even if it never answers.
+    write_state(s, state)
     _wait(
         lambda: _http_json(f"http://127.0.0.1:{state.etcd_port}/health") is not None,
         30.0,
@@ -313,6 +315,7 @@ def start_node(s: PatroniSettings, state: ClusterState, node: Node) -> None:
     conf.chmod(0o600)
     _chown(conf, owner)
     node.pid = _spawn([PATRONI_BIN, str(conf)], nd / "patroni.log", as_pg_user=True)
+    write_state(s, state)
 
 
 def _http_json(url: str, method: str = "GET", body: object = None) -> Any:
@@ -427,23 +430,30 @@ def up(s: PatroniSettings) -> ClusterState:
     state = read_state(s) or new_state(s)
     write_state(s, state)
     start_etcd(s, state)
-    write_state(s, state)
-    # The first node bootstraps (initdb) before the others clone it: started together
-    # they would race for the initialize key, which is fine, but one at a time is faster
-    # on a small machine and its log reads in order.
+    # On the first `up` one node bootstraps (initdb) before the others clone it: started
+    # together they would race for the initialize key, which is fine, but one at a time
+    # is faster on a small machine. Later, all at once: whichever is furthest ahead
+    # (not necessarily the first) must be there to take the lead.
     first, *rest = state.nodes
-    start_node(s, state, first)
-    write_state(s, state)
+    if any((data_dir(s, n) / "PG_VERSION").exists() for n in state.nodes):
+        first, rest = state.nodes[0], []
+        for node in state.nodes:
+            start_node(s, state, node)
+    else:
+        start_node(s, state, first)
     _wait(
         lambda: leader(state) is not None,
         s.start_timeout_s,
         f"a leader (log: {node_dir(s, first) / 'patroni.log'})",
-        alive=lambda: _pid_alive(first.pid, "patroni"),
+        alive=lambda: any(_pid_alive(n.pid, "patroni") for n in state.nodes),
     )
     for node in rest:
         start_node(s, state, node)
-    write_state(s, state)
     _wait(lambda: healthy(state), s.start_timeout_s, "every replica to follow the leader")
+    # The setting wins over what etcd kept from an earlier `up` (bootstrap.dcs is
+    # read only when the cluster is first made).
+    if len(state.nodes) > 1 and not healthy(state, s.synchronous_mode):
+        set_synchronous_mode(s, state, s.synchronous_mode)
     _ensure_database(s, state)
     return state
 
