@@ -539,9 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             state = up(s)
-            print(f"leader: {leader(state)}")
-            print(f"export FENLEI_DATABASE_URL='{state.database_url(s)}'")
-            print(f"(also in {_paths(s)['env']})")
+            # The password stays in patroni.env (0600), out of terminals and CI logs.
+            print(f"leader    {leader(state)}")
+            print(f"database  {state.database_url(s).replace(state.superuser_password, '***')}")
+            print(f"env       {_paths(s)['env']}  (. it: FENLEI_DATABASE_URL)")
         elif args.command == "down":
             stopped = down(s)
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
