@@ -90,6 +90,7 @@ def cluster() -> Iterator[Cluster]:
         mqtt_passwords=accounts.new_own_passwords(),
     )
     ingester: IngestProcess | None = None
+    made: Cluster | None = None
     api: subprocess.Popen[bytes] | None = None
     api_port = free_port()
     try:
@@ -112,8 +113,12 @@ def cluster() -> Iterator[Cluster]:
         log_dir.mkdir()
         ingester = IngestProcess(services, log_dir).start()
         api = start_api(services, home / "api", api_port)
-        yield Cluster(ps, state, services, ingester, home, api_port)
+        made = Cluster(ps, state, services, ingester, home, api_port)
+        yield made
     finally:
+        # A test may have replaced the ingester (with other settings): stop that one too.
+        if made is not None and made.ingester.proc is not None:
+            made.ingester.stop(timeout=30.0)
         if api is not None:
             api.terminate()
             try:

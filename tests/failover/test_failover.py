@@ -27,6 +27,7 @@ import pytest
 
 from deploy import patroni
 from tests.failover.fix_cluster import Cluster, Stream, counts, readyz, stored, wait_stored
+from tests.fix_ingest import IngestProcess
 
 pytestmark = [
     pytest.mark.slow,
@@ -130,6 +131,25 @@ def test_ingest_throughput_with_and_without_synchronous_replication(cluster: Clu
 
 @pytest.mark.parametrize("sync", [True, False], ids=["synchronous", "asynchronous"])
 def test_primary_killed_mid_stream(cluster: Cluster, sync: bool) -> None:
+    fail_over(cluster, sync, "default backoff")
+
+
+def test_primary_killed_with_a_shorter_ingest_backoff(cluster: Cluster) -> None:
+    """The ingester's backoff decides most of the recovery time: FENLEI_RETRY_MAX_S=1
+    (same client id: the broker session carries on)."""
+    old = cluster.ingester
+    assert old.stop() == 0
+    cluster.ingester = IngestProcess(
+        cluster.services,
+        cluster.home / "ingest",
+        FENLEI_CLIENT_ID=old.client_id,
+        FENLEI_RETRY_MAX_S="1",
+    ).start()
+    fail_over(cluster, True, "FENLEI_RETRY_MAX_S=1")
+
+
+def fail_over(cluster: Cluster, sync: bool, backoff: str) -> None:
+    """Stream, SIGKILL the primary's postmaster, count on the new primary, report."""
     ready(cluster, sync)
     s, state = cluster.settings, cluster.state
     old = patroni.leader(state)
@@ -200,6 +220,7 @@ def test_primary_killed_mid_stream(cluster: Cluster, sync: bool) -> None:
     figure(
         "failover",
         synchronous_mode=sync,
+        ingest_backoff=backoff,
         published=total,
         acknowledged=len(stream.acked),
         refused=stream.refused,
