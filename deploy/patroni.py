@@ -249,22 +249,23 @@ def _spawn(cmd: list[str], log_path: Path, as_pg_user: bool) -> int:
     return proc.pid
 
 
+def etcd_config(s: PatroniSettings, state: ClusterState) -> str:
+    return _render(
+        "etcd.yaml",
+        scope=state.scope,
+        data_dir=_paths(s)["etcddata"],
+        client_port=state.etcd_port,
+        peer_port=state.etcd_peer_port,
+    )
+
+
 def start_etcd(s: PatroniSettings, state: ClusterState) -> None:
     p = _paths(s)
     if _pid_alive(state.etcd_pid, "etcd") and _port_answers(state.etcd_port):
         return
     p["etcd"].mkdir(parents=True, exist_ok=True)
     p["etcd"].chmod(0o700)
-    p["etcdconf"].write_text(
-        _render(
-            "etcd.yaml",
-            scope=state.scope,
-            data_dir=p["etcddata"],
-            client_port=state.etcd_port,
-            peer_port=state.etcd_peer_port,
-        ),
-        encoding="utf-8",
-    )
+    p["etcdconf"].write_text(etcd_config(s, state), encoding="utf-8")
     state.etcd_pid = _spawn(
         [ETCD_BIN, "--config-file", str(p["etcdconf"])], p["etcdlog"], as_pg_user=False
     )
@@ -434,21 +435,18 @@ def up(s: PatroniSettings) -> ClusterState:
     # together they would race for the initialize key, which is fine, but one at a time
     # is faster on a small machine. Later, all at once: whichever is furthest ahead
     # (not necessarily the first) must be there to take the lead.
-    first, *rest = state.nodes
-    if any((data_dir(s, n) / "PG_VERSION").exists() for n in state.nodes):
-        first, rest = state.nodes[0], []
-        for node in state.nodes:
-            start_node(s, state, node)
-    else:
-        start_node(s, state, first)
+    first = state.nodes[0]
+    made = any((data_dir(s, n) / "PG_VERSION").exists() for n in state.nodes)
+    for node in state.nodes if made else [first]:
+        start_node(s, state, node)
     _wait(
         lambda: leader(state) is not None,
         s.start_timeout_s,
         f"a leader (log: {node_dir(s, first) / 'patroni.log'})",
         alive=lambda: any(_pid_alive(n.pid, "patroni") for n in state.nodes),
     )
-    for node in rest:
-        start_node(s, state, node)
+    for node in state.nodes:
+        start_node(s, state, node)  # a no-op for those already running
     _wait(lambda: healthy(state), s.start_timeout_s, "every replica to follow the leader")
     # The setting wins over what etcd kept from an earlier `up` (bootstrap.dcs is
     # read only when the cluster is first made).
