@@ -66,7 +66,7 @@ INSERT INTO bins (estate_id, room_id, id, category)
 SELECT e, 'r1', 'b-' || c, c FROM unnest(%(estates)s::text[]) AS e, unnest(%(bins)s::text[]) AS c;
 INSERT INTO buildings (estate_id, id)
 SELECT e, b::text FROM unnest(%(estates)s::text[]) AS e,
-       generate_series(1, %(households)s / 60) AS b;
+       generate_series(1, (%(households)s + 59) / 60) AS b;
 INSERT INTO households (estate_id, id)
 SELECT e, format('%%s-%%s-%%s%%s', e, (n - 1) / 60 + 1, (n - 1) %% 60 / 15 + 1,
                  lpad(((n - 1) %% 15 + 1)::text, 2, '0'))
@@ -197,14 +197,18 @@ def estate_ids(estates: int) -> list[str]:
 
 
 def load(
-    conn: psycopg.Connection[Any], estates: int, days: int, first: date = FIRST_DAY
+    conn: psycopg.Connection[Any],
+    estates: int,
+    days: int,
+    first: date = FIRST_DAY,
+    households: int = HOUSEHOLDS,
 ) -> dict[str, float]:
-    """The registry and `days` days of events from `first` for `estates` estates;
-    returns the seconds spent in each step."""
+    """The registry and `days` days of events from `first` for `estates` estates of
+    `households` households each; returns the seconds spent in each step."""
     spent = dict.fromkeys(["generate", "event_keys", "events", "rollups", "drop"], 0.0)
     params: dict[str, Any] = {
         "estates": estate_ids(estates),
-        "households": HOUSEHOLDS,
+        "households": households,
         "bins": list(BINS),
         "first": first,
     }
@@ -224,7 +228,7 @@ def load(
                     "day": day,
                     "dn": dn + 1,
                     "estates": estates,
-                    "households": HOUSEHOLDS,
+                    "households": households,
                     "bins": list(BINS),
                 },
             )

@@ -158,8 +158,10 @@ def describe(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    """The options, for `python -m deploy.retention` and a `fenlei retention` command
+    (fenlei/cli.py's PACKAGE_COMMANDS shape)."""
+    del name
     parser.add_argument(
         "--days", type=int, default=None, help=f"override {SETTING} (at least {MIN_DAYS})"
     )
@@ -167,12 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--loop", type=float, default=None, metavar="SECONDS", help="run again every SECONDS"
     )
-    args = parser.parse_args(argv)
-    from fenlei.env import load_services_env
-    from fenlei.logs import configure
 
-    configure()
-    load_services_env()
+
+def run(args: argparse.Namespace) -> int:
+    """Once, or every `--loop` seconds; logging and services.env already set up."""
     try:
         days = check_days(args.days) if args.days is not None else days_from_env()
     except RetentionError as exc:
@@ -196,6 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.loop is None:
             return 0
         time.sleep(args.loop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments("retention", parser)
+    args = parser.parse_args(argv)
+    from fenlei.env import load_services_env
+    from fenlei.logs import configure
+
+    configure()
+    load_services_env()
+    return run(args)
 
 
 if __name__ == "__main__":
