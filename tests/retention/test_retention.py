@@ -267,3 +267,25 @@ def test_bin_with_retained_away_events_keeps_its_category(
         headers=admin,
     )
     assert r.status_code == 409, r.text
+
+
+def test_command_dry_run_lists_and_keeps(
+    loaded: pd.DataFrame,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`python -m deploy.retention --dry-run` against a database: lists, drops nothing
+    (today is long after the generated year, so every chunk is due)."""
+    monkeypatch.setenv("FENLEI_DATABASE_URL", db_url)
+    monkeypatch.setenv("FENLEI_HOME", "/nonexistent-fenlei-home")
+    with psycopg.connect(db_url) as conn:
+        counts = _counts(conn)
+        chunks = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'events'"
+        ).fetchone()
+    assert retention.main(["--days", "90", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert chunks is not None and f"would drop {chunks[0]} events chunk(s)" in out
+    with psycopg.connect(db_url) as conn:
+        assert _counts(conn) == counts
