@@ -166,6 +166,7 @@ class Reads:
         )
         self._task: asyncio.Task[None] | None = None
         self._conns: dict[str, Conn] = {}
+        self._checking: asyncio.Task[None] | None = None
 
     @property
     def status(self) -> ReplicaStatus:
@@ -201,10 +202,25 @@ class Reads:
                 self._status = ReplicaStatus(
                     True, False, self._status.lag_s, type(exc).__name__, self.clock()
                 )
+                self._check_idle()
         async with self.primary.connection() as conn:
             result = await fn(conn)
         self.counts.primary += 1
         return result
+
+    def _check_idle(self) -> None:
+        """Drop the replica pool's dead idle connections (after a restart every one
+        is), in the background: else each would cost a later read its own fallback."""
+        if self.replica is None or (self._checking is not None and not self._checking.done()):
+            return
+        self._checking = asyncio.create_task(self._check_pool(self.replica))
+
+    @staticmethod
+    async def _check_pool(pool: Pool) -> None:
+        try:
+            await pool.check()
+        except Exception as exc:  # a check that fails leaves the next sample to decide
+            log.debug("read pool check failed: %s", exc)
 
     # The sampler.
 
@@ -245,16 +261,32 @@ class Reads:
         except Exception as exc:
             await self._drop("replica")
             self._status = ReplicaStatus(True, False, None, type(exc).__name__, self.clock())
+            self._check_idle()  # the pool's connections died with it, most likely
             return self._status
         in_recovery, replay_lsn, _receive_lsn, xact_age = row
         if not in_recovery:
             # Promoted, or pointed at a primary: its data may have parted from ours.
-            self._status = ReplicaStatus(True, False, None, "not a replica", self.clock())
+            status = ReplicaStatus(True, False, None, "not a replica", self.clock())
         else:
             replay = None if replay_lsn is None else int(replay_lsn)
             age = None if xact_age is None else float(xact_age)
-            self._status = self.tracker.status(replay, age, self.clock())
-        return self._status
+            status = self.tracker.status(replay, age, self.clock())
+        if status.use and not self._status.use:
+            status = await self._pool_ready(status)
+        self._status = status
+        return status
+
+    async def _pool_ready(self, status: ReplicaStatus) -> ReplicaStatus:
+        """Before reads go (back) to the replica: its pool gives a connection. After a
+        restart the pool may still be waiting out its reconnection backoff, and each
+        read would wait for it and then fall back."""
+        assert self.replica is not None
+        try:
+            async with self.replica.connection(timeout=self.replica_timeout_s) as conn:
+                await conn.execute("SELECT 1")
+        except Exception as exc:
+            return replace(status, use=False, detail=f"read pool: {type(exc).__name__}")
+        return status
 
     async def _loop(self) -> None:
         while True:
@@ -274,5 +306,10 @@ class Reads:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checking
+            self._checking = None
         for name in list(self._conns):
             await self._drop(name)
