@@ -50,6 +50,9 @@ SELECT pg_is_in_recovery(),
        (pg_last_wal_receive_lsn() - '0/0'::pg_lsn)::bigint,
        extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
 """
+# The same for a primary and every physical copy of it: FENLEI_DATABASE_READ_URL naming
+# another cluster's replica (a stale services.env, say) is never read from.
+SYSID_SQL = "SELECT system_identifier FROM pg_control_system()"
 # A status this many check intervals old is not trusted (the sampler is stuck).
 STALE_INTERVALS = 3
 
@@ -167,6 +170,8 @@ class Reads:
         self._task: asyncio.Task[None] | None = None
         self._conns: dict[str, Conn] = {}
         self._checking: asyncio.Task[None] | None = None
+        # Each sampler connection's cluster (None: not allowed to read it).
+        self._sysids: dict[str, int | None] = {}
 
     @property
     def status(self) -> ReplicaStatus:
@@ -236,7 +241,17 @@ class Reads:
             self._conns[name] = conn
         return conn
 
+    async def _sysid(self, name: str, conn: Conn, timeout: float) -> int | None:
+        if name not in self._sysids:
+            try:
+                row = await asyncio.wait_for(_one(conn, SYSID_SQL), timeout)
+                self._sysids[name] = int(row[0]) if row else None
+            except psycopg.errors.InsufficientPrivilege:
+                self._sysids[name] = None  # a login without pg_read_all_settings: unchecked
+        return self._sysids[name]
+
     async def _drop(self, name: str) -> None:
+        self._sysids.pop(name, None)
         conn = self._conns.pop(name, None)
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -247,6 +262,7 @@ class Reads:
         timeout = self.replica_timeout_s + 1.0
         try:
             conn = await asyncio.wait_for(self._conn("primary", self.primary_url), timeout)
+            await self._sysid("primary", conn, timeout)
             at = self.clock()
             row = await asyncio.wait_for(_one(conn, PRIMARY_SQL), timeout)
             assert row is not None
@@ -256,6 +272,7 @@ class Reads:
             log.debug("lag sampler: primary not read (%s)", exc)
         try:
             conn = await asyncio.wait_for(self._conn("replica", self.replica_url), timeout)
+            sysid = await self._sysid("replica", conn, timeout)
             row = await asyncio.wait_for(_one(conn, REPLICA_SQL), timeout)
             assert row is not None
         except Exception as exc:
@@ -264,7 +281,10 @@ class Reads:
             self._check_idle()  # the pool's connections died with it, most likely
             return self._status
         in_recovery, replay_lsn, _receive_lsn, xact_age = row
-        if not in_recovery:
+        primary_sysid = self._sysids.get("primary")
+        if sysid is not None and primary_sysid is not None and sysid != primary_sysid:
+            status = ReplicaStatus(True, False, None, "not a copy of the primary", self.clock())
+        elif not in_recovery:
             # Promoted, or pointed at a primary: its data may have parted from ours.
             status = ReplicaStatus(True, False, None, "not a replica", self.clock())
         else:

@@ -16,7 +16,8 @@ import pytest
 from deploy import replica, services
 from deploy.settings import ServicesSettings
 from fenlei.env import read_env_file
-from tests.replica.conftest import launcher_settings, temp_home
+from tests.fix_data import wait_for
+from tests.replica.conftest import CHECK_S, Cluster, launcher_settings, make_client, temp_home
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +106,21 @@ def test_up_replica_down_and_up_again(home: tuple[Path, ServicesSettings]) -> No
     env = read_env_file(path / "services.env")
     with psycopg.connect(env["FENLEI_DATABASE_READ_URL"], autocommit=True) as conn:
         assert conn.execute("SELECT x FROM replicated").fetchall() == [(42,)]
+
+
+def test_a_replica_of_another_cluster_is_never_read(
+    home: tuple[Path, ServicesSettings], cluster: Cluster
+) -> None:
+    """A READ_URL left over from another home (its services.env, say): a replica, current,
+    but of another primary. Its system identifier differs, so reads stay on the primary."""
+    _, settings = home
+    state = services.up(settings, replica=True)
+    with make_client(cluster.primary_url, state.read_database_url(settings)) as client:
+        health = wait_for(
+            lambda: client.get("/readyz").json()["replica"],
+            lambda h: h.get("detail") == "not a copy of the primary",
+            30,
+            interval=CHECK_S,
+            what="the replica refused",
+        )
+        assert not health["reads_on_replica"]
