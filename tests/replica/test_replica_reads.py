@@ -217,6 +217,14 @@ def test_replica_figures_equal_the_primary_and_pandas_under_steady_ingest(
     assert served_by_replica(read_client, lambda: metrics(read_client, viewer)) == metrics(
         primary_client, viewer
     )
+    for path in ("/api/v1/estates/jjq/buildings/metrics", "/api/v1/metrics"):
+
+        def get(client: TestClient, path: str = path) -> Any:
+            r = client.get(path, params=PERIOD, headers=viewer)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        assert served_by_replica(read_client, lambda: get(read_client)) == get(primary_client)
     assert sum(w["drops"] for w in want.values()) == total
 
 
