@@ -1,4 +1,10 @@
-"""FastAPI dependencies as `Annotated` aliases: a pooled connection and who is calling."""
+"""FastAPI dependencies as `Annotated` aliases: a pooled connection and who is calling.
+
+Figure routes take `ReadsDep` (`api.read_pool`: the replica while it is current) and
+authenticate with `ReadViewer` / `ReadEstateViewer`, which look the token up on the
+primary (a revocation counts at once) and give that connection back before the figures
+are read. Everything else shares one primary connection per request (`ConnDep`).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from api.devices.broker import AdminClient
 from api.errors import Forbidden, NotAuthenticated
 from api.periods import PeriodRules
 from api.problems import NO_TOKEN
+from api.read_pool import Reads
 from api.settings import ApiSettings
 
 ID_PATTERN = r"^[a-z0-9-]{1,64}$"
@@ -40,6 +47,13 @@ def get_broker(request: Request) -> AdminClient | None:
     return broker
 
 
+def get_reads(request: Request) -> Reads:
+    """Where read-only figure queries go (opened in the lifespan)."""
+    reads: Reads = request.app.state.reads
+    return reads
+
+
+ReadsDep = Annotated[Reads, Depends(get_reads)]
 PoolDep = Annotated[AsyncConnectionPool[psycopg.AsyncConnection[object]], Depends(get_pool)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 BrokerDep = Annotated[AdminClient | None, Depends(get_broker)]
@@ -84,6 +98,25 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+async def get_read_principal(
+    request: Request,
+    pool: PoolDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """As `get_principal`, on a primary connection held only for the lookup: a figure
+    route reads from `ReadsDep`, not from a connection kept open for the request."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise NotAuthenticated(NO_TOKEN)
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    async with pool.connection() as conn:
+        return await authenticate(conn, credentials.credentials)
+
+
+ReadPrincipalDep = Annotated[Principal, Depends(get_read_principal)]
+
+
 def _check_role(principal: Principal, needed: Role) -> None:
     if not principal.has_role(needed):
         raise Forbidden(f"this needs the {needed.value} role; the token has {principal.role.value}")
@@ -116,7 +149,36 @@ def require_estate(needed: Role) -> Callable[[str, Principal], Awaitable[Princip
     return dependency
 
 
+def require_read(needed: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """`require(needed)` for a figure route (`get_read_principal`)."""
+
+    async def dependency(principal: ReadPrincipalDep) -> Principal:
+        _check_role(principal, needed)
+        return principal
+
+    return dependency
+
+
+def require_estate_read(needed: Role) -> Callable[[str, Principal], Awaitable[Principal]]:
+    """`require_estate(needed)` for a figure route (`get_read_principal`)."""
+
+    async def dependency(
+        estate: Annotated[
+            str, Path(pattern=ID_PATTERN, description="Estate id.", examples=["jjq"])
+        ],
+        principal: ReadPrincipalDep,
+    ) -> Principal:
+        _check_role(principal, needed)
+        if not principal.may_see(estate):
+            raise Forbidden(f"the token is not allowed to see estate {estate!r}")
+        return principal
+
+    return dependency
+
+
 Viewer = Annotated[Principal, Depends(require(Role.viewer))]
+ReadViewer = Annotated[Principal, Depends(require_read(Role.viewer))]
+ReadEstateViewer = Annotated[Principal, Depends(require_estate_read(Role.viewer))]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 EstateViewer = Annotated[Principal, Depends(require_estate(Role.viewer))]
 EstateAdmin = Annotated[Principal, Depends(require_estate(Role.admin))]

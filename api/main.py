@@ -22,11 +22,13 @@ from api.auth.tokens import Principal
 from api.bodies import BodyGuard
 from api.devices.revocations import RevocationDrainer
 from api.devices.service import admin_client
+from api.read_pool import Reads
 from api.routes import alarms, devices, forecast, metrics, notify, operations, registry, tokens
 from api.routes.volunteers import router as volunteers_router
 from api.settings import ApiSettings
 
 APPLICATION_NAME = "fenlei-api"
+READ_APPLICATION_NAME = "fenlei-api-read"
 DESCRIPTION = """
 Coverage, participation rate and wet-waste share of residential estates' garbage
 sorting, computed from the bins' events; the registry they are counted against.
@@ -69,29 +71,51 @@ async def _authenticate(scope: Scope, token: str) -> Principal:
         return await authenticate(conn, token)
 
 
+def _pool(
+    settings: ApiSettings, url: str, name: str
+) -> AsyncConnectionPool[psycopg.AsyncConnection[object]]:
+    return AsyncConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout_s,
+        open=False,
+        kwargs={
+            "autocommit": True,
+            "application_name": name,
+            # JIT compiles each figure query for longer than it then runs.
+            "options": f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off",
+        },
+        name=name,
+    )
+
+
 def create_api(settings: ApiSettings) -> FastAPI:
-    """The API for one process; the pool opens and closes with the app's lifespan."""
+    """The API for one process; the pools open and close with the app's lifespan."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[object]] = AsyncConnectionPool(
-            settings.database_url,
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            timeout=settings.pool_timeout_s,
-            open=False,
-            kwargs={
-                "autocommit": True,
-                "application_name": APPLICATION_NAME,
-                # JIT compiles each figure query for longer than it then runs.
-                "options": f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off",
-            },
-            name=APPLICATION_NAME,
-        )
+        pool = _pool(settings, settings.database_url, APPLICATION_NAME)
         # Not waiting: the API starts while the database is still coming up, and
         # /readyz says when it can answer.
         await pool.open(wait=False)
         app.state.pool = pool
+        # The figures' pool: the replica's when there is one (`api.read_pool`).
+        read_pool = None
+        if settings.database_read_url:
+            read_pool = _pool(settings, settings.database_read_url, READ_APPLICATION_NAME)
+            await read_pool.open(wait=False)
+        reads = Reads(
+            pool,
+            read_pool,
+            primary_url=settings.database_url,
+            replica_url=settings.database_read_url or "",
+            max_lag_s=settings.read_max_lag_s,
+            check_interval_s=settings.read_lag_check_s,
+            replica_timeout_s=settings.read_replica_timeout_s,
+        )
+        reads.start()
+        app.state.reads = reads
         # Optional: without an admin login the API runs and stores credentials unapplied.
         broker = admin_client(settings)
         drainer: RevocationDrainer | None = None
@@ -110,6 +134,9 @@ def create_api(settings: ApiSettings) -> FastAPI:
             if broker is not None:
                 broker.stop()
             app.state.broker = None
+            await reads.stop()
+            if read_pool is not None:
+                await read_pool.close()
             await pool.close()
 
     # No default /docs and /redoc: theirs load Swagger UI and ReDoc from a CDN.

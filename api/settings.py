@@ -29,6 +29,18 @@ class ApiSettings(BaseSettings):
     # Milliseconds; a figure query over rollups takes a few, so this only stops runaways.
     statement_timeout_ms: int = Field(default=30_000, ge=0)
 
+    # A streaming replica the figures are read from (`fenlei services up --replica` sets
+    # it); unset: every query goes to database_url. Writes, tokens and the volunteers'
+    # rosters and check-ins always use database_url.
+    database_read_url: str | None = None
+    # Seconds the replica may be behind the primary before figures are read from the
+    # primary instead (`api.read_pool` says how the lag is measured).
+    read_max_lag_s: float = Field(default=5.0, ge=0)
+    # Seconds between lag measurements (one per process, not per request).
+    read_lag_check_s: float = Field(default=1.0, gt=0)
+    # Seconds a figure request waits for a replica connection before using the primary.
+    read_replica_timeout_s: float = Field(default=1.0, gt=0)
+
     # The broker the admin client applies device credentials on (dynamic-security
     # commands). Without admin credentials the API still runs: credentials are then
     # stored with broker_applied false until `fenlei devices sync`.

@@ -8,6 +8,10 @@ The broker refuses anonymous clients: every login is checked by Mosquitto's
 dynamic-security plugin against the file `deploy.broker` writes before each start.
 It listens on loopback twice: plain MQTT (fenlei's own services) and mqtts with a
 certificate from fenlei's local CA (`deploy.tls`).
+
+`up(replica=True)` also starts a streaming replica of the database (`deploy.replica`
+has its configuration): a copy by `pg_basebackup -R` through its own replication login
+and slot, on its own port; the API reads figures from it (FENLEI_DATABASE_READ_URL).
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
-from deploy import broker, tls
+from deploy import broker, replica, tls
 from deploy.brokerlog import BrokerLogCounts, count_refusals
 from deploy.dynsec import Account
 from deploy.settings import ServicesSettings
@@ -73,10 +78,22 @@ class ServicesState:
     mqtts_port: int = 0
     # fenlei's own broker logins (username -> password), made once, kept across `up`s.
     mqtt_passwords: dict[str, str] = field(default_factory=dict)
+    # The streaming replica (`up --replica`): 0 while there is none. Once made it is
+    # kept: a later `up` starts it again, `down` stops it.
+    replica_port: int = 0
+    # The replication login's password (role `replica.REPLICATION_ROLE`).
+    replica_password: str = ""
 
     def database_url(self, s: ServicesSettings) -> str:
         return (
             f"postgresql://{s.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{s.pg_database}"
+        )
+
+    def read_database_url(self, s: ServicesSettings) -> str:
+        """The replica's URL: the same database and login (it is a copy), its own port."""
+        return (
+            f"postgresql://{s.pg_user}:{self.pg_password}@127.0.0.1:{self.replica_port}"
+            f"/{s.pg_database}"
         )
 
     def mqtt_url(self) -> str:
@@ -94,6 +111,13 @@ def _paths(s: ServicesSettings) -> dict[str, Path]:
         "pgdata": home / "pg" / "data",
         "pgrun": home / "pg" / "run",
         "pglog": home / "pg" / "postgres.log",
+        "replica": home / "pg-replica",
+        "replicadata": home / "pg-replica" / "data",
+        "replicarun": home / "pg-replica" / "run",
+        "replicalog": home / "pg-replica" / "postgres.log",
+        # The replication login's password, for pg_basebackup and the replica's
+        # walreceiver (libpq's passfile: no password on a command line or in a config).
+        "replicapass": home / "pg-replica" / "pgpass",
         "mq": home / "mosquitto",
         "mqdata": home / "mosquitto" / "data",
         # In the data dir: mosquitto writes it after dropping to its own user.
@@ -187,6 +211,12 @@ def env_values(s: ServicesSettings, state: ServicesState) -> dict[str, str]:
     p = _paths(s)
     values = {
         "FENLEI_DATABASE_URL": state.database_url(s),
+        # Only while the replica runs: a stopped one would only cost the API a fallback.
+        **(
+            {"FENLEI_DATABASE_READ_URL": state.read_database_url(s)}
+            if state.replica_port and _replica_running(s, state)
+            else {}
+        ),
         "FENLEI_MQTT_URL": state.mqtt_url(),
         "FENLEI_MQTTS_URL": state.mqtts_url(),
         "FENLEI_MQTT_CA_FILE": str(tls.files(p["tls"]).ca_cert),
@@ -216,12 +246,16 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-def _pg_pid(s: ServicesSettings) -> int | None:
+def _pg_pid(s: ServicesSettings, data_key: str = "pgdata") -> int | None:
     try:
-        first = (_paths(s)["pgdata"] / "postmaster.pid").read_text().splitlines()[0]
+        first = (_paths(s)[data_key] / "postmaster.pid").read_text().splitlines()[0]
         return int(first)
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _replica_running(s: ServicesSettings, state: ServicesState) -> bool:
+    return _pid_alive(_pg_pid(s, "replicadata"), "postgres") and _port_answers(state.replica_port)
 
 
 def is_running(s: ServicesSettings, state: ServicesState | None = None) -> dict[str, bool]:
@@ -229,11 +263,15 @@ def is_running(s: ServicesSettings, state: ServicesState | None = None) -> dict[
     state = state or read_state(s)
     if state is None:
         return {"postgres": False, "mosquitto": False}
-    return {
+    running = {
         "postgres": _pid_alive(_pg_pid(s), "postgres") and _port_answers(state.pg_port),
         # Not the TLS port: a plain probe there logs an SSL error line on every call.
         "mosquitto": _pid_alive(state.mqtt_pid, "mosquitto") and _port_answers(state.mqtt_port),
     }
+    # Only a home that has a replica reports one (callers check `all(...)`).
+    if state.replica_port:
+        running["replica"] = _replica_running(s, state)
+    return running
 
 
 def install_system(s: ServicesSettings) -> None:
@@ -307,6 +345,7 @@ def _postgres_conf(s: ServicesSettings, state: ServicesState) -> str:
             f"port = {state.pg_port}",
             "listen_addresses = '127.0.0.1'",
             f"unix_socket_directories = '{p['pgrun']}'",
+            *replica.PRIMARY_SETTINGS,
             "shared_preload_libraries = 'timescaledb'",
             "timescaledb.telemetry_level = off",
             "max_connections = 200",
@@ -367,6 +406,135 @@ def _start_postgres(s: ServicesSettings, state: ServicesState) -> None:
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{s.pg_database}"')
+
+
+def _primary_admin(s: ServicesSettings, state: ServicesState) -> psycopg.Connection[Any]:
+    """A superuser connection to the primary over its socket (trust, no password)."""
+    return psycopg.connect(
+        host=str(_paths(s)["pgrun"]),
+        port=state.pg_port,
+        user=s.pg_user,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+def _prepare_primary(s: ServicesSettings, state: ServicesState) -> None:
+    """The replication login (its password set again each time), its slot and its
+    pg_hba.conf line on the running primary; idempotent."""
+    p = _paths(s)
+    hba = p["pgdata"] / "pg_hba.conf"
+    text = hba.read_text()
+    if replica.HBA_LINE not in text:
+        # First: pg_hba.conf is read top-down and the first matching line decides.
+        hba.write_text(f"{replica.HBA_MARK}\n{replica.HBA_LINE}\n{text}")
+    with _primary_admin(s, state) as conn:
+        role = sql.Identifier(replica.REPLICATION_ROLE)
+        exists = conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (replica.REPLICATION_ROLE,)
+        ).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(
+            sql.SQL("{} ROLE {} WITH REPLICATION LOGIN PASSWORD {}").format(
+                sql.SQL(verb), role, sql.Literal(state.replica_password)
+            )
+        )
+        conn.execute(
+            "SELECT pg_create_physical_replication_slot(%(slot)s) WHERE NOT EXISTS "
+            "(SELECT 1 FROM pg_replication_slots WHERE slot_name = %(slot)s)",
+            {"slot": replica.SLOT},
+        )
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def _chown_pg(*paths: Path) -> None:
+    if _is_root():
+        pw = pwd.getpwnam(PG_SYSTEM_USER)
+        for path in paths:
+            if path.exists():
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def _base_backup(s: ServicesSettings, state: ServicesState) -> None:
+    """Copy the primary into the replica's data dir (once: a copy that exists is kept
+    and catches up through its slot). Into a scratch dir first, so a failed copy
+    leaves nothing that looks like a data dir."""
+    p = _paths(s)
+    scratch = p["replica"] / "data.partial"
+    shutil.rmtree(scratch, ignore_errors=True)
+    _run(
+        _as_pg_user(
+            [
+                "env",
+                f"PGPASSFILE={p['replicapass']}",
+                _pg_bin(s, "pg_basebackup"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(state.pg_port),
+                "-U",
+                replica.REPLICATION_ROLE,
+                "-D",
+                str(scratch),
+                "-R",
+                "-X",
+                "stream",
+                "-S",
+                replica.SLOT,
+                "--checkpoint=fast",
+                "--no-password",
+            ]
+        ),
+        "pg_basebackup of the primary",
+    )
+    auto = scratch / "postgresql.auto.conf"
+    auto.write_text(replica.strip_auto_conf(auto.read_text()))
+    # The primary's own pid file and log are not copied, but its socket dir setting is:
+    # the replica's fenlei.conf (written on each start) replaces it.
+    scratch.rename(p["replicadata"])
+
+
+def start_replica(s: ServicesSettings, state: ServicesState) -> None:
+    """Make (once) and start the streaming replica of the running primary."""
+    p = _paths(s)
+    if not state.replica_password:
+        state.replica_password = secrets.token_urlsafe(18)
+    p["replica"].mkdir(parents=True, exist_ok=True)
+    p["replicarun"].mkdir(exist_ok=True)
+    p["replica"].chmod(0o700)
+    # libpq's passfile: host:port:database:user:password ("*" for any port, database).
+    p["replicapass"].write_text(
+        f"127.0.0.1:*:*:{replica.REPLICATION_ROLE}:{state.replica_password}\n"
+    )
+    p["replicapass"].chmod(0o600)
+    _chown_pg(p["replica"], p["replicarun"], p["replicapass"])
+    _prepare_primary(s, state)
+    if not (p["replicadata"] / "PG_VERSION").exists():
+        _base_backup(s, state)
+    state.replica_port = _choose_port(state.replica_port or None, s.pg_replica_port)
+    if state.replica_port == state.pg_port:
+        state.replica_port = _free_port()
+    conf = p["replicadata"] / "fenlei.conf"
+    conf.write_text(
+        replica.replica_conf(state.replica_port, p["replicarun"], state.pg_port, p["replicapass"])
+    )
+    _chown_pg(conf, p["replicalog"])
+    _run(
+        _as_pg_user(
+            [
+                _pg_bin(s, "pg_ctl"),
+                "-D",
+                str(p["replicadata"]),
+                "-l",
+                str(p["replicalog"]),
+                "-w",
+                "-t",
+                str(int(START_TIMEOUT_S)),
+                "start",
+            ]
+        ),
+        f"starting the replica (log: {p['replicalog']})",
+    )
 
 
 def _dynsec_plugin() -> str:
@@ -543,13 +711,23 @@ def broker_saved_at(s: ServicesSettings) -> float | None:
         return None
 
 
-def up(s: ServicesSettings) -> ServicesState:
-    """Start what is not running; a no-op when everything already is."""
+def up(s: ServicesSettings, replica: bool = False) -> ServicesState:
+    """Start what is not running; a no-op when everything already is.
+
+    With `replica`, also a streaming replica of the database; a home that has one
+    starts it again without being asked.
+    """
     p = _paths(s)
     p["home"].mkdir(parents=True, exist_ok=True)
     state = read_state(s)
     running = is_running(s, state)
-    if state and state.mqtts_port and all(running.values()):
+    want_replica = replica or bool(state and state.replica_port)
+    if (
+        state
+        and state.mqtts_port
+        and all(running.values())
+        and (running.get("replica", False) or not want_replica)
+    ):
         return state
     if s.auto_install:
         install_system(s)
@@ -575,6 +753,9 @@ def up(s: ServicesSettings) -> ServicesState:
             state.mqtts_port = _free_port()
         accounts = broker.load_accounts(state.database_url(s), state.mqtt_passwords)
         start_mosquitto(s, state, accounts)
+    if want_replica and not running.get("replica", False):
+        stop_replica(s)  # a pid without a port that answers: not left beside a new one
+        start_replica(s, state)
     write_state(s, state)
     return state
 
@@ -588,9 +769,9 @@ def _wait_gone(pid: int, name: str, timeout: float) -> bool:
     return True
 
 
-def stop_postgres(s: ServicesSettings) -> bool:
+def stop_postgres(s: ServicesSettings, data_key: str = "pgdata") -> bool:
     """Stop this home's PostgreSQL (fast shutdown); False when it was not running."""
-    pg_pid = _pg_pid(s)
+    pg_pid = _pg_pid(s, data_key)
     if not _pid_alive(pg_pid, "postgres"):
         return False
     p = _paths(s)
@@ -599,7 +780,7 @@ def stop_postgres(s: ServicesSettings) -> bool:
             [
                 _pg_bin(s, "pg_ctl"),
                 "-D",
-                str(p["pgdata"]),
+                str(p[data_key]),
                 "-m",
                 "fast",
                 "-w",
@@ -615,12 +796,20 @@ def stop_postgres(s: ServicesSettings) -> bool:
     return True
 
 
+def stop_replica(s: ServicesSettings) -> bool:
+    """Stop this home's replica (its copy is kept); False when it was not running."""
+    return stop_postgres(s, "replicadata")
+
+
 def down(s: ServicesSettings) -> list[str]:
     """Stop the processes this home started; returns what was stopped."""
     state = read_state(s)
     stopped: list[str] = []
     if state is None:
         return stopped
+    # The replica first: stopped after the primary it would log reconnect attempts.
+    if stop_replica(s):
+        stopped.append("replica")
     if stop_postgres(s):
         stopped.append("postgres")
     if stop_mosquitto(s, state):
@@ -664,5 +853,29 @@ def status(s: ServicesSettings) -> dict[str, Any]:
                 # None: not counted (the broker logs them only at debug level).
                 "denied_publishes": refusals.denied_publishes if s.mqtt_log_denied else None,
             },
+            **({"replica": _replica_status(s, state)} if state.replica_port else {}),
         },
     }
+
+
+def _replica_status(s: ServicesSettings, state: ServicesState) -> dict[str, Any]:
+    """The replica's entry in `status`: running, pid, URL and how far behind it is."""
+    running = _replica_running(s, state)
+    info: dict[str, Any] = {
+        "running": running,
+        "pid": _pg_pid(s, "replicadata"),
+        "url": state.read_database_url(s).replace(state.pg_password, "***"),
+        "replay_lag_bytes": None,
+    }
+    if running and is_running(s, state)["postgres"]:
+        try:
+            with _primary_admin(s, state) as conn:
+                row = conn.execute(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)"
+                    " FROM pg_stat_replication WHERE application_name = %s",
+                    (replica.APPLICATION_NAME,),
+                ).fetchone()
+            info["replay_lag_bytes"] = int(row[0]) if row and row[0] is not None else None
+        except psycopg.Error:
+            pass  # status reports what it can
+    return info

@@ -24,6 +24,8 @@ class ServicesSettings(BaseSettings):
 
     home: Path = Field(default=Path(HOME_DEFAULT))
     pg_port: int = 5432
+    # The streaming replica's (`fenlei services up --replica`), preferred when free.
+    pg_replica_port: int = 5433
     mqtt_port: int = 1883
     # The TLS listener (mqtts), also on loopback; devices connect here.
     mqtts_port: int = 8883

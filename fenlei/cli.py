@@ -38,9 +38,12 @@ def cmd_services(args: argparse.Namespace) -> int:
 
     settings = ServicesSettings()
     if args.action == "up":
-        state = services.up(settings)
+        state = services.up(settings, replica=args.replica)
         # The password is in services.env (0600); a terminal or a CI log is no place for it.
         print(f"postgres  {state.database_url(settings).replace(state.pg_password, '***')}")
+        if state.replica_port:
+            read_url = state.read_database_url(settings).replace(state.pg_password, "***")
+            print(f"replica   {read_url} (FENLEI_DATABASE_READ_URL)")
         print(f"mosquitto {state.mqtt_url()} (fenlei's own services)")
         print(f"mqtts     {state.mqtts_url()} (devices; CA in services.env)")
         print(f"env       {settings.home_dir / 'services.env'}")
@@ -60,6 +63,8 @@ def cmd_services(args: argparse.Namespace) -> int:
                 print(f"{name:<10}{state_word:<9}pid {pid!s:<8}{info['url']}")
                 if info.get("mqtts_url"):
                     print(f"{'':<27}{info['mqtts_url']}")
+                if info.get("replay_lag_bytes") is not None:
+                    print(f"{'':<27}replay lag {info['replay_lag_bytes']} bytes of WAL")
                 if "refused_connections" in info:
                     denied = info["denied_publishes"]
                     print(
@@ -105,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("services", help="local Mosquitto and PostgreSQL + TimescaleDB")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--json", action="store_true", help="status as JSON")
+    p.add_argument(
+        "--replica",
+        action="store_true",
+        help="up: also a streaming read replica of the database (kept on later `up`s)",
+    )
     p.set_defaults(func=cmd_services)
 
     p = sub.add_parser("migrate", help="apply the database migrations")

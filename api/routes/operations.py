@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ID_PATTERN, Admin, ConnDep, EstatePath, EstateViewer, PoolDep
+from api.deps import ID_PATTERN, Admin, ConnDep, EstatePath, EstateViewer, PoolDep, ReadsDep
 from api.errors import Forbidden
 from api.fields import Instant
 from api.operations import repository
@@ -82,11 +83,33 @@ async def bins(estate: EstatePath, conn: ConnDep, _: EstateViewer) -> Any:
     return await repository.bins(conn, estate)
 
 
+class ReplicaHealth(BaseModel):
+    """The read replica (FENLEI_DATABASE_READ_URL) as the last lag measurement saw it."""
+
+    reads_on_replica: bool = Field(description="figures are read from the replica now")
+    lag_s: float | None = Field(
+        description="upper bound on how far behind the primary it is (seconds); absent: unknown"
+    )
+    max_lag_s: float = Field(description="FENLEI_READ_MAX_LAG_S: past it, reads go to the primary")
+    detail: str | None = Field(
+        default=None, description="why reads are not on the replica (an error's type, or the lag)"
+    )
+    reads: dict[str, int] = Field(
+        description="figure reads since the process started: replica, primary, fallbacks"
+        " (a replica failure retried on the primary)"
+    )
+
+
 class Health(BaseModel):
     """A probe's answer: ok, or unavailable with the failure's kind."""
 
     status: str = Field(examples=["ok"])
     detail: str | None = Field(default=None, description="why not ready (an error's type)")
+    replica: ReplicaHealth | None = Field(
+        default=None,
+        description="only with a read replica; its state does not decide readiness"
+        " (reads fall back to the primary)",
+    )
 
 
 @health.get("/healthz", response_model=Health, response_model_exclude_none=True)
@@ -101,13 +124,23 @@ async def healthz() -> dict[str, str]:
     response_model_exclude_none=True,
     responses={503: {"model": Health, "description": "the database is not reachable"}},
 )
-async def readyz(pool: PoolDep) -> Any:
-    """The database answers a query."""
+async def readyz(pool: PoolDep, reads: ReadsDep) -> Any:
+    """The database answers a query; with a read replica, its lag and whether figures
+    are read from it (from the last measurement: no query to the replica here)."""
+    replica: dict[str, Any] | None = None
+    state = reads.status
+    if state.configured:
+        replica = {
+            "reads_on_replica": state.use,
+            "lag_s": None if state.lag_s is None else round(state.lag_s, 3),
+            "max_lag_s": reads.tracker.max_lag_s,
+            "detail": state.detail,
+            "reads": asdict(reads.counts),
+        }
     try:
         async with pool.connection(timeout=READY_TIMEOUT_S) as conn:
             await conn.execute("SELECT 1")
     except Exception as exc:  # any failure means not ready; say which
-        return JSONResponse(
-            {"status": "unavailable", "detail": type(exc).__name__}, status_code=503
-        )
-    return {"status": "ok"}
+        body = {"status": "unavailable", "detail": type(exc).__name__}
+        return JSONResponse({**body, **({"replica": replica} if replica else {})}, status_code=503)
+    return {"status": "ok", "replica": replica}
