@@ -77,6 +77,8 @@ ZH: dict[str, str] = {
     "docs.poster_pdf": "公示海报 PDF",
     "docs.report": "{month} 月报（Excel）",
     "docs.district_report": "{month} 街道月报（Excel）",
+    # -- long tables, folded (tables.to_html(fold_after=…)) ----------------------------
+    "table.show_rows": "展开全部 {n} 行",
 }
 
 EN: dict[str, str] = {
@@ -161,4 +163,6 @@ EN: dict[str, str] = {
     "docs.poster_pdf": "Disclosure poster (PDF)",
     "docs.report": "Monthly report {month} (Excel)",
     "docs.district_report": "District monthly report {month} (Excel)",
+    # -- long tables, folded (tables.to_html(fold_after=…)) ----------------------------
+    "table.show_rows": "Show all {n} rows",
 }

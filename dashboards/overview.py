@@ -49,6 +49,9 @@ from dashboards.settings import DashboardSettings, get_dashboard_settings
 # The banner lists at most this many unresolved alarms (the newest).
 BANNER_ALARMS = 20
 UNRESOLVED = ("open", "acknowledged")
+# Tables with more rows than a month's days come folded (the reader opens them): a
+# year's daily rows and an estate's building groups, laid out, cost a phone ~0.3 s.
+FOLD_ROWS = 31
 
 router = APIRouter()
 router.include_router(definitions.router)
@@ -421,7 +424,7 @@ def render(
     plots = "".join(charts.to_html(c, f"{stem}-{c.name}") for c in build_charts(ctx, data, targets))
     base = f"/dashboards/estates/{estate['id']}/export"
     tabs = "".join(
-        tables.to_html(tb, ctx.locale, ctx.href(f"{base}/{name}"))
+        tables.to_html(tb, ctx.locale, ctx.href(f"{base}/{name}"), FOLD_ROWS)
         for name, tb in build_tables(ctx, data).items()
     )
     title = f"{estate['name']} · {ctx.t('overview.title')}"

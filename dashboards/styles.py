@@ -43,6 +43,7 @@ gap:12px}.grid>*,.cards>*{min-width:0}
 min-width:0;max-width:100%}
 .chart{contain:layout paint}.chart>div{max-width:100%}
 .table{content-visibility:auto;contain-intrinsic-size:auto 480px}
+details.rows>summary{cursor:pointer;color:#0f766e;padding:4px 0}
 .scroll{max-height:420px;overflow:auto;max-width:100%;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left;white-space:nowrap;
@@ -64,9 +65,11 @@ h1{font-size:19px}.card .value{font-size:26px}
 input,select,textarea{font-size:16px}
 main button:not(.modebar-btn),input[type=submit],.btn{min-height:44px;padding:8px 14px}
 .picker a.preset{display:inline-flex;align-items:center;min-height:44px}
+details.rows>summary{min-height:44px;padding:10px 0}
 header button{min-height:36px}header a{display:inline-block;padding:6px 0}
 .picker label{display:flex;flex-wrap:wrap;gap:4px;align-items:center}}
 @media print{header,.picker,.exports,.noprint{display:none}body{background:#fff}
-.table{content-visibility:visible}
+.table,details.rows::details-content{content-visibility:visible}
+details.rows>summary{display:none}
 .scroll{max-height:none;overflow:visible}.table,.chart{break-inside:avoid}}
 """

@@ -90,8 +90,16 @@ def _sort_key(kind: Kind, value: Any) -> str:
     return str(value)
 
 
-def to_html(table: Table, locale: Locale, export_href: str | None = None) -> str:
-    """A sortable <table> (click a header) with its export links."""
+def to_html(
+    table: Table, locale: Locale, export_href: str | None = None, fold_after: int | None = None
+) -> str:
+    """A sortable <table> (click a header) with its export links; with more rows than
+    `fold_after`, its rows are folded in a <details> the reader opens (no script).
+
+    A folded table costs the browser only its parsing: a closed <details>' content gets
+    no style, layout or paint. A year's 365-row daily table, rendered, was a third of
+    the overview's time to a drawn page on a phone (bench/results/dashboards.md).
+    """
     head = "".join(
         f'<th data-kind="{c.kind}" scope="col">{escape(i18n.t(locale, c.label))}</th>'
         for c in table.columns
@@ -114,10 +122,16 @@ def to_html(table: Table, locale: Locale, export_href: str | None = None) -> str
             f' <a class="export" data-format="xlsx" href="{escape(export_href)}{sep}'
             f'format=xlsx">{i18n.t(locale, "export.xlsx")}</a></span>'
         )
+    rows = (
+        f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+    if fold_after is not None and len(table.rows) > fold_after:
+        shown = i18n.t(locale, "table.show_rows", n=i18n.number(len(table.rows)))
+        rows = f'<details class="rows"><summary>{escape(shown)}</summary>{rows}</details>'
     return (
         f'<section class="table" id="table-{table.name}"><h2>{escape(table.title)}{links}'
-        f'</h2><div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div></section>"
+        f"</h2>{rows}</section>"
     )
 
 
