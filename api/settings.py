@@ -63,6 +63,9 @@ class ApiSettings(BaseSettings):
     # Periods [from, to]: the longest span in days, and how far past today `to` may be.
     max_period_days: int = Field(default=DEFAULT_MAX_DAYS, ge=1, le=36_600)
     period_future_days: int = Field(default=DEFAULT_FUTURE_DAYS, ge=1, le=3_660)
+    # Raw events older than this many days may be dropped (deploy/retention.py, the
+    # same variable): reads of raw events say so for older periods. None: kept forever.
+    raw_retention_days: int | None = Field(default=None, ge=35)
 
     # A household sheet `fenlei registry import` reads: refused before it is read whole
     # when its file, what it unpacks to (.xlsx), its rows after the header, columns,

@@ -33,6 +33,11 @@ def _database_url() -> str:
 
 
 def cmd_services(args: argparse.Namespace) -> int:
+    if args.patroni:
+        # etcd and two Patroni nodes instead of the one PostgreSQL (docs in deploy/patroni.py).
+        from deploy import patroni
+
+        return patroni.main([args.action])
     from deploy import services
     from deploy.settings import ServicesSettings
 
@@ -90,6 +95,7 @@ PACKAGE_COMMANDS = (
     ("ingest", "ingest.cli", "MQTT → TimescaleDB ingester (until SIGTERM)"),
     ("alarms", "api.alarms.cli", "alarm evaluator: device and derived alarms (until SIGTERM)"),
     ("rejected", "ingest.replay", "the quarantine: replay rejected events once fixable"),
+    ("retention", "deploy.retention", "drop raw events older than FENLEI_RAW_RETENTION_DAYS"),
     ("api", "fenlei.serve", "HTTP API, dashboards and volunteer pages (uvicorn)"),
     ("token", "api.cli", "create or revoke API tokens"),
     ("registry", "api.cli", "import a committee's household sheet (CSV/Excel)"),
@@ -110,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("services", help="local Mosquitto and PostgreSQL + TimescaleDB")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--json", action="store_true", help="status as JSON")
+    p.add_argument(
+        "--patroni",
+        action="store_true",
+        help="a Patroni cluster on loopback (etcd + two PostgreSQL nodes) instead of the one"
+        " PostgreSQL; the broker still comes from a plain `fenlei services up`",
+    )
     p.add_argument(
         "--replica",
         action="store_true",

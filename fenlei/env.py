@@ -47,6 +47,10 @@ def load_services_env() -> Path | None:
     path = fenlei_home() / SERVICES_ENV
     if not path.is_file():
         return None
-    for key, value in read_env_file(path).items():
+    values = read_env_file(path)
+    # The replica is a copy of services.env's own database, not of one exported instead.
+    if os.environ.get("FENLEI_DATABASE_URL") not in (None, values.get("FENLEI_DATABASE_URL")):
+        values.pop("FENLEI_DATABASE_READ_URL", None)
+    for key, value in values.items():
         os.environ.setdefault(key, value)
     return path

@@ -28,3 +28,26 @@ def test_set_variables_win_over_the_file(tmp_path: Path, monkeypatch: pytest.Mon
 
     assert os.environ["FENLEI_MQTT_URL"] == "mqtt://env:2"
     assert os.environ["FENLEI_DATABASE_URL"] == "postgresql://file"
+
+
+@pytest.mark.parametrize(
+    ("exported", "read_url_loaded"),
+    [(None, True), ("postgresql://file", True), ("postgresql://elsewhere", False)],
+)
+def test_the_local_replica_comes_only_with_its_own_primary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exported: str | None, read_url_loaded: bool
+) -> None:
+    import os
+
+    write_env_file(
+        tmp_path / "services.env",
+        {"FENLEI_DATABASE_URL": "postgresql://file", "FENLEI_DATABASE_READ_URL": "postgresql://r"},
+    )
+    monkeypatch.setenv("FENLEI_HOME", str(tmp_path))
+    monkeypatch.delenv("FENLEI_DATABASE_READ_URL", raising=False)
+    if exported is None:
+        monkeypatch.delenv("FENLEI_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("FENLEI_DATABASE_URL", exported)
+    load_services_env()
+    assert (os.environ.get("FENLEI_DATABASE_READ_URL") == "postgresql://r") is read_url_loaded

@@ -227,8 +227,10 @@ async def get_bin(conn: Conn, estate: str, room: str, bin_id: str) -> dict[str, 
 
 
 async def _bin_has_events(conn: Conn, bin_key: int) -> bool:
+    # event_keys, not events: raw-event retention (deploy/retention.py) drops old events
+    # but keeps every key, and its primary key (bin_key, event_id) answers this.
     return (
-        await _one(conn, "SELECT 1 AS x FROM events WHERE bin_key = %s LIMIT 1", (bin_key,))
+        await _one(conn, "SELECT 1 AS x FROM event_keys WHERE bin_key = %s LIMIT 1", (bin_key,))
         is not None
     )
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ConnDep, EstatePath, EstateViewer, Viewer
+from api.deps import ConnDep, EstatePath, EstateViewer, SettingsDep, Viewer
 from api.fields import Instant
 from api.registry import repository as registry
 from api.routes.volunteer_deps import ERRORS, WRITE, AnyVolunteer, IdPath, Now, RoomPath
@@ -44,9 +44,13 @@ async def on_duty(
 
 
 @router.get("/shifts/{shift}", response_model=ShiftActivity)
-async def shift_detail(shift: IdPath, conn: ConnDep, principal: Viewer) -> Any:
-    """A watch with its room's drops, kg, fill levels and alarms during it."""
-    return await service.shift_activity(conn, await service.shift_in_scope(conn, principal, shift))
+async def shift_detail(
+    shift: IdPath, conn: ConnDep, principal: Viewer, settings: SettingsDep, now: Now
+) -> Any:
+    """A watch with its room's drops, kg, fill levels and alarms during it (`raw_events`
+    is `retained_away` once the watch is older than FENLEI_RAW_RETENTION_DAYS)."""
+    found = await service.shift_in_scope(conn, principal, shift)
+    return await service.shift_activity(conn, found, settings.raw_retention_days, now)
 
 
 @router.post("/assignments/{assignment}/check-in", response_model=CheckIn, responses=WRITE)

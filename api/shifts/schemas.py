@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -90,3 +91,6 @@ class ShiftActivity(BaseModel):
     kg: dict[str, float]
     bins: list[BinActivity]
     alarms: list[AlarmSeen]
+    # "retained_away": the watch ended more than FENLEI_RAW_RETENTION_DAYS ago, so its
+    # raw events may have been dropped and the counts above are not its activity.
+    raw_events: Literal["kept", "retained_away"] = "kept"

@@ -4,7 +4,7 @@ and what a volunteer's own shifts and a shift's telemetry answer."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from api.auth.tokens import Principal
@@ -84,8 +84,11 @@ async def check(
     return await assignment(conn, assignment_id)
 
 
-async def shift_activity(conn: Conn, shift: Row) -> Row:
-    """A shift with its room's drops, weights, fill levels and alarms during the watch."""
+async def shift_activity(
+    conn: Conn, shift: Row, retention_days: int | None = None, now: datetime | None = None
+) -> Row:
+    """A shift with its room's drops, weights, fill levels and alarms during the watch;
+    `raw_events` says whether raw-event retention may have dropped them."""
     bins, alarms = await repo.room_activity(
         conn, shift["estate"], shift["room"], shift["starts_at"], shift["ends_at"]
     )
@@ -100,4 +103,8 @@ async def shift_activity(conn: Conn, shift: Row) -> Row:
         "kg": kg(grams),
         "bins": [{**b, "kg": int(b["weight_g"]) / 1000} for b in bins],
         "alarms": alarms,
+        "raw_events": "retained_away"
+        if retention_days is not None
+        and shift["ends_at"] < (now or datetime.now(UTC)) - timedelta(days=retention_days)
+        else "kept",
     }

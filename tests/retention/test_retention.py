@@ -251,11 +251,6 @@ def test_bin_with_retained_away_events_cannot_be_deleted(
     assert r.status_code == 409, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/registry/repository.py _bin_has_events reads events, not event_keys: once "
-    "a bin's raw events are dropped its category can change (fix proposed in the h7 report)",
-)
 def test_bin_with_retained_away_events_keeps_its_category(
     loaded: pd.DataFrame, client: TestClient, db_url: str
 ) -> None:
