@@ -22,7 +22,7 @@ def test_set_variables_win_over_the_file(tmp_path: Path, monkeypatch: pytest.Mon
     )
     monkeypatch.setenv("FENLEI_HOME", str(tmp_path))
     monkeypatch.setenv("FENLEI_MQTT_URL", "mqtt://env:2")
-    monkeypatch.delenv("FENLEI_DATABASE_URL", raising=False)
+    _unset(monkeypatch, "FENLEI_DATABASE_URL")
     assert load_services_env() == tmp_path / "services.env"
     import os
 
@@ -44,10 +44,18 @@ def test_the_local_replica_comes_only_with_its_own_primary(
         {"FENLEI_DATABASE_URL": "postgresql://file", "FENLEI_DATABASE_READ_URL": "postgresql://r"},
     )
     monkeypatch.setenv("FENLEI_HOME", str(tmp_path))
-    monkeypatch.delenv("FENLEI_DATABASE_READ_URL", raising=False)
+    _unset(monkeypatch, "FENLEI_DATABASE_READ_URL")
     if exported is None:
-        monkeypatch.delenv("FENLEI_DATABASE_URL", raising=False)
+        _unset(monkeypatch, "FENLEI_DATABASE_URL")
     else:
         monkeypatch.setenv("FENLEI_DATABASE_URL", exported)
     load_services_env()
     assert (os.environ.get("FENLEI_DATABASE_READ_URL") == "postgresql://r") is read_url_loaded
+
+
+def _unset(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Unset `name` for this test and undo whatever load_services_env sets it to:
+    delenv alone records nothing for a variable that is not set, so a value the loader
+    sets afterwards would outlive the test."""
+    monkeypatch.setenv(name, "")
+    monkeypatch.delenv(name)

@@ -88,7 +88,8 @@ class ReplicaHealth(BaseModel):
 
     reads_on_replica: bool = Field(description="figures are read from the replica now")
     lag_s: float | None = Field(
-        description="upper bound on how far behind the primary it is (seconds); absent: unknown"
+        default=None,
+        description="upper bound on how far behind the primary it is (seconds); absent: unknown",
     )
     max_lag_s: float = Field(description="FENLEI_READ_MAX_LAG_S: past it, reads go to the primary")
     detail: str | None = Field(

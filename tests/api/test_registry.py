@@ -136,6 +136,11 @@ def test_conflicts_are_409(
             "INSERT INTO events (ts, bin_key, event_id, estate_id, category, kind,"
             " weight_g) SELECT now(), bin_key, 'e1', 'jjq', 'wet', 'drop', 5 FROM bins"
         )
+        # The ingester claims each event's key with it (a bin's history is its keys:
+        # raw-event retention drops old events and keeps them).
+        conn.execute(
+            "INSERT INTO event_keys (bin_key, event_id, ts) SELECT bin_key, 'e1', now() FROM bins"
+        )
         conn.execute("INSERT INTO daily_category VALUES ('jjq', '2026-03-01', 'wet', 1, 5, 0, 0)")
     r = client.put("/api/v1/estates/jjq/rooms/r1/bins/b1", headers=admin, json={"category": "dry"})
     assert r.status_code == 409 and "wet" in r.json()["detail"]
