@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from api.listen import stop_tasks
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -321,15 +323,8 @@ class Reads:
             self._task = asyncio.create_task(self._loop(), name="fenlei-read-lag")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._checking is not None:
-            self._checking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checking
-            self._checking = None
+        # Bounded: a shutdown never hangs on a sampler stuck in a connect.
+        await stop_tasks([t for t in (self._task, self._checking) if t is not None])
+        self._task = self._checking = None
         for name in list(self._conns):
             await self._drop(name)

@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.devices import service
 from api.devices.broker import AdminClient
-from api.listen import listen_forever
+from api.listen import listen_forever, stop_tasks
 
 log = logging.getLogger(__name__)
 CHANNEL = "fenlei_mqtt_revocations"
@@ -56,12 +56,8 @@ class RevocationDrainer:
         ]
 
     async def stop(self) -> None:
-        """Cancel both tasks and wait for them."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Cancel both tasks and wait for them (bounded: a shutdown never hangs here)."""
+        await stop_tasks(self._tasks)
         self._tasks = []
 
     async def _listen(self) -> None:

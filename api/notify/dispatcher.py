@@ -21,7 +21,6 @@ restart. So a delivery is sent at least once and, per crash, at most once extra.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from api.alarms.repository import NOTIFY_CHANNEL
-from api.listen import listen_forever
+from api.listen import listen_forever, stop_tasks
 from api.notify import channels, repository
 from api.notify.messages import Message, Person, Property, compose
 from api.notify.routing import DEFAULT_URGENT, AlarmView, Policy, moot, next_steps
@@ -143,9 +142,7 @@ class Dispatcher:
                     log.error("notify cycle failed unexpectedly (%s), retrying", type(exc).__name__)
                 await _first_of(stop, wake, self.settings.notify_poll_s)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await stop_tasks([listener])
 
     async def prune(self) -> tuple[int, int]:
         """Forget what is older than `notify_log_days`."""
