@@ -134,8 +134,8 @@ SHORT_PERIOD_MONTHS = 2
 # trigger, deploy/sql/idempotent/02_rollups.sql): per estate, the households with a drop
 # in the period are the OR of the bitmaps of the period's whole months and of the days
 # of its (at most two) partly covered edge months; the households enrolled on `to` are
-# the latest registry bitmap on or before `to` with the households whose spells start or
-# end after it, up to `to`, set from household_spells. Active = bit_count(active AND
+# registry bitmap of the month end on or before `to` with the households whose spells
+# start or end after it, up to `to`, set from household_spells. Active = bit_count(active AND
 # enrolled): exact distinct households, a few rows per estate whatever the period and
 # the households. Drops and grams: monthly_category for whole months, daily_category
 # for the edge days. Bitmaps are padded to the estate's ordinal count (the shorter ones
@@ -161,42 +161,47 @@ act AS (
     GROUP BY x.estate_id
 ),
 snap AS (
-    SELECT est.estate_id, est.width, coalesce(s.as_of, '-infinity'::date) AS as_of,
-           s.enrolled
+    -- The registry bitmap of %(snap_day)s: `to` itself when it ends a month, else the
+    -- end of the month before (fenlei_add_drops makes one for each month with a drop).
+    SELECT est.estate_id, est.width, b.enrolled
     FROM est
-    LEFT JOIN LATERAL (
-        SELECT b.as_of, b.enrolled FROM household_enrolled_bits b
-        WHERE b.estate_id = est.estate_id AND b.as_of <= %(to)s
-        ORDER BY b.as_of DESC LIMIT 1
-    ) AS s ON true
+    LEFT JOIN household_enrolled_bits b
+           ON b.estate_id = est.estate_id AND b.as_of = %(snap_day)s
 ),
 changed AS (
-    SELECT sp.estate_id, sp.household_id
-    FROM snap JOIN household_spells sp ON sp.estate_id = snap.estate_id
-    WHERE sp.enrolled_on > snap.as_of AND sp.enrolled_on <= %(to)s
+    -- Households whose enrolment can differ between %(snap_day)s and `to`: a spell
+    -- starts or ends in between; in an estate without that bitmap, every spell so far.
+    SELECT estate_id, household_id FROM household_spells
+    WHERE estate_id = ANY(%(estates)s)
+      AND enrolled_on > %(snap_day)s AND enrolled_on <= %(to)s
+    UNION
+    SELECT estate_id, household_id FROM household_spells
+    WHERE estate_id = ANY(%(estates)s) AND left_on > %(snap_day)s AND left_on <= %(to)s
     UNION
     SELECT sp.estate_id, sp.household_id
     FROM snap JOIN household_spells sp ON sp.estate_id = snap.estate_id
-    WHERE sp.left_on > snap.as_of AND sp.left_on <= %(to)s
+    WHERE snap.enrolled IS NULL AND sp.enrolled_on <= %(to)s
 ),
 flips AS (
     SELECT c.estate_id,
-           array_agg(o.ordinal) FILTER (WHERE t.enrolled) AS set_on,
-           array_agg(o.ordinal) FILTER (WHERE NOT t.enrolled) AS set_off
-    FROM changed c
+           array_agg(o.ordinal) FILTER (WHERE c.enrolled) AS set_on,
+           array_agg(o.ordinal) FILTER (WHERE NOT c.enrolled) AS set_off
+    FROM (
+        -- A probe per changed household (a join could hash them and scan every spell).
+        SELECT c.estate_id, c.household_id,
+               EXISTS (
+                   SELECT FROM household_spells s
+                   WHERE s.estate_id = c.estate_id AND s.household_id = c.household_id
+                     AND s.enrolled_on <= %(to)s AND (s.left_on IS NULL OR s.left_on > %(to)s)
+               ) AS enrolled
+        FROM changed c
+    ) AS c
     JOIN household_ordinals o ON o.estate_id = c.estate_id AND o.household = c.household_id
-    CROSS JOIN LATERAL (
-        SELECT EXISTS (
-            SELECT FROM household_spells s
-            WHERE s.estate_id = c.estate_id AND s.household_id = c.household_id
-              AND s.enrolled_on <= %(to)s AND (s.left_on IS NULL OR s.left_on > %(to)s)
-        ) AS enrolled
-    ) AS t
     GROUP BY c.estate_id
 ),
 enr AS (
     SELECT snap.estate_id,
-           CASE WHEN f.estate_id IS NULL THEN fenlei_pad(coalesce(snap.enrolled, B''), snap.width)
+           CASE WHEN f.estate_id IS NULL THEN fenlei_pad(snap.enrolled, snap.width)
                 ELSE fenlei_set_bits(snap.enrolled, f.set_on, f.set_off, snap.width)
            END AS enrolled
     FROM snap
@@ -409,6 +414,8 @@ def period_params(start: date, end: date) -> dict[str, Any]:
         "full_months": full,
         "head_to": head_to,
         "tail_from": tail_from,
+        # The registry bitmap ESTATES_BITS_SQL starts from: `end` when it ends its month.
+        "snap_day": end if (end + timedelta(days=1)).day == 1 else last - timedelta(days=1),
     }
 
 
@@ -436,11 +443,20 @@ def probes_sql(start: date, end: date) -> str:
     return ESTATES_SHORT_SQL if months <= SHORT_PERIOD_MONTHS else ESTATES_SQL
 
 
+# The planner's cost of ESTATES_BITS_SQL grows with the estates and passes
+# jit_above_cost at a few thousand, though the run stays small (a few rows per estate):
+# JIT then compiles for ~1 s. Off for this statement's transaction only.
+NO_JIT = "SELECT set_config('jit', 'off', true)"
+
+
 async def estates_rows(
     conn: psycopg.AsyncConnection[Any], estates: list[str], start: date, end: date
 ) -> list[dict[str, Any]]:
     """One row of counts per existing estate among `estates` (the household bitmaps)."""
-    return await _fetch(conn, ESTATES_BITS_SQL, {"estates": estates, **period_params(start, end)})
+    params = {"estates": estates, **period_params(start, end)}
+    async with conn.transaction():
+        await conn.execute(NO_JIT)
+        return await _fetch(conn, ESTATES_BITS_SQL, params)
 
 
 async def estates_rows_probes(

@@ -108,8 +108,11 @@ $$;
 -- number (DO NOTHING; the claimed number is left unused).
 CREATE OR REPLACE FUNCTION fenlei_assign_ordinals(estate_ids text[], households text[])
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
+-- PL/pgSQL (here and below, where 0024's tables are read): checked when run, so this
+-- file also applies to a database migrated only part of the way (the migration tests).
 AS $$
+BEGIN
 WITH wanted AS (
     SELECT DISTINCT w.estate_id, w.household
     FROM unnest(estate_ids, households) AS w(estate_id, household)
@@ -136,20 +139,25 @@ FROM wanted w
 JOIN counts n ON n.estate_id = w.estate_id
 JOIN claimed c ON c.estate_id = w.estate_id
 ORDER BY w.estate_id, w.household
-ON CONFLICT (estate_id, household) DO NOTHING
+ON CONFLICT (estate_id, household) DO NOTHING;
+END
 $$;
 
 -- The households of an estate enrolled on `as_of` (a spell in force that day), as the
 -- registry says now, `width` bits wide.
 CREATE OR REPLACE FUNCTION fenlei_enrolled_bits(estate text, as_of date, width integer)
 RETURNS bit varying
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-SELECT fenlei_bits(array_agg(o.ordinal), width)
-FROM household_spells s
-JOIN household_ordinals o ON o.estate_id = s.estate_id AND o.household = s.household_id
-WHERE s.estate_id = estate AND s.enrolled_on <= as_of
-  AND (s.left_on IS NULL OR s.left_on > as_of)
+BEGIN
+    RETURN (
+        SELECT fenlei_bits(array_agg(o.ordinal), width)
+        FROM household_spells s
+        JOIN household_ordinals o ON o.estate_id = s.estate_id AND o.household = s.household_id
+        WHERE s.estate_id = estate AND s.enrolled_on <= as_of
+          AND (s.left_on IS NULL OR s.left_on > as_of)
+    );
+END
 $$;
 
 -- The last day of a day's month: household_enrolled_bits keeps month ends.
@@ -245,15 +253,25 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE OR REPLACE TRIGGER household_spells_bits_insert
-    AFTER INSERT ON household_spells REFERENCING NEW TABLE AS new_spells
-    FOR EACH STATEMENT EXECUTE FUNCTION fenlei_spells_changed();
-CREATE OR REPLACE TRIGGER household_spells_bits_update
-    AFTER UPDATE ON household_spells REFERENCING OLD TABLE AS old_spells NEW TABLE AS new_spells
-    FOR EACH STATEMENT EXECUTE FUNCTION fenlei_spells_changed();
-CREATE OR REPLACE TRIGGER household_spells_bits_delete
-    AFTER DELETE ON household_spells REFERENCING OLD TABLE AS old_spells
-    FOR EACH STATEMENT EXECUTE FUNCTION fenlei_spells_changed();
+-- Only once migration 0024 made the tables (the migration tests apply this file to
+-- databases migrated part of the way).
+DO $$
+BEGIN
+    IF to_regclass('household_ordinals') IS NULL THEN
+        RETURN;
+    END IF;
+    CREATE OR REPLACE TRIGGER household_spells_bits_insert
+        AFTER INSERT ON household_spells REFERENCING NEW TABLE AS new_spells
+        FOR EACH STATEMENT EXECUTE FUNCTION fenlei_spells_changed();
+    CREATE OR REPLACE TRIGGER household_spells_bits_update
+        AFTER UPDATE ON household_spells
+        REFERENCING OLD TABLE AS old_spells NEW TABLE AS new_spells
+        FOR EACH STATEMENT EXECUTE FUNCTION fenlei_spells_changed();
+    CREATE OR REPLACE TRIGGER household_spells_bits_delete
+        AFTER DELETE ON household_spells REFERENCING OLD TABLE AS old_spells
+        FOR EACH STATEMENT EXECUTE FUNCTION fenlei_spells_changed();
+END
+$$;
 
 -- Count drops into the rollups: one array element per drop, the arrays in step (a
 -- function cannot take a table). Callers pass each drop once, ever: the ingester only
@@ -275,6 +293,91 @@ DECLARE
     counted bigint;
     busy text[];
 BEGIN
+IF to_regclass('household_ordinals') IS NULL THEN
+    -- A database migrated only up to a migration before 0024 (the migration tests
+    -- migrate step by step, with this file applied at each step): the rollups without
+    -- the household bitmaps, the statement as it was before them.
+    WITH given AS (
+        SELECT *
+        FROM unnest(drop_estates, drop_ts, drop_categories, drop_weights_g, drop_households)
+            AS g(estate_id, ts, category, weight_g, household)
+    ),
+    estate AS MATERIALIZED (
+        SELECT id, timezone, fenlei_windows(drop_windows) AS windows
+        FROM estates
+        WHERE id IN (SELECT estate_id FROM given)
+    ),
+    drops AS MATERIALIZED (
+        SELECT g.estate_id, g.category, g.weight_g, g.household,
+               fenlei_local_day(g.ts, e.timezone) AS day,
+               fenlei_in_window(g.ts, e.timezone, e.windows) AS in_window
+        FROM given g
+        JOIN estate e ON e.id = g.estate_id
+    ),
+    daily AS (
+        INSERT INTO daily_category AS d (estate_id, day, category, drops, weight_g,
+                                         identified_drops, in_window_drops)
+        SELECT estate_id, day, category, count(*), sum(weight_g),
+               count(household), count(*) FILTER (WHERE in_window)
+        FROM drops
+        GROUP BY estate_id, day, category
+        ORDER BY estate_id, day, category
+        ON CONFLICT (estate_id, day, category) DO UPDATE SET
+            drops = d.drops + excluded.drops,
+            weight_g = d.weight_g + excluded.weight_g,
+            identified_drops = d.identified_drops + excluded.identified_drops,
+            in_window_drops = d.in_window_drops + excluded.in_window_drops
+    ),
+    -- Each identified household's drops per local day, aggregated once: household_days
+    -- takes these rows as they are, household_months folds them into months.
+    per_household_day AS MATERIALIZED (
+        SELECT estate_id, day, household, count(*) AS drops,
+               coalesce(sum(weight_g) FILTER (WHERE category = 'dry'), 0) AS dry_g,
+               coalesce(sum(weight_g) FILTER (WHERE category = 'wet'), 0) AS wet_g,
+               coalesce(sum(weight_g) FILTER (WHERE category = 'recyclable'), 0) AS recyclable_g,
+               coalesce(sum(weight_g) FILTER (WHERE category = 'hazardous'), 0) AS hazardous_g,
+               coalesce(sum(weight_g) FILTER (WHERE category = 'construction'), 0)
+                   AS construction_g
+        FROM drops
+        WHERE household IS NOT NULL
+        GROUP BY estate_id, day, household
+    ),
+    household_day AS (
+        INSERT INTO household_days AS h (estate_id, day, household, drops, dry_g, wet_g,
+                                         recyclable_g, hazardous_g, construction_g)
+        SELECT estate_id, day, household, drops, dry_g, wet_g, recyclable_g, hazardous_g,
+               construction_g
+        FROM per_household_day
+        ORDER BY estate_id, day, household
+        ON CONFLICT (estate_id, day, household) DO UPDATE SET
+            drops = h.drops + excluded.drops,
+            dry_g = h.dry_g + excluded.dry_g,
+            wet_g = h.wet_g + excluded.wet_g,
+            recyclable_g = h.recyclable_g + excluded.recyclable_g,
+            hazardous_g = h.hazardous_g + excluded.hazardous_g,
+            construction_g = h.construction_g + excluded.construction_g
+    ),
+    household_month AS (
+        -- OR-ing a day's bit twice changes nothing; counts and grams only ever add.
+        INSERT INTO household_months AS m (estate_id, month, household, days, drops, dry_g,
+                                           wet_g, recyclable_g, hazardous_g, construction_g)
+        SELECT estate_id, fenlei_month(day), household, bit_or(fenlei_day_bit(day)), sum(drops),
+               sum(dry_g), sum(wet_g), sum(recyclable_g), sum(hazardous_g), sum(construction_g)
+        FROM per_household_day
+        GROUP BY 1, 2, 3
+        ORDER BY 1, 2, 3
+        ON CONFLICT (estate_id, month, household) DO UPDATE SET
+            days = m.days | excluded.days,
+            drops = m.drops + excluded.drops,
+            dry_g = m.dry_g + excluded.dry_g,
+            wet_g = m.wet_g + excluded.wet_g,
+            recyclable_g = m.recyclable_g + excluded.recyclable_g,
+            hazardous_g = m.hazardous_g + excluded.hazardous_g,
+            construction_g = m.construction_g + excluded.construction_g
+    )
+    SELECT count(*) INTO counted FROM drops;
+    RETURN counted;
+END IF;
 -- The household bitmaps first need every identified household numbered and a
 -- registry bitmap for each month end the drops reach. Both take the estates' counter
 -- rows, so they are locked here, all at once and in estate order, before any rollup
@@ -505,6 +608,9 @@ DO $$
 DECLARE
     todo text[];
 BEGIN
+    IF to_regclass('household_bits_backfill') IS NULL THEN
+        RETURN;
+    END IF;
     SELECT array_agg(estate_id) INTO todo FROM household_bits_backfill;
     IF todo IS NOT NULL THEN
         PERFORM fenlei_rebuild_household_bits(todo);
