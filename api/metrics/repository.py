@@ -130,6 +130,13 @@ reg AS (
 # Months a period may touch and still count as short for ESTATES_SHORT_SQL.
 SHORT_PERIOD_MONTHS = 2
 
+# The days of the period's partly covered edge months. The comparisons of two
+# parameters are folded by the planner: an empty edge (a period of whole months) is
+# no scan at all, where the ranges alone would probe each estate's index entries.
+_EDGE_DAYS = """(
+    (%(from)s::date <= %(head_to)s::date AND day BETWEEN %(from)s AND %(head_to)s)
+    OR (%(tail_from)s::date <= %(to)s::date AND day BETWEEN %(tail_from)s AND %(to)s))"""
+
 # The household bitmaps (migration 0024; kept by fenlei_add_drops and the spells
 # trigger, deploy/sql/idempotent/02_rollups.sql): per estate, the households with a drop
 # in the period are the OR of the bitmaps of the period's whole months and of the days
@@ -155,7 +162,7 @@ act AS (
         UNION ALL
         SELECT estate_id, active FROM household_day_bits
         WHERE estate_id = ANY(%(estates)s)
-          AND (day BETWEEN %(from)s AND %(head_to)s OR day BETWEEN %(tail_from)s AND %(to)s)
+          AND {_EDGE_DAYS}
     ) AS x
     JOIN est ON est.estate_id = x.estate_id
     GROUP BY x.estate_id
@@ -174,9 +181,11 @@ changed AS (
     SELECT estate_id, household_id FROM household_spells
     WHERE estate_id = ANY(%(estates)s)
       AND enrolled_on > %(snap_day)s AND enrolled_on <= %(to)s
+      AND %(snap_day)s::date < %(to)s::date
     UNION
     SELECT estate_id, household_id FROM household_spells
     WHERE estate_id = ANY(%(estates)s) AND left_on > %(snap_day)s AND left_on <= %(to)s
+      AND %(snap_day)s::date < %(to)s::date
     UNION
     SELECT sp.estate_id, sp.household_id
     FROM snap JOIN household_spells sp ON sp.estate_id = snap.estate_id
@@ -224,7 +233,7 @@ cat AS (
         UNION ALL
         SELECT estate_id, category, drops, weight_g, in_window_drops FROM daily_category
         WHERE estate_id = ANY(%(estates)s)
-          AND (day BETWEEN %(from)s AND %(head_to)s OR day BETWEEN %(tail_from)s AND %(to)s)
+          AND {_EDGE_DAYS}
     ) AS x
     GROUP BY estate_id
 ),{_LOST_AND_ROWS}"""
