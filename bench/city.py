@@ -327,7 +327,7 @@ def write(
         "",
         f"`python -m bench.city --estates {args.estates} --district {args.district} -n {args.n}`,"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()} ({os.cpu_count()} CPUs,"
-        " shared with other work), PostgreSQL {sizes.get('server_version', '?')}, the run took"
+        f" shared with other work), PostgreSQL {sizes.get('server_version', '?')}, the run took"
         f" {total_s / 60:.1f} min (generating {sizes['generate_s']:.0f} s, bitmaps"
         f" {sizes['bitmaps_s']:.0f} s).",
         "",
