@@ -64,6 +64,8 @@ ROOMS = 10
 BINS_PER_ROOM = 10
 CATEGORIES = ("dry", "wet", "recyclable", "hazardous", "construction")
 PUBLISHERS = 4
+# (h): ingesters splitting one stream on a shared subscription.
+SHARED_PROCESSES = 2
 # In (d) one message in this many is garbage (bad JSON or an unknown bin).
 GARBAGE_EVERY = 10
 # c/a: issue #10 holds `fenlei ingest` to what its fast MQTT path reached (1.38 at 300k).
@@ -398,6 +400,23 @@ def mosquitto_sub(
     return {"messages": n, "seconds": seconds, "rate": n / seconds, "peak_rss_mb": 0.0}
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_pids(db_url: str) -> list[int]:
+    """The database server processes serving the ingesters' connections."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = 'fenlei-ingest' AND datname = current_database()"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def fenlei_ingest(
     target: Target,
     db_url: str,
@@ -406,46 +425,77 @@ def fenlei_ingest(
     pub_rates: list[float],
     expect_stored: int | None = None,
     source: Path | None = None,
+    processes: int = 1,
 ) -> dict[str, float]:
     """Drain `msgs` with `python -m ingest`; from the checkout `source` when given (a
-    baseline commit's worktree: its modules come first on the path), else this one."""
-    cid = f"bench-fenlei-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-    env.update(
+    baseline commit's worktree: its modules come first on the path), else this one.
+
+    With `processes` > 1, that many ingesters split the stream on a shared
+    subscription (FENLEI_SHARE_GROUP), each with its own client id and session.
+    Besides the rate, the CPU the ingesters and their database connections used per
+    message after the first stored event (steadier than rates on a shared machine).
+    """
+    tag = uuid.uuid4().hex[:6]
+    cids = [f"bench-fenlei-{tag}-{i}" for i in range(processes)]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+    base.update(
         FENLEI_DATABASE_URL=db_url,
         FENLEI_METRICS_PORT="0",
-        FENLEI_CLIENT_ID=cid,
         FENLEI_HOME="/nonexistent",
         **target.consumer_env(),
     )
+    if processes > 1:
+        base["FENLEI_SHARE_GROUP"] = f"bench-{tag}"
+    envs = [{**base, "FENLEI_CLIENT_ID": cid} for cid in cids]
     warm = messages("warmup", 1)
     cwd = str(source) if source else None
-    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, cwd=cwd)
+
+    def start() -> list[subprocess.Popen[bytes]]:
+        return [subprocess.Popen([sys.executable, "-m", "ingest"], env=e, cwd=cwd) for e in envs]
+
+    procs = start()
     while count_events(db_url) < 1:  # subscribed once: the session now exists
-        if proc.poll() is not None:
+        if any(p.poll() is not None for p in procs):
             raise SystemExit(f"`fenlei ingest` on {target.consume_url} exited: see its output")
         publish_backlog(target.publish, warm)
         time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(60)
+    if processes > 1:
+        time.sleep(2.0)  # the others subscribe too (they started at the same time)
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(60)
     reset(db_url)
     pub_rates.append(publish_backlog(target.publish, msgs))
-    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, cwd=cwd)
+    procs = start()
     try:
+        while (first := count_events(db_url)) < 1:
+            time.sleep(0.02)
+        backends = _backend_pids(db_url)
+        cpu0 = sum(_cpu_s(p.pid) for p in procs) + sum(_cpu_s(b) for b in backends)
+        ingest0 = sum(_cpu_s(p.pid) for p in procs)
         while count_events(db_url) < (expect_stored or n):
             time.sleep(0.2)
-        with open(f"/proc/{proc.pid}/status") as fh:
-            hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+        ingest_cpu = sum(_cpu_s(p.pid) for p in procs) - ingest0
+        db_cpu = sum(_cpu_s(b) for b in backends) - (cpu0 - ingest0)
+        hwm = 0
+        for p in procs:
+            with open(f"/proc/{p.pid}/status") as fh:
+                hwm = max(hwm, next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM")))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        drop_session(target, cid)
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(60)
+        for cid in cids:
+            drop_session(target, cid)
     rows, distinct, span = stored_span(db_url)
     with psycopg.connect(db_url) as conn:
         rejected, seen = conn.execute(
             "SELECT (SELECT count(*) FROM rejected_messages),"
             " (SELECT coalesce(sum(seen), 0) FROM rejected_tally)"
         ).fetchone()  # type: ignore[misc]
+    after_first = max(n - first, 1)
     return {
         "rejected": int(rejected),
         "seen": int(seen),
@@ -456,6 +506,8 @@ def fenlei_ingest(
         "stored": rows,
         "distinct": distinct,
         "peak_rss_mb": hwm / 1024,
+        "ingest_us": ingest_cpu / after_first * 1e6,
+        "db_us": db_cpu / after_first * 1e6,
     }
 
 
@@ -494,7 +546,7 @@ class LoadWatch:
 
 # The contenders in the order they run (the machine's load drifts over a run, so the
 # ones compared with each other run next to each other).
-ORDER = "aecgfdb"
+ORDER = "aechgfdb"
 LABELS = {
     "a": "(a) bare paho subscriber",
     "b": "(b) naive: one INSERT per message (baseline)",
@@ -503,6 +555,7 @@ LABELS = {
     "e": "(e) `mosquitto_sub -c -q 1` (C client: the broker's ceiling)",
     "f": "(f) `fenlei ingest` over TLS (mqtts listener)",
     "g": "(g) `fenlei ingest`, throwaway broker without authentication",
+    "h": f"(h) {SHARED_PROCESSES} × `fenlei ingest` on one shared subscription",
 }
 
 
@@ -528,8 +581,8 @@ def main() -> int:
     )
     ap.add_argument(
         "--only",
-        default="abcdefg",
-        help="the contenders to run, as letters (default: all, abcdefg); c is always run",
+        default=ORDER,
+        help=f"the contenders to run, as letters (default: all, {ORDER}); c is always run",
     )
     ap.add_argument(
         "--no-anonymous",
@@ -598,6 +651,11 @@ def main() -> int:
                 elif key == "f" and mqtts_url:
                     tls = replace(local, name="tls", consume_url=mqtts_url)
                     runs[key] = fenlei_ingest(tls, db_url, n, messages(key, n), pub_rates)
+                elif key == "h":
+                    msgs = messages(key, n)
+                    runs[key] = fenlei_ingest(
+                        local, db_url, n, msgs, pub_rates, processes=SHARED_PROCESSES
+                    )
                 elif key == "g":
                     with anonymous_broker(config) as anon:
                         if anon is not None:
@@ -692,15 +750,17 @@ def write_results(
         return "met" if good else "NOT met"
 
     rows = []
-    for key in "abcdefg":
+    for key in "abcdefgh":
         run = runs[key]
         if run is None:
             continue
         count = n_naive if key == "b" else n
         rss = f"{run['peak_rss_mb']:.0f}" if run["peak_rss_mb"] else "—"
+        cpu = f"{run['ingest_us']:.1f} + {run['db_us']:.1f}" if "ingest_us" in run else "—"
         mean, peak = loads[key]
         rows.append(
-            f"| {LABELS[key]} | {count:,} | {run['rate']:,.0f} | {rss} | {mean:.1f} / {peak:.1f} |"
+            f"| {LABELS[key]} | {count:,} | {run['rate']:,.0f} | {rss} | {cpu} | "
+            f"{mean:.1f} / {peak:.1f} |"
         )
     lost, dup = n - c["distinct"], c["stored"] - c["distinct"]
     goals = []
@@ -732,6 +792,17 @@ def write_results(
             f"| towards the broker's limit: c/e >= {GOALS['c/e']} | {ce:.2f} | "
             f"{ok(ce >= GOALS['c/e'])} |"
         )
+    h = runs["h"]
+    if h:
+        goals.append(
+            f"| {SHARED_PROCESSES} ingesters on a shared subscription: h/c | "
+            f"{h['rate'] / c['rate']:.2f} | {h['distinct']:,.0f} of {n:,} stored once, "
+            f"{h['stored'] - h['distinct']:.0f} twice |"
+        )
+        if e:
+            goals.append(
+                f"| the same towards the broker's limit: h/e | {h['rate'] / e['rate']:.2f} | |"
+            )
     # Authentication and TLS against the same run without them (g), else TLS against (c).
     base, base_name = (g, "g") if g else (c, "c")
     if g:
@@ -771,8 +842,9 @@ def write_results(
         f"MQTT path measured in (c), (d), (f), (g): {describe_mqtt_path()}. "
         f"(a) and (b) use paho-mqtt {PAHO_INSTALLED}'s stock client.",
         "",
-        "| contender | messages | events/s | peak RSS MB | load mean / max |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| contender | messages | events/s | peak RSS MB | CPU µs per message: "
+        "ingester + its database connection | load mean / max |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
         *rows,
         "",
         f"Machine load (/proc/loadavg, 1-minute average, sampled every 2 s) during the run: "

@@ -157,6 +157,25 @@ class BinCache:
         return self._bins
 
 
+class _Unregistered:
+    """An event of a bin the registry does not know (``unknown_bin``), quarantined as
+    ``check_registered`` words it; the record (its detail and re-encoded payload, most
+    of a rejection's cost) is built only if the cap keeps it (``quarantine.Deferred``).
+    """
+
+    __slots__ = ("event", "topic")
+    reason = Reason.unknown_bin
+
+    def __init__(self, event: Event, topic: str) -> None:
+        self.event = event
+        self.topic = topic
+
+    def rejection(self) -> Rejection:
+        refused = check_registered(self.event, None)
+        assert refused is not None  # an unregistered bin is always refused
+        return refused
+
+
 def _event_row(ord_: int, event: Event, info: BinInfo) -> tuple[object, ...]:
     return (
         ord_,
@@ -264,7 +283,7 @@ class Writer:
 
     def _store_once(self, batch: Sequence[Message]) -> BatchResult:
         conn = self.connect()
-        rejections: list[Rejection] = []
+        rejections: list[Rejection | quarantine.Deferred] = []
         events: list[Event] = []
         statuses: list[tuple[BinAddress, dict[str, object]]] = []
         for msg in batch:
@@ -277,14 +296,24 @@ class Writer:
             bins = self.bins.resolve(conn, [e.address for e in events])
             rows = []
             staged: list[Event] = []  # staged[ord] is the event of staging row `ord`
+            unknown_topics: dict[BinAddress, str] = {}
             for event in events:
                 info = bins.get(event.address)
-                # The contract's rule: the bin is registered, and the event does not
-                # name another category.
-                refused = check_registered(event, None if info is None else info.category)
+                # The contract's rule (check_registered): the bin is registered, and
+                # the event does not name another category.
+                if info is None:
+                    address = event.address
+                    topic = unknown_topics.get(address)
+                    if topic is None:
+                        topic = unknown_topics[address] = events_topic(
+                            address.estate, address.room, address.bin
+                        )
+                    rejections.append(_Unregistered(event, topic))
+                    continue
+                refused = check_registered(event, info.category)
                 if refused is not None:
                     rejections.append(refused)
-                elif info is not None:
+                else:
                     rows.append(_event_row(len(staged), event, info))
                     staged.append(event)
             stored = 0
@@ -341,7 +370,9 @@ class Writer:
             dict(Counter(map(ESTATE_OF_ROW, rows))),
         )
 
-    def _quarantine(self, conn: psycopg.Connection, rejections: Sequence[Rejection]) -> None:
+    def _quarantine(
+        self, conn: psycopg.Connection, rejections: Sequence[Rejection | quarantine.Deferred]
+    ) -> None:
         quarantine.store(conn, rejections, self._rejected_cap)
 
 
