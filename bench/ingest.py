@@ -471,13 +471,13 @@ def fenlei_ingest(
     try:
         while (first := count_events(db_url)) < 1:
             time.sleep(0.02)
-        backends = _backend_pids(db_url)
-        cpu0 = sum(_cpu_s(p.pid) for p in procs) + sum(_cpu_s(b) for b in backends)
         ingest0 = sum(_cpu_s(p.pid) for p in procs)
+        # A connection opened later (another ingester's) counts from its start.
+        db0 = {b: _cpu_s(b) for b in _backend_pids(db_url)}
         while count_events(db_url) < (expect_stored or n):
             time.sleep(0.2)
         ingest_cpu = sum(_cpu_s(p.pid) for p in procs) - ingest0
-        db_cpu = sum(_cpu_s(b) for b in backends) - (cpu0 - ingest0)
+        db_cpu = sum(_cpu_s(b) - db0.get(b, 0.0) for b in _backend_pids(db_url))
         hwm = 0
         for p in procs:
             with open(f"/proc/{p.pid}/status") as fh:
