@@ -1,8 +1,10 @@
-"""Ingest throughput: `fenlei ingest` against a bare subscriber and a naive ingester,
-and what authentication and TLS cost it.
+"""Ingest throughput: `fenlei ingest` against a bare subscriber, a naive ingester and
+the broker's own C client, with garbage, over TLS, without authentication, and split
+over two ingesters.
 
     make bench-ingest            # or: python -m bench.ingest [--events 300000]
     python -m bench.ingest --quick   # 30,000 messages, results to /tmp: a quick check
+    python -m bench.ingest --only cde --events 50000   # some contenders (results to /tmp)
 
 Each contender drains the same backlog of N QoS-1 messages (one ~200-byte event
 each) that fast publishers queued at the broker while the contender's persistent
@@ -10,12 +12,19 @@ session was disconnected, so publishers and consumer never share the 2 cores. Al
 run in one invocation against the same TimescaleDB (a scratch database
 `fenlei_bench`, dropped afterwards) and the local Mosquitto, which refuses anonymous
 clients: the consumers log in as `fenlei-ingest`, the publishers as `fenlei-sim`
-(FENLEI_INGEST_MQTT_* / FENLEI_SIM_MQTT_* from services.env). `fenlei ingest` also
-drains the backlog once over the broker's mqtts listener (e), and once from a
-throwaway second Mosquitto with the same settings but `allow_anonymous true` and no
-plugin (f): the figure without authentication that (c) and (e) are compared with.
-Writes bench/results/ingest.md, keeping its hand-written "## Notes" section, and
-says which MQTT path `fenlei ingest` took.
+(FENLEI_INGEST_MQTT_* / FENLEI_SIM_MQTT_* from services.env). The contenders:
+(a) a bare paho subscriber, (b) a naive ingester (one INSERT per message),
+(c) `fenlei ingest`, (d) the same with every 10th message garbage (alternately bad
+JSON and an unknown bin), (e) `mosquitto_sub -c -q 1 -C N` with the same login (its
+password in an options file, never on a command line): the broker's side of the
+limit, (f) `fenlei ingest` over the mqtts listener, (g) from a throwaway second
+Mosquitto with the same settings but `allow_anonymous true` and no plugin (the figure
+without authentication), (h) two `fenlei ingest` processes on one shared subscription.
+Besides rates, the CPU time per message of the ingester processes and of their
+database connections (/proc/<pid>/stat), steadier than rates on a shared machine, and
+the machine's load (/proc/loadavg) while each ran. Writes bench/results/ingest.md,
+keeping its hand-written "## Notes" section, and says which MQTT path `fenlei ingest`
+took.
 """
 
 from __future__ import annotations
