@@ -418,13 +418,13 @@ class Retained:
 
     def _got(self, topic: str, payload: bytes) -> None:
         self.got[topic] = payload
+        self.log.append((topic, payload))
 
     def snapshot(self) -> list[tuple[str, bytes]]:
         """What arrived so far. A copy made in one step (list() of a dict's items runs
         in C, under the GIL): iterating `got` itself while paho's thread adds to it
         raises "dictionary changed size during iteration"."""
         return list(self.got.items())
-        self.log.append((topic, payload))
 
     def seqs(self, topic: str) -> list[int]:
         """The seqs received on `topic`, in order (cleared copies left out)."""
