@@ -263,15 +263,20 @@ def run_steady(
     mid_sample: dict[int, int] = {}
     # PUBACKs that came before publish() returned their mid: (perf_counter, wall clock).
     early: dict[int, tuple[float, float]] = {}
+    # Background mids whose PUBACK is still to come. paho's mids wrap at 65,535, so a
+    # PUBACK is matched only to the message that holds its mid now, never an older one.
+    ignored: set[int] = set()
 
     def on_publish(client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         now, wall = time.perf_counter(), time.time()
         with lock:
             k = mid_sample.pop(mid, None)
-            if k is None:
-                early[mid] = (now, wall)
-            else:
+            if k is not None:
                 run.puback[k], run.puback_wall[k] = now, wall
+            elif mid in ignored:
+                ignored.discard(mid)
+            else:
+                early[mid] = (now, wall)
 
     client = publisher_client(f"bench-latency-pub-{uuid.uuid4().hex[:6]}")
     client.on_publish = on_publish
@@ -308,7 +313,10 @@ def run_steady(
                     run.puback[k], run.puback_wall[k] = at
         else:
             ts = BACKGROUND_START + timedelta(milliseconds=i)
-            client.publish(topic, body(f"b{tag}-{i}", ts, 200 + i % 3000), qos=1)
+            info = client.publish(topic, body(f"b{tag}-{i}", ts, 200 + i % 3000), qos=1)
+            with lock:
+                if early.pop(info.mid, None) is None:
+                    ignored.add(info.mid)
         i += 1
     run.publish_s = time.perf_counter() - started
     run.sent = n
