@@ -76,3 +76,32 @@ def test_unknown_bin_flood_keeps_the_first_cap_and_counts_all(
     assert (seen, kept, dropped) == (3 * CAP, CAP, 2 * CAP)
     # Records were built for the kept rows only.
     assert [e.event_id for e in built] == [f"n-{i}" for i in range(CAP)]
+
+
+def test_a_bin_registered_after_a_miss_is_stored_by_the_same_writer(db_url: str) -> None:
+    # The miss is remembered (no lookup per batch for a flooding unregistered bin),
+    # but checked again inside each batch's transaction: registering the bin takes
+    # effect on the very next batch, with events of other bins in it or alone.
+    register(db_url, estate="flood", rooms={"r1": {"b-wet": "wet"}})
+    writer = Writer(db_url, rejected_cap=CAP)
+    try:
+        assert writer.store([message("b-late", "l-0", 100)]).rejected == {"unknown_bin": 1}
+        assert writer.store(
+            [message("b-late", "l-1", 101), message("b-wet", "w-1", 5)]
+        ).rejected == {"unknown_bin": 1}
+        with psycopg.connect(db_url) as conn:
+            conn.execute(
+                "INSERT INTO bins (estate_id, room_id, id, category)"
+                " VALUES ('flood', 'r1', 'b-late', 'dry')"
+            )
+        mixed = writer.store([message("b-late", "l-2", 102), message("b-wet", "w-2", 6)])
+        alone = writer.store([message("b-late", "l-3", 103)])
+    finally:
+        writer.close()
+    assert (mixed.stored, mixed.rejected) == (2, {})
+    assert (alone.stored, alone.rejected) == (1, {})
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "SELECT event_id FROM events WHERE event_id LIKE 'l-%' ORDER BY event_id"
+        ).fetchall()
+    assert [r[0] for r in stored] == ["l-2", "l-3"]
