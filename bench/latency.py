@@ -512,7 +512,7 @@ def write_results(
         "",
         f"A stock paho client publishes QoS-1 drops at {args.rate:,}/s for "
         f"{args.seconds:.0f} s per run over {ROOMS * BINS_PER_ROOM} bins; every "
-        f"{args.sample_every}th is a sample, dated on a day of the samples' own. Latency = "
+        f"{args.sample_every}th is a sample, dated on a day only samples have. Latency = "
         "from the sample's PUBACK (paho's on_publish) to the arrival of the first "
         "`GET /api/v1/estates/{e}/daily` response whose `drops` on that day count it "
         "(sample k is counted once they exceed k: one publisher, delivered in order); the poller "
