@@ -1,8 +1,10 @@
-"""Ingest throughput: `fenlei ingest` against a bare subscriber and a naive ingester,
-and what authentication and TLS cost it.
+"""Ingest throughput: `fenlei ingest` against a bare subscriber, a naive ingester and
+the broker's own C client, with garbage, over TLS, without authentication, and split
+over two ingesters.
 
     make bench-ingest            # or: python -m bench.ingest [--events 300000]
     python -m bench.ingest --quick   # 30,000 messages, results to /tmp: a quick check
+    python -m bench.ingest --only cde --events 50000   # some contenders (results to /tmp)
 
 Each contender drains the same backlog of N QoS-1 messages (one ~200-byte event
 each) that fast publishers queued at the broker while the contender's persistent
@@ -10,12 +12,19 @@ session was disconnected, so publishers and consumer never share the 2 cores. Al
 run in one invocation against the same TimescaleDB (a scratch database
 `fenlei_bench`, dropped afterwards) and the local Mosquitto, which refuses anonymous
 clients: the consumers log in as `fenlei-ingest`, the publishers as `fenlei-sim`
-(FENLEI_INGEST_MQTT_* / FENLEI_SIM_MQTT_* from services.env). `fenlei ingest` also
-drains the backlog once over the broker's mqtts listener (e), and once from a
-throwaway second Mosquitto with the same settings but `allow_anonymous true` and no
-plugin (f): the figure without authentication that (c) and (e) are compared with.
-Writes bench/results/ingest.md, keeping its hand-written "## Notes" section, and
-says which MQTT path `fenlei ingest` took.
+(FENLEI_INGEST_MQTT_* / FENLEI_SIM_MQTT_* from services.env). The contenders:
+(a) a bare paho subscriber, (b) a naive ingester (one INSERT per message),
+(c) `fenlei ingest`, (d) the same with every 10th message garbage (alternately bad
+JSON and an unknown bin), (e) `mosquitto_sub -c -q 1 -C N` with the same login (its
+password in an options file, never on a command line): the broker's side of the
+limit, (f) `fenlei ingest` over the mqtts listener, (g) from a throwaway second
+Mosquitto with the same settings but `allow_anonymous true` and no plugin (the figure
+without authentication), (h) two `fenlei ingest` processes on one shared subscription.
+Besides rates, the CPU time per message of the ingester processes and of their
+database connections (/proc/<pid>/stat), steadier than rates on a shared machine, and
+the machine's load (/proc/loadavg) while each ran. Writes bench/results/ingest.md,
+keeping its hand-written "## Notes" section, and says which MQTT path `fenlei ingest`
+took.
 """
 
 from __future__ import annotations
@@ -48,8 +57,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench.worktree import describe_checkout, worktree
 from deploy.migrate import migrate
-from ingest.contract import events_topic
+from ingest.contract import EVENTS_SUBSCRIPTION, events_topic
 from ingest.fastclient import PAHO_INSTALLED, describe_mqtt_path
+from ingest.settings import IngestSettings
 from simulators.broker import Broker, Login
 from simulators.publisher import Publisher
 
@@ -63,10 +73,21 @@ ROOMS = 10
 BINS_PER_ROOM = 10
 CATEGORIES = ("dry", "wet", "recyclable", "hazardous", "construction")
 PUBLISHERS = 4
+# (h): ingesters splitting one stream on a shared subscription.
+SHARED_PROCESSES = 2
 # In (d) one message in this many is garbage (bad JSON or an unknown bin).
 GARBAGE_EVERY = 10
 # c/a: issue #10 holds `fenlei ingest` to what its fast MQTT path reached (1.38 at 300k).
-GOALS = {"c/a": 1.31, "c/b": 8.0, "rss_mb": 200.0, "auth": 0.95, "tls": 0.95}
+GOALS = {
+    "c/a": 1.31,
+    "c/b": 8.0,
+    "rss_mb": 200.0,
+    "auth": 0.95,
+    "tls": 0.95,
+    # Issue #17: garbage must not slow valid traffic; towards the C client's rate.
+    "d/c": 0.95,
+    "c/e": 0.8,
+}
 NOTES_HEADING = "## Notes"
 # The throwaway anonymous broker: started for (f), gone after it.
 ANON_START_TIMEOUT_S = 15.0
@@ -238,9 +259,10 @@ def messages(run: str, n: int) -> list[tuple[str, bytes]]:
 def with_garbage(msgs: list[tuple[str, bytes]], every: int) -> list[tuple[str, bytes]]:
     """Every `every`-th message replaced by one the contract rejects (bad JSON, unknown bin)."""
     out = list(msgs)
-    for i in range(every - 1, len(out), every):
+    for k, i in enumerate(range(every - 1, len(out), every)):
         topic, body = out[i]
-        out[i] = (topic, body[:-7]) if i % 2 else (events_topic(ESTATE, "r0", "nope"), body)
+        # Alternately (k, not i: every i here has the same parity when `every` is even).
+        out[i] = (topic, body[:-7]) if k % 2 else (events_topic(ESTATE, "r0", "nope"), body)
     return out
 
 
@@ -287,7 +309,8 @@ def count_events(url: str) -> int:
 def reset(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(
-            "TRUNCATE events, event_keys, daily_category, household_days, rejected_messages"
+            "TRUNCATE events, event_keys, daily_category, household_days, rejected_messages,"
+            " rejected_tally"
         )
 
 
@@ -336,6 +359,73 @@ def contender(
     return result
 
 
+@contextmanager
+def _mosquitto_sub_login(login: Login | None) -> Iterator[dict[str, str]]:
+    """The environment for mosquitto_sub with ``login``: it reads its options file
+    ($XDG_CONFIG_HOME/mosquitto_sub, 0600 in a temporary directory), so the password
+    never appears on a command line."""
+    with tempfile.TemporaryDirectory(prefix="fenlei-bench-sub-") as home:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+        env["XDG_CONFIG_HOME"] = home
+        if login:
+            options = Path(home) / "mosquitto_sub"
+            options.touch(0o600)
+            options.write_text(f"-u {login.username}\n-P {login.password}\n")
+        yield env
+
+
+def mosquitto_sub(
+    target: Target, n: int, msgs: list[tuple[str, bytes]], pub_rates: list[float]
+) -> dict[str, float] | None:
+    """(e) The broker's side of the limit: Mosquitto's own C client drains the backlog.
+
+    ``mosquitto_sub -c -q 1 -C N`` with a persistent MQTT v5 session (expiry one hour)
+    and the ingester's login, payloads to /dev/null; rate = N / wall time of the drain,
+    connect and subscribe included (a few ms: it slightly understates the ceiling).
+    None when mosquitto_sub is not installed.
+    """
+    exe = shutil.which("mosquitto_sub")
+    if exe is None:
+        return None
+    broker = Broker(target.consume_url, target.ca_file)
+    host, port = broker.host_port
+    cid = f"bench-sub-{uuid.uuid4().hex[:6]}"
+    base = [exe, "-h", host, "-p", str(port), "-V", "mqttv5", "-c", "-x", "3600"]
+    base += ["-q", "1", "-i", cid, "-t", EVENTS_SUBSCRIPTION]
+    if broker.tls:
+        base += ["--cafile", str(broker.ca_file)]
+    with _mosquitto_sub_login(target.login) as env:
+        # The session and its subscription, then gone (-W: exit after 1 s).
+        subprocess.run([*base, "-W", "1"], env=env, stdout=subprocess.DEVNULL, check=False)
+        pub_rates.append(publish_backlog(target.publish, msgs))
+        try:
+            started = time.perf_counter()
+            subprocess.run(
+                [*base, "-C", str(n)], env=env, stdout=subprocess.DEVNULL, check=True, timeout=600
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            drop_session(target, cid)
+    return {"messages": n, "seconds": seconds, "rate": n / seconds, "peak_rss_mb": 0.0}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_pids(db_url: str) -> list[int]:
+    """The database server processes serving the ingesters' connections."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = 'fenlei-ingest' AND datname = current_database()"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def fenlei_ingest(
     target: Target,
     db_url: str,
@@ -344,52 +434,138 @@ def fenlei_ingest(
     pub_rates: list[float],
     expect_stored: int | None = None,
     source: Path | None = None,
+    processes: int = 1,
 ) -> dict[str, float]:
     """Drain `msgs` with `python -m ingest`; from the checkout `source` when given (a
-    baseline commit's worktree: its modules come first on the path), else this one."""
-    cid = f"bench-fenlei-{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
-    env.update(
+    baseline commit's worktree: its modules come first on the path), else this one.
+
+    With `processes` > 1, that many ingesters split the stream on a shared
+    subscription (FENLEI_SHARE_GROUP), each with its own client id and session.
+    Besides the rate, the CPU the ingesters and their database connections used per
+    message after the first stored event (steadier than rates on a shared machine).
+    """
+    tag = uuid.uuid4().hex[:6]
+    cids = [f"bench-fenlei-{tag}-{i}" for i in range(processes)]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FENLEI_")}
+    base.update(
         FENLEI_DATABASE_URL=db_url,
         FENLEI_METRICS_PORT="0",
-        FENLEI_CLIENT_ID=cid,
         FENLEI_HOME="/nonexistent",
         **target.consumer_env(),
     )
+    if processes > 1:
+        base["FENLEI_SHARE_GROUP"] = f"bench-{tag}"
+    envs = [{**base, "FENLEI_CLIENT_ID": cid} for cid in cids]
     warm = messages("warmup", 1)
     cwd = str(source) if source else None
-    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, cwd=cwd)
+
+    def start() -> list[subprocess.Popen[bytes]]:
+        return [subprocess.Popen([sys.executable, "-m", "ingest"], env=e, cwd=cwd) for e in envs]
+
+    procs = start()
     while count_events(db_url) < 1:  # subscribed once: the session now exists
-        if proc.poll() is not None:
+        if any(p.poll() is not None for p in procs):
             raise SystemExit(f"`fenlei ingest` on {target.consume_url} exited: see its output")
         publish_backlog(target.publish, warm)
         time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(60)
+    if processes > 1:
+        time.sleep(2.0)  # the others subscribe too (they started at the same time)
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(60)
     reset(db_url)
     pub_rates.append(publish_backlog(target.publish, msgs))
-    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, cwd=cwd)
+    procs = start()
     try:
+        while (first := count_events(db_url)) < 1:
+            time.sleep(0.02)
+        ingest0 = sum(_cpu_s(p.pid) for p in procs)
+        # A connection opened later (another ingester's) counts from its start.
+        db0 = {b: _cpu_s(b) for b in _backend_pids(db_url)}
         while count_events(db_url) < (expect_stored or n):
             time.sleep(0.2)
-        with open(f"/proc/{proc.pid}/status") as fh:
-            hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+        ingest_cpu = sum(_cpu_s(p.pid) for p in procs) - ingest0
+        db_cpu = sum(_cpu_s(b) - db0.get(b, 0.0) for b in _backend_pids(db_url))
+        hwm = 0
+        for p in procs:
+            with open(f"/proc/{p.pid}/status") as fh:
+                hwm = max(hwm, next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM")))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        drop_session(target, cid)
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(60)
+        for cid in cids:
+            drop_session(target, cid)
     rows, distinct, span = stored_span(db_url)
     with psycopg.connect(db_url) as conn:
-        rejected = conn.execute("SELECT count(*) FROM rejected_messages").fetchone()[0]  # type: ignore[index]
+        rejected, seen = conn.execute(
+            "SELECT (SELECT count(*) FROM rejected_messages),"
+            " (SELECT coalesce(sum(seen), 0) FROM rejected_tally)"
+        ).fetchone()  # type: ignore[misc]
+    after_first = max(n - first, 1)
     return {
         "rejected": int(rejected),
+        "seen": int(seen),
+        "cap": float(IngestSettings.model_fields["rejected_cap"].default),
         "messages": n,
         "seconds": span,
         "rate": rows / span if span else 0.0,
         "stored": rows,
         "distinct": distinct,
         "peak_rss_mb": hwm / 1024,
+        "ingest_us": ingest_cpu / after_first * 1e6,
+        "db_us": db_cpu / after_first * 1e6,
     }
+
+
+class LoadWatch:
+    """The machine's 1-minute load average (/proc/loadavg), sampled in the background
+    every few seconds while the benchmark runs: the results say how busy it was."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._every = every_s
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self._every):
+                return
+
+    def __enter__(self) -> LoadWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mark(self) -> int:
+        return len(self.samples)
+
+    def since(self, mark: int) -> tuple[float, float]:
+        """(mean, max) of the samples since ``mark`` (the current load if none yet)."""
+        got = self.samples[mark:] or [os.getloadavg()[0]]
+        return sum(got) / len(got), max(got)
+
+
+# The contenders in the order they run (the machine's load drifts over a run, so the
+# ones compared with each other run next to each other).
+ORDER = "aechgfdb"
+LABELS = {
+    "a": "(a) bare paho subscriber",
+    "b": "(b) naive: one INSERT per message (baseline)",
+    "c": "(c) `fenlei ingest`",
+    "d": f"(d) `fenlei ingest`, every {GARBAGE_EVERY}th message garbage (valid events/s)",
+    "e": "(e) `mosquitto_sub -c -q 1` (C client: the broker's ceiling)",
+    "f": "(f) `fenlei ingest` over TLS (mqtts listener)",
+    "g": "(g) `fenlei ingest`, throwaway broker without authentication",
+    "h": f"(h) {SHARED_PROCESSES} × `fenlei ingest` on one shared subscription",
+}
 
 
 def main() -> int:
@@ -413,9 +589,14 @@ def main() -> int:
         help="where to write the results (default: bench/results/ingest.md)",
     )
     ap.add_argument(
+        "--only",
+        default=ORDER,
+        help=f"the contenders to run, as letters (default: all, {ORDER}); c is always run",
+    )
+    ap.add_argument(
         "--no-anonymous",
         action="store_true",
-        help="skip (f), the run against a throwaway broker without authentication",
+        help="skip (g), the run against a throwaway broker without authentication",
     )
     ap.add_argument(
         "--baseline",
@@ -434,10 +615,15 @@ def main() -> int:
         raise SystemExit("run `fenlei services up` first (or set FENLEI_DATABASE_URL/MQTT_URL)")
     n = args.events or (QUICK_EVENTS if args.quick else 300_000)
     n_naive = args.naive_events or n
-    results = args.results or (QUICK_RESULTS if args.quick else RESULTS)
+    wanted = set(args.only) | {"c"}
+    if args.no_anonymous:
+        wanted.discard("g")
+    if not wanted <= set(ORDER):
+        raise SystemExit(f"--only takes letters of {ORDER!r}")
+    results = args.results or (QUICK_RESULTS if args.quick or wanted != set(ORDER) else RESULTS)
     local = local_target()
     mqtts_url = os.environ.get("FENLEI_MQTTS_URL")
-    # The broker config `fenlei services up` wrote: (f) copies its settings.
+    # The broker config `fenlei services up` wrote: (g) copies its settings.
     config = fenlei_home() / "mosquitto" / "mosquitto.conf"
     db_url = scratch_database(base_url)
     if args.baseline:
@@ -447,48 +633,52 @@ def main() -> int:
             with psycopg.connect(base_url, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     pub_rates: list[float] = []
-    e: dict[str, float] | None = None
-    f: dict[str, float] | None = None
-    try:
-        print(f"(a) bare subscriber draining {n} messages…", flush=True)
-        a = contender("bare", local, db_url, n, messages("a", n), pub_rates)
-        print(f"    {a['rate']:,.0f} msg/s", flush=True)
-        print(f"(b) naive ingester draining {n_naive} messages…", flush=True)
-        reset(db_url)
-        b = contender("naive", local, db_url, n_naive, messages("b", n_naive), pub_rates)
-        print(f"    {b['rate']:,.0f} events/s", flush=True)
-        print(f"(c) fenlei ingest draining {n} messages…", flush=True)
-        reset(db_url)
-        c = fenlei_ingest(local, db_url, n, messages("c", n), pub_rates)
-        print(f"    {c['rate']:,.0f} events/s", flush=True)
-        # (f) and (e) right after (c): the machine's load drifts over a run.
-        if not args.no_anonymous:
-            with anonymous_broker(config) as anon:
-                if anon is not None:
-                    print(f"(f) fenlei ingest without authentication draining {n}…", flush=True)
-                    reset(db_url)
-                    f = fenlei_ingest(anon, db_url, n, messages("f", n), pub_rates)
-                    print(f"    {f['rate']:,.0f} events/s", flush=True)
-        if mqtts_url:
-            print(f"(e) fenlei ingest over TLS ({mqtts_url}) draining {n} messages…", flush=True)
-            reset(db_url)
-            e = fenlei_ingest(
-                replace(local, name="tls", consume_url=mqtts_url),
-                db_url,
-                n,
-                messages("e", n),
-                pub_rates,
-            )
-            print(f"    {e['rate']:,.0f} events/s", flush=True)
-        print(f"(d) fenlei ingest, every {GARBAGE_EVERY}th message garbage…", flush=True)
-        reset(db_url)
-        dirty = with_garbage(messages("d", n), GARBAGE_EVERY)
-        d = fenlei_ingest(local, db_url, n, dirty, pub_rates, expect_stored=n - n // GARBAGE_EVERY)
-        print(f"    {d['rate']:,.0f} valid events/s", flush=True)
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    write_results(results, n, n_naive, {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}, pub_rates)
+    runs: dict[str, dict[str, float] | None] = dict.fromkeys(ORDER)
+    loads: dict[str, tuple[float, float]] = {}
+    started = datetime.now(UTC)
+    with LoadWatch() as watch:
+        try:
+            for key in ORDER:
+                if key not in wanted:
+                    continue
+                mark = watch.mark()
+                print(f"{LABELS[key]}: {n_naive if key == 'b' else n:,} messages…", flush=True)
+                reset(db_url)
+                if key == "a":
+                    runs[key] = contender("bare", local, db_url, n, messages(key, n), pub_rates)
+                elif key == "b":
+                    msgs = messages(key, n_naive)
+                    runs[key] = contender("naive", local, db_url, n_naive, msgs, pub_rates)
+                elif key == "c":
+                    runs[key] = fenlei_ingest(local, db_url, n, messages(key, n), pub_rates)
+                elif key == "d":
+                    dirty = with_garbage(messages(key, n), GARBAGE_EVERY)
+                    valid = n - n // GARBAGE_EVERY
+                    runs[key] = fenlei_ingest(local, db_url, n, dirty, pub_rates, valid)
+                elif key == "e":
+                    runs[key] = mosquitto_sub(local, n, messages(key, n), pub_rates)
+                elif key == "f" and mqtts_url:
+                    tls = replace(local, name="tls", consume_url=mqtts_url)
+                    runs[key] = fenlei_ingest(tls, db_url, n, messages(key, n), pub_rates)
+                elif key == "h":
+                    msgs = messages(key, n)
+                    runs[key] = fenlei_ingest(
+                        local, db_url, n, msgs, pub_rates, processes=SHARED_PROCESSES
+                    )
+                elif key == "g":
+                    with anonymous_broker(config) as anon:
+                        if anon is not None:
+                            msgs = messages(key, n)
+                            runs[key] = fenlei_ingest(anon, db_url, n, msgs, pub_rates)
+                loads[key] = watch.since(mark)
+                run = runs[key]
+                if run:
+                    print(f"    {run['rate']:,.0f}/s (load {loads[key][0]:.1f})", flush=True)
+        finally:
+            with psycopg.connect(base_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    command = " ".join(["python -m bench.ingest", *sys.argv[1:]])
+    write_results(results, n, n_naive, runs, pub_rates, loads, watch.samples, started, command)
     print(results.read_text())
     return 0
 
@@ -556,85 +746,124 @@ def write_results(
     n_naive: int,
     runs: dict[str, dict[str, float] | None],
     pub_rates: list[float],
+    loads: dict[str, tuple[float, float]],
+    load_samples: list[float],
+    started: datetime,
+    command: str,
 ) -> None:
-    a, b, c, d = (runs[k] for k in "abcd")
-    e, f = runs["e"], runs["f"]
-    assert a and b and c and d
-    ca, cb = c["rate"] / a["rate"], c["rate"] / b["rate"]
-    lost, dup = n - c["distinct"], c["stored"] - c["distinct"]
+    c = runs["c"]
+    assert c
+    a, b, d, e, f, g = (runs[k] for k in "abdefg")
 
     def ok(good: bool) -> str:
         return "met" if good else "NOT met"
 
-    rows = [
-        f"| (a) bare paho subscriber (ceiling) | {n:,} | {a['rate']:,.0f} | "
-        f"{a['peak_rss_mb']:.0f} |",
-        f"| (b) naive: one INSERT per message (baseline) | {n_naive:,} | {b['rate']:,.0f} | "
-        f"{b['peak_rss_mb']:.0f} |",
-        f"| (c) `fenlei ingest` | {n:,} | {c['rate']:,.0f} | {c['peak_rss_mb']:.0f} |",
-        f"| (d) `fenlei ingest`, every {GARBAGE_EVERY}th message garbage (valid events/s) "
-        f"| {n:,} | {d['rate']:,.0f} | {d['peak_rss_mb']:.0f} |",
-    ]
-    if e:
+    rows = []
+    for key in "abcdefgh":
+        run = runs[key]
+        if run is None:
+            continue
+        count = n_naive if key == "b" else n
+        rss = f"{run['peak_rss_mb']:.0f}" if run["peak_rss_mb"] else "—"
+        cpu = f"{run['ingest_us']:.1f} + {run['db_us']:.1f}" if "ingest_us" in run else "—"
+        mean, peak = loads[key]
         rows.append(
-            f"| (e) `fenlei ingest` over TLS (mqtts listener) | {n:,} | {e['rate']:,.0f} | "
-            f"{e['peak_rss_mb']:.0f} |"
+            f"| {LABELS[key]} | {count:,} | {run['rate']:,.0f} | {rss} | {cpu} | "
+            f"{mean:.1f} / {peak:.1f} |"
         )
-    if f:
-        rows.append(
-            f"| (f) `fenlei ingest`, throwaway broker without authentication | {n:,} | "
-            f"{f['rate']:,.0f} | {f['peak_rss_mb']:.0f} |"
-        )
-    goals = [
-        f"| c/a >= {GOALS['c/a']} | {ca:.2f} | {ok(ca >= GOALS['c/a'])} |",
-        f"| c/b >= {GOALS['c/b']} | {cb:.1f} | {ok(cb >= GOALS['c/b'])} |",
+    lost, dup = n - c["distinct"], c["stored"] - c["distinct"]
+    goals = []
+    if a:
+        ca = c["rate"] / a["rate"]
+        goals.append(f"| c/a >= {GOALS['c/a']} | {ca:.2f} | {ok(ca >= GOALS['c/a'])} |")
+    if b:
+        cb = c["rate"] / b["rate"]
+        goals.append(f"| c/b >= {GOALS['c/b']} | {cb:.1f} | {ok(cb >= GOALS['c/b'])} |")
+    goals += [
         f"| 0 lost | {lost} | {ok(lost == 0)} |",
         f"| 0 duplicated | {dup} | {ok(dup == 0)} |",
         f"| ingester peak RSS < {GOALS['rss_mb']:.0f} MB | {c['peak_rss_mb']:.0f} | "
         f"{ok(c['peak_rss_mb'] < GOALS['rss_mb'])} |",
-        f"| garbage does not slow valid traffic: d/c | {d['rate'] / c['rate']:.2f} | "
-        f"{d['rejected']:,} of {n // GARBAGE_EVERY:,} garbage messages quarantined |",
     ]
-    # Authentication and TLS against the same run without them (f), else TLS against (c).
-    base, base_name = (f, "f") if f else (c, "c")
-    if f:
-        cf = c["rate"] / f["rate"]
+    if d:
+        dc = d["rate"] / c["rate"]
+        d_lost = n - n // GARBAGE_EVERY - d["distinct"]
         goals.append(
-            f"| with authentication: c/f >= {GOALS['auth']} | {cf:.2f} | "
-            f"{ok(cf >= GOALS['auth'])} |"
+            f"| garbage does not slow valid traffic: d/c >= {GOALS['d/c']} | {dc:.2f} | "
+            f"{ok(dc >= GOALS['d/c'])}; in (d) {d_lost} valid lost, "
+            f"{d['stored'] - d['distinct']:.0f} duplicated; {d['seen']:,.0f} of "
+            f"{n // GARBAGE_EVERY:,} garbage messages counted in the quarantine's tally, "
+            f"{d['rejected']:,.0f} rows kept (cap {d['cap']:,.0f} per bin and reason) |"
         )
     if e:
-        eb = e["rate"] / base["rate"]
+        ce = c["rate"] / e["rate"]
         goals.append(
-            f"| over TLS: e/{base_name} >= {GOALS['tls']} | {eb:.2f} | {ok(eb >= GOALS['tls'])} |"
+            f"| towards the broker's limit: c/e >= {GOALS['c/e']} | {ce:.2f} | "
+            f"{ok(ce >= GOALS['c/e'])} |"
         )
-        if f:
-            ec = e["rate"] / c["rate"]
-            goals.append(f"| over TLS against authenticated plain: e/c | {ec:.2f} | |")
+    h = runs["h"]
+    if h:
+        goals.append(
+            f"| {SHARED_PROCESSES} ingesters on a shared subscription: h/c | "
+            f"{h['rate'] / c['rate']:.2f} | {h['distinct']:,.0f} of {n:,} stored once, "
+            f"{h['stored'] - h['distinct']:.0f} twice |"
+        )
+        if e:
+            goals.append(
+                f"| the same towards the broker's limit: h/e | {h['rate'] / e['rate']:.2f} | |"
+            )
+    # Authentication and TLS against the same run without them (g), else TLS against (c).
+    base, base_name = (g, "g") if g else (c, "c")
+    if g:
+        cg = c["rate"] / g["rate"]
+        goals.append(
+            f"| with authentication: c/g >= {GOALS['auth']} | {cg:.2f} | "
+            f"{ok(cg >= GOALS['auth'])} |"
+        )
+    if f and base:
+        fb = f["rate"] / base["rate"]
+        goals.append(
+            f"| over TLS: f/{base_name} >= {GOALS['tls']} | {fb:.2f} | {ok(fb >= GOALS['tls'])} |"
+        )
+        if g:
+            goals.append(
+                f"| over TLS against authenticated plain: f/c | {f['rate'] / c['rate']:.2f} | |"
+            )
+    mean_load = sum(load_samples) / len(load_samples) if load_samples else os.getloadavg()[0]
+    peak_load = max(load_samples, default=mean_load)
+    noisy = peak_load > 2.5
     lines = [
         "# Ingest benchmark",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"Run {started:%Y-%m-%d %H:%M}–{datetime.now(UTC):%H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} cores), Python {platform.python_version()}; "
-        "command: `make bench-ingest` (`python -m bench.ingest`).",
+        f"command: `{command}` (`make bench-ingest` runs `python -m bench.ingest`).",
         "",
         "Each contender drains a backlog of QoS-1 messages (one ~200-byte drop event each) "
         "queued at the local Mosquitto for its persistent session by "
-        f"{PUBLISHERS} publishers (mean {sum(pub_rates) / len(pub_rates):,.0f} msg/s); "
-        "rate = messages or stored events per second from first to last. "
-        "(a)–(e) log in (dynamic security: consumers as `fenlei-ingest`, publishers as "
-        "`fenlei-sim`); (e) drains over the mqtts listener; (f) drains a second, "
+        f"{PUBLISHERS} publishers (mean {sum(pub_rates) / max(len(pub_rates), 1):,.0f} msg/s); "
+        "rate = messages or stored events per second from first to last "
+        "((e): messages over the drain's wall time). "
+        "(a)–(f) log in (dynamic security: consumers as `fenlei-ingest`, publishers as "
+        "`fenlei-sim`); (f) drains over the mqtts listener; (g) drains a second, "
         "throwaway Mosquitto with the same settings but anonymous access and no plugin.",
         "",
-        f"MQTT path measured in (c)–(f): {describe_mqtt_path()}. "
+        f"MQTT path measured in (c), (d), (f), (g): {describe_mqtt_path()}. "
         f"(a) and (b) use paho-mqtt {PAHO_INSTALLED}'s stock client.",
         "",
-        "| contender | messages | events/s | peak RSS MB |",
-        "| --- | ---: | ---: | ---: |",
+        "| contender | messages | events/s | peak RSS MB | CPU µs per message: "
+        "ingester + its database connection | load mean / max |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
         *rows,
         "",
-        f"Machine load average at the end: {os.getloadavg()[0]:.1f} (2 cores; other work "
-        "shares the machine, so compare the ratios, which come from one run).",
+        f"Machine load (/proc/loadavg, 1-minute average, sampled every 2 s) during the run: "
+        f"mean {mean_load:.1f}, max {peak_load:.1f} on {os.cpu_count()} cores"
+        + (
+            " — noisy: other work shared the machine; compare the ratios of contenders "
+            "that ran next to each other."
+            if noisy
+            else "."
+        ),
         "",
         "| goal | measured | |",
         "| --- | ---: | --- |",

@@ -47,8 +47,11 @@ def collect(
     """Take one batch: wait up to `idle_timeout_s` for a first message, then fill.
 
     The batch closes at `max_messages` messages, `max_events` events, or when its
-    first message is `max_age_s` old. An empty list means nothing arrived (so the
-    caller can check for shutdown).
+    first message is `max_age_s` old, counted from its arrival (`Message.received`):
+    a message that waited in the inbox while the previous batch was stored does not
+    wait a whole `max_age_s` more, which would add the store time to every event's
+    latency. A full batch still waits for nothing. An empty list means nothing
+    arrived (so the caller can check for shutdown).
     """
     try:
         first = inbox.get(timeout=idle_timeout_s)
@@ -56,7 +59,7 @@ def collect(
         return []
     batch = [first]
     events = len(first.events)
-    deadline = time.monotonic() + max_age_s
+    deadline = first.received + max_age_s
     get_nowait = inbox.get_nowait
     while len(batch) < max_messages and events < max_events:
         try:

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import psycopg
 
@@ -24,7 +25,7 @@ from ingest import sql
 from ingest.contract import MAX_STORED_PAYLOAD_BYTES, Reason, Rejection
 from ingest.settings import IngestSettings
 
-__all__ = ["PruneResult", "Pruner", "store", "tally_key"]
+__all__ = ["Deferred", "PruneResult", "Pruner", "store", "tally_key"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,24 @@ PRUNE_BATCH_ROWS = 5_000
 PRUNE_TICK_BUDGET_S = 0.5
 
 
+class Deferred(Protocol):
+    """A rejection whose record (detail, re-encoded payload) is made only if it is kept.
+
+    Counting needs the topic and reason alone; past a key's cap the record is never
+    written, so a flood of one kind of garbage need not pay for building each one.
+    """
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def reason(self) -> Reason: ...
+
+    def rejection(self) -> Rejection:
+        """The full record, as the contract words it."""
+        ...
+
+
 def tally_key(topic: str, reason: str) -> str:
     """The cap key of a rejection: its topic, or ``*`` for bad_topic.
 
@@ -69,7 +88,7 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
-def store(conn: psycopg.Connection, rejections: Sequence[Rejection], cap: int) -> None:
+def store(conn: psycopg.Connection, rejections: Sequence[Rejection | Deferred], cap: int) -> None:
     """Quarantine ``rejections`` inside the caller's open transaction (no commit).
 
     Each is counted in the tally; the first ones of each (cap key, reason) are written
@@ -80,7 +99,7 @@ def store(conn: psycopg.Connection, rejections: Sequence[Rejection], cap: int) -
     """
     if not rejections:
         return
-    groups: dict[tuple[str, str], list[Rejection]] = {}
+    groups: dict[tuple[str, str], list[Rejection | Deferred]] = {}
     for r in rejections:
         reason = str(r.reason)
         groups.setdefault((_text(tally_key(r.topic, reason)), reason), []).append(r)
@@ -101,7 +120,8 @@ def store(conn: psycopg.Connection, rejections: Sequence[Rejection], cap: int) -
         return
     with conn.cursor().copy(_COPY) as copy:
         copy.set_types(_COPY_TYPES)
-        for r in chosen:
+        for item in chosen:
+            r = item if isinstance(item, Rejection) else item.rejection()
             copy.write_row(
                 (
                     _text(r.topic),

@@ -120,15 +120,25 @@ class BatchResult:
 
 
 class BinCache:
-    """(estate, room, bin) → bin_key and category, looked up in the registry on a miss."""
+    """(estate, room, bin) → bin_key and category, looked up in the registry on a miss.
+
+    An address the registry did not have is remembered as absent (``absent``), so a
+    device flooding from an unregistered bin does not cost a lookup, a round trip, per
+    batch. The registry announces no insertions, so the writer checks the absent
+    addresses of a batch again inside the batch's own transaction, in the same round
+    trip as the store statement (a pipeline), and does the batch again if one has
+    appeared: a bin registered while running is still accepted at once.
+    """
 
     def __init__(self) -> None:
         self._bins: dict[BinAddress, BinInfo] = {}
+        self._absent: set[BinAddress] = set()
         self._loaded_at = 0.0
 
     def clear(self) -> None:
         """Forget every bin (a new connection may have missed announcements)."""
         self._bins.clear()
+        self._absent.clear()
         self._loaded_at = time.monotonic()
 
     def forget(self, bin_key: int) -> None:
@@ -138,23 +148,54 @@ class BinCache:
 
     def resolve(
         self, conn: psycopg.Connection, addresses: Iterable[BinAddress]
-    ) -> dict[BinAddress, BinInfo]:
+    ) -> tuple[dict[BinAddress, BinInfo], list[BinAddress]]:
+        """The cache after looking up the addresses it lacks, and those of `addresses`
+        taken as absent without a lookup (the caller checks them again)."""
         if time.monotonic() - self._loaded_at > BIN_CACHE_REFRESH_S:
             self._bins.clear()
+            self._absent.clear()
             self._loaded_at = time.monotonic()
-        missing = [a for a in set(addresses) if a not in self._bins]
+        wanted = [a for a in set(addresses) if a not in self._bins]
+        assumed = [a for a in wanted if a in self._absent]
+        missing = [a for a in wanted if a not in self._absent]
         if missing:
-            rows = conn.execute(
-                sql.load("find_bins"),
-                {
-                    "estates": [a.estate for a in missing],
-                    "rooms": [a.room for a in missing],
-                    "bins": [a.bin for a in missing],
-                },
-            ).fetchall()
-            for estate, room, bin_id, bin_key, category in rows:
+            for estate, room, bin_id, bin_key, category in conn.execute(
+                sql.load("find_bins"), find_bins_params(missing)
+            ).fetchall():
                 self._bins[BinAddress(estate, room, bin_id)] = BinInfo(bin_key, category)
-        return self._bins
+            self._absent.update(a for a in missing if a not in self._bins)
+        return self._bins, assumed
+
+
+def find_bins_params(addresses: Sequence[BinAddress]) -> dict[str, list[str]]:
+    return {
+        "estates": [a.estate for a in addresses],
+        "rooms": [a.room for a in addresses],
+        "bins": [a.bin for a in addresses],
+    }
+
+
+class _RegistryGrew(Exception):
+    """A bin the cache took as absent is registered now: the batch is done again."""
+
+
+class _Unregistered:
+    """An event of a bin the registry does not know (``unknown_bin``), quarantined as
+    ``check_registered`` words it; the record (its detail and re-encoded payload, most
+    of a rejection's cost) is built only if the cap keeps it (``quarantine.Deferred``).
+    """
+
+    __slots__ = ("event", "topic")
+    reason = Reason.unknown_bin
+
+    def __init__(self, event: Event, topic: str) -> None:
+        self.event = event
+        self.topic = topic
+
+    def rejection(self) -> Rejection:
+        refused = check_registered(self.event, None)
+        assert refused is not None  # an unregistered bin is always refused
+        return refused
 
 
 def _event_row(ord_: int, event: Event, info: BinInfo) -> tuple[object, ...]:
@@ -249,6 +290,10 @@ class Writer:
             log.info("a bin of this batch left the registry; reloading the bin cache")
             self.bins.clear()
             return self._store_once(batch)
+        except _RegistryGrew:
+            log.info("a bin of this batch was registered meanwhile; reloading the bin cache")
+            self.bins.clear()
+            return self._store_once(batch)
 
     def quarantine_only(self, rejections: Sequence[Rejection]) -> None:
         """Quarantine `rejections` in a transaction of their own (poison messages)."""
@@ -264,7 +309,7 @@ class Writer:
 
     def _store_once(self, batch: Sequence[Message]) -> BatchResult:
         conn = self.connect()
-        rejections: list[Rejection] = []
+        rejections: list[Rejection | quarantine.Deferred] = []
         events: list[Event] = []
         statuses: list[tuple[BinAddress, dict[str, object]]] = []
         for msg in batch:
@@ -274,17 +319,27 @@ class Writer:
                 statuses.append((msg.status[0], dict(msg.status[1])))
         try:
             self._hear_registry(conn)
-            bins = self.bins.resolve(conn, [e.address for e in events])
+            bins, assumed = self.bins.resolve(conn, [e.address for e in events])
             rows = []
             staged: list[Event] = []  # staged[ord] is the event of staging row `ord`
+            unknown_topics: dict[BinAddress, str] = {}
             for event in events:
                 info = bins.get(event.address)
-                # The contract's rule: the bin is registered, and the event does not
-                # name another category.
-                refused = check_registered(event, None if info is None else info.category)
+                # The contract's rule (check_registered): the bin is registered, and
+                # the event does not name another category.
+                if info is None:
+                    address = event.address
+                    topic = unknown_topics.get(address)
+                    if topic is None:
+                        topic = unknown_topics[address] = events_topic(
+                            address.estate, address.room, address.bin
+                        )
+                    rejections.append(_Unregistered(event, topic))
+                    continue
+                refused = check_registered(event, info.category)
                 if refused is not None:
                     rejections.append(refused)
-                elif info is not None:
+                else:
                     rows.append(_event_row(len(staged), event, info))
                     staged.append(event)
             stored = 0
@@ -300,7 +355,16 @@ class Writer:
                         copy.set_types(STAGING_TYPES)
                         for row in rows:
                             copy.write_row(row)
-                    stored, keys = conn.execute(sql.load("store_batch")).fetchone()  # type: ignore[misc]
+                    if assumed:
+                        # One round trip for both: the store and the absent bins' check.
+                        with conn.pipeline():
+                            store = conn.execute(sql.load("store_batch"))
+                            check = conn.execute(sql.load("find_bins"), find_bins_params(assumed))
+                            stored, keys = store.fetchone()  # type: ignore[misc]
+                            if check.fetchall():
+                                raise _RegistryGrew
+                    else:
+                        stored, keys = conn.execute(sql.load("store_batch")).fetchone()  # type: ignore[misc]
                     seq_bins = set(keys or ())
                     if stored < len(rows):
                         # Some keys were stored before: tell identical copies (plain
@@ -308,6 +372,10 @@ class Writer:
                         for ord_, *kept in conn.execute(sql.load("find_conflicts")):
                             rejections.append(_conflict(staged[ord_], kept))
                             conflicting += 1
+                if assumed and not rows:
+                    check_alone = conn.execute(sql.load("find_bins"), find_bins_params(assumed))
+                    if check_alone.fetchall():
+                        raise _RegistryGrew
                 if rejections:
                     self._quarantine(conn, rejections)
                 for address, status in statuses:
@@ -341,7 +409,9 @@ class Writer:
             dict(Counter(map(ESTATE_OF_ROW, rows))),
         )
 
-    def _quarantine(self, conn: psycopg.Connection, rejections: Sequence[Rejection]) -> None:
+    def _quarantine(
+        self, conn: psycopg.Connection, rejections: Sequence[Rejection | quarantine.Deferred]
+    ) -> None:
         quarantine.store(conn, rejections, self._rejected_cap)
 
 

@@ -55,3 +55,25 @@ def test_window_must_exceed_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FENLEI_RECEIVE_MAXIMUM", "5000")
     with pytest.raises(ValidationError, match="RECEIVE_MAXIMUM"):
         IngestSettings()  # type: ignore[call-arg]
+
+
+def test_batch_age_counts_from_the_first_messages_arrival() -> None:
+    # A message that waited in the inbox (while the previous batch was stored) for
+    # longer than the batch age closes its batch at once, with what is there.
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    old = _msg()
+    old.received = time.monotonic() - 5.0
+    inbox.put(old)
+    inbox.put(_msg())
+    started = time.monotonic()
+    batch = collect(inbox, 100, 1000, 1.0)
+    assert time.monotonic() - started < 0.5
+    assert len(batch) == 2  # what had arrived is taken, nothing is waited for
+
+
+def test_batch_waits_its_age_for_a_fresh_first_message() -> None:
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    inbox.put(_msg())
+    started = time.monotonic()
+    assert len(collect(inbox, 100, 1000, 0.2)) == 1
+    assert time.monotonic() - started >= 0.15

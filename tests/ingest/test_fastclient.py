@@ -19,6 +19,7 @@ import queue
 import select
 import socket
 import struct
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -310,8 +311,11 @@ def test_paho_is_pinned_to_the_release_the_fast_path_was_written_for() -> None:
 
 def test_the_paho_internals_the_fast_path_uses_exist() -> None:
     client = stock_client()
-    for name in ("_sock", "_manual_ack", "_protocol", "_in_packet"):
+    for name in ("_sock", "_manual_ack", "_protocol", "_in_packet", "_msgtime_mutex"):
         assert hasattr(client, name), name
+    # The keepalive's clock: the bulk path sets it as paho's reads do.
+    assert hasattr(client, "_last_bytes_received")
+    assert mqtt.time_func is time.monotonic
     assert {"command", "packet"} <= set(client._in_packet)
     for name in ("_sock_recv", "_packet_read", "_loop_rc_handle", "_handle_publish"):
         assert callable(getattr(mqtt.Client, name)), name
@@ -372,6 +376,21 @@ def test_many_packets_in_one_read(runs: Start) -> None:
     assert_same(stock, fast)
     assert len(fast.got) == 60
     assert {d.path for d in fast.got} == {"fast", "paho"}
+
+
+def test_every_split_of_a_run_of_packets_matches_paho(runs: Start) -> None:
+    # The bulk path stops at an incomplete packet and paho's reading finishes it: cut
+    # a mixed run of packets at every offset in the first ones, fed in two reads.
+    everything = [*SIMPLE[:3], OTHERS[0], *SIMPLE[3:5], OTHERS[3], *SIMPLE[5:]]
+    blob = b"".join(everything)
+    for cut in range(1, 120, 7):
+
+        def feed(run: Run, cut: int = cut) -> None:
+            run.feed(blob[:cut], blob[cut:])
+
+        stock, fast = both(runs, feed)
+        assert_same(stock, fast)
+        assert len(fast.got) == len(everything)
 
 
 def test_a_packet_split_across_reads(runs: Start) -> None:

@@ -420,6 +420,12 @@ class Retained:
         self.got[topic] = payload
         self.log.append((topic, payload))
 
+    def snapshot(self) -> list[tuple[str, bytes]]:
+        """What arrived so far. A copy made in one step (list() of a dict's items runs
+        in C, under the GIL): iterating `got` itself while paho's thread adds to it
+        raises "dictionary changed size during iteration"."""
+        return list(self.got.items())
+
     def seqs(self, topic: str) -> list[int]:
         """The seqs received on `topic`, in order (cleared copies left out)."""
         return [int(orjson.loads(p)["seq"]) for t, p in self.log if t == topic and p]
@@ -487,7 +493,7 @@ def test_republish_all_recomputes_from_the_database_for_thousands_of_bins(
         seen = Retained(services)
         try:
             got = wait_for(
-                lambda: {t: orjson.loads(p)["seq"] for t, p in seen.got.items() if p and t in mine},
+                lambda: {t: orjson.loads(p)["seq"] for t, p in seen.snapshot() if p and t in mine},
                 lambda g: len(g) >= len(want),
                 timeout=60,
                 what="the retained watermarks",
@@ -505,7 +511,7 @@ def test_republish_all_recomputes_from_the_database_for_thousands_of_bins(
         seen = Retained(services)
         try:
             again = wait_for(
-                lambda: {t: orjson.loads(p)["seq"] for t, p in seen.got.items() if p and t in mine},
+                lambda: {t: orjson.loads(p)["seq"] for t, p in seen.snapshot() if p and t in mine},
                 lambda g: len(g) >= len(want),
                 timeout=60,
                 what="the watermarks republished",
