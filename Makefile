@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 FENLEI := $(VENV)/bin/fenlei
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system python demo test lint bench-ingest bench-api bench-api-baseline services-up services-down clean
+.PHONY: setup system python demo test lint bench-ingest bench-latency bench-api bench-api-baseline services-up services-down clean
 
 # Install system packages (Mosquitto, PostgreSQL 15, TimescaleDB) and the Python env.
 setup: system python
@@ -39,6 +39,11 @@ lint: python
 bench-ingest: setup
 	$(FENLEI) services up
 	$(PY) -m bench.ingest
+
+# End-to-end latency benchmark (PUBACK -> figures at 2,000 ev/s); writes bench/results/latency.md.
+bench-latency: setup
+	$(FENLEI) services up
+	$(PY) -m bench.latency
 
 # Figures latency benchmark; writes bench/results/api.md.
 bench-api: setup

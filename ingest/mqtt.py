@@ -280,10 +280,18 @@ class Subscriber:
             self._wait_left = self.wait_budget_s
         metrics.CONNECTED.set(1)
         log.info("connected (session present: %s)", flags.session_present)
-        # retainHandling=1: retained statuses only when the subscription is new, not
-        # on every reconnect of a resumed session.
-        opts = SubscribeOptions(qos=1, retainHandling=1)
-        client.subscribe([(t, opts) for t in subscriptions(self.settings)])
+        if self.settings.leave_group:
+            # Queued and in-flight messages stay in the session and keep coming.
+            client.unsubscribe(subscriptions(self.settings))
+            log.warning(
+                "leaving: unsubscribed from %s; stop this member once it receives nothing",
+                ", ".join(subscriptions(self.settings)),
+            )
+        else:
+            # retainHandling=1: retained statuses only when the subscription is new, not
+            # on every reconnect of a resumed session.
+            opts = SubscribeOptions(qos=1, retainHandling=1)
+            client.subscribe([(t, opts) for t in subscriptions(self.settings)])
         for listener in self._listeners:
             try:
                 listener()

@@ -39,7 +39,10 @@ TRANSIENT = (
 )
 # A full disk is not a message's fault either, and splitting cannot help: held like an
 # outage (nothing acknowledged) until space returns.
-OUTAGE_STATES = {"53100"}  # disk_full
+# disk_full; read_only_sql_transaction: a replica (a failed-over primary, or a
+# multi-host URL without target_session_attrs=read-write) cannot store anything, and
+# splitting the batch would only quarantine it there too: wait, acknowledge nothing.
+OUTAGE_STATES = {"53100", "25006"}
 # Seconds a stopping ingester keeps storing the messages already in hand (SIGTERM): a
 # supervisor's grace is 30 s (Kubernetes' default), so the exit must come well before.
 STOP_DRAIN_S = 10.0
@@ -48,6 +51,8 @@ STOP_DRAIN_S = 10.0
 def is_outage(exc: BaseException, conn_broken: bool) -> bool:
     """Whether `exc` means the database is away (retry forever, acknowledge nothing)."""
     if isinstance(exc, psycopg.InterfaceError) or conn_broken:
+        return True
+    if getattr(exc, "sqlstate", None) in OUTAGE_STATES:
         return True
     if isinstance(exc, psycopg.OperationalError):
         state = exc.sqlstate

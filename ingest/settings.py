@@ -33,6 +33,11 @@ class IngestSettings(BaseSettings):
     client_id: str = "fenlei-ingest"
     # With a group, subscribe as $share/<group>/… so several ingesters split the stream.
     share_group: str | None = None
+    # Retiring this member for good (a StatefulSet scaled down): resume its session and
+    # unsubscribe instead of subscribing, so the broker gives the group's new messages
+    # to the other members while what the session holds is still delivered and stored.
+    # Stop it once it receives nothing more; the empty session then expires unused.
+    leave_group: bool = False
     # How long the broker keeps the session (and queues for it) while we are away.
     session_expiry_s: int = 7 * 24 * 3600
     # A batch closes at this many messages, events, or this age (whichever first).

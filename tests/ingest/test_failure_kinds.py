@@ -14,6 +14,7 @@ OUTAGES = [
     psycopg.errors.CannotConnectNow(),  # 57P03: starting up
     psycopg.errors.ConnectionFailure(),  # 08006
     psycopg.errors.DiskFull(),  # 53100: splitting cannot help, nothing is acknowledged
+    psycopg.errors.ReadOnlySqlTransaction(),  # 25006: connected to a replica
 ]
 NOT_OUTAGES = [
     psycopg.errors.QueryCanceled(),  # statement timeout: transient

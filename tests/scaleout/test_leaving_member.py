@@ -18,7 +18,6 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.contract import EVENTS_SUBSCRIPTION
-from ingest.settings import IngestSettings
 from simulators.broker import Broker
 from tests.fix_data import register, wait_for
 from tests.fix_ingest import IngestProcess
@@ -139,10 +138,6 @@ def test_an_absent_member_s_part_waits_in_its_session_and_leaving_loses_nothing(
     assert sorted(delivered) == sorted(body for _, body in first + later)  # once each
 
 
-@pytest.mark.skipif(
-    "leave_group" not in IngestSettings.model_fields,
-    reason="needs the ingester's FENLEI_LEAVE_GROUP switch (proposed in issue #18)",
-)
 def test_a_retiring_ingester_drains_its_session_and_is_given_nothing_new(
     db_url: str,
     services: Services,
