@@ -122,6 +122,15 @@ def _check_role(principal: Principal, needed: Role) -> None:
         raise Forbidden(f"this needs the {needed.value} role; the token has {principal.role.value}")
 
 
+def _check_estate(principal: Principal, estate: str, needed: Role) -> None:
+    _check_role(principal, needed)
+    if not principal.may_see(estate):
+        raise Forbidden(f"the token is not allowed to see estate {estate!r}")
+
+
+_EstateParam = Annotated[str, Path(pattern=ID_PATTERN, description="Estate id.", examples=["jjq"])]
+
+
 def require(needed: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller has at least `needed` (any estate it is limited to)."""
 
@@ -135,15 +144,8 @@ def require(needed: Role) -> Callable[[Principal], Awaitable[Principal]]:
 def require_estate(needed: Role) -> Callable[[str, Principal], Awaitable[Principal]]:
     """A dependency: the caller has at least `needed` and may see the path's `{estate}`."""
 
-    async def dependency(
-        estate: Annotated[
-            str, Path(pattern=ID_PATTERN, description="Estate id.", examples=["jjq"])
-        ],
-        principal: PrincipalDep,
-    ) -> Principal:
-        _check_role(principal, needed)
-        if not principal.may_see(estate):
-            raise Forbidden(f"the token is not allowed to see estate {estate!r}")
+    async def dependency(estate: _EstateParam, principal: PrincipalDep) -> Principal:
+        _check_estate(principal, estate, needed)
         return principal
 
     return dependency
@@ -162,15 +164,8 @@ def require_read(needed: Role) -> Callable[[Principal], Awaitable[Principal]]:
 def require_estate_read(needed: Role) -> Callable[[str, Principal], Awaitable[Principal]]:
     """`require_estate(needed)` for a figure route (`get_read_principal`)."""
 
-    async def dependency(
-        estate: Annotated[
-            str, Path(pattern=ID_PATTERN, description="Estate id.", examples=["jjq"])
-        ],
-        principal: ReadPrincipalDep,
-    ) -> Principal:
-        _check_role(principal, needed)
-        if not principal.may_see(estate):
-            raise Forbidden(f"the token is not allowed to see estate {estate!r}")
+    async def dependency(estate: _EstateParam, principal: ReadPrincipalDep) -> Principal:
+        _check_estate(principal, estate, needed)
         return principal
 
     return dependency
