@@ -74,10 +74,19 @@ def ready(c: Cluster, sync: bool) -> None:
     """A healthy cluster in the wanted mode, and the ingester storing."""
     patroni._wait(lambda: patroni.healthy(c.state), WAIT_S, "both nodes up (a rejoin)")
     patroni.set_synchronous_mode(c.settings, c.state, sync)
-    # Checked on the leader itself, not through Patroni's view.
-    with psycopg.connect(c.leader_url()) as conn:
-        row = conn.execute("SHOW synchronous_standby_names").fetchone()
-    assert row is not None and bool(row[0]) == sync, row
+
+    # Checked on the leader itself, not through Patroni's view, which can say so a
+    # moment before the leader has reloaded its synchronous_standby_names.
+    def standby_names() -> str | None:
+        with psycopg.connect(c.leader_url()) as conn:
+            row = conn.execute("SHOW synchronous_standby_names").fetchone()
+        return None if row is None else str(row[0])
+
+    patroni._wait(
+        lambda: (names := standby_names()) is not None and bool(names) == sync,
+        WAIT_S,
+        f"the leader's synchronous_standby_names {'set' if sync else 'empty'}",
+    )
     prefix = f"canary-{uuid.uuid4().hex[:6]}"
     canary = Stream(c.services, prefix)
     try:
