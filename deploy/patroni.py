@@ -249,6 +249,16 @@ def _spawn(cmd: list[str], log_path: Path, as_pg_user: bool) -> int:
     return proc.pid
 
 
+def _alive(pid: int | None, name: str) -> bool:
+    """Whether `pid` still runs `name`. A child this process started is asked through its
+    Popen: its /proc cmdline is empty for a moment after the exec (the new image's
+    argument pages are not mapped yet), which `_pid_alive` would read as gone."""
+    child = _CHILDREN.get(pid) if pid is not None else None
+    if child is not None:
+        return child.poll() is None
+    return _pid_alive(pid, name)
+
+
 def etcd_config(s: PatroniSettings, state: ClusterState) -> str:
     return _render(
         "etcd.yaml",
@@ -261,7 +271,7 @@ def etcd_config(s: PatroniSettings, state: ClusterState) -> str:
 
 def start_etcd(s: PatroniSettings, state: ClusterState) -> None:
     p = _paths(s)
-    if _pid_alive(state.etcd_pid, "etcd") and _port_answers(state.etcd_port):
+    if _alive(state.etcd_pid, "etcd") and _port_answers(state.etcd_port):
         return
     p["etcd"].mkdir(parents=True, exist_ok=True)
     p["etcd"].chmod(0o700)
@@ -275,7 +285,7 @@ def start_etcd(s: PatroniSettings, state: ClusterState) -> None:
         lambda: _http_json(f"http://127.0.0.1:{state.etcd_port}/health") is not None,
         30.0,
         f"etcd to answer (log: {p['etcdlog']})",
-        alive=lambda: _pid_alive(state.etcd_pid, "etcd"),
+        alive=lambda: _alive(state.etcd_pid, "etcd"),
     )
 
 
@@ -303,7 +313,7 @@ def node_config(s: PatroniSettings, state: ClusterState, node: Node) -> str:
 
 
 def start_node(s: PatroniSettings, state: ClusterState, node: Node) -> None:
-    if _pid_alive(node.pid, "patroni"):
+    if _alive(node.pid, "patroni"):
         return
     nd = node_dir(s, node)
     owner = _pg_owner()
@@ -443,7 +453,7 @@ def up(s: PatroniSettings) -> ClusterState:
         lambda: leader(state) is not None,
         s.start_timeout_s,
         f"a leader (log: {node_dir(s, first) / 'patroni.log'})",
-        alive=lambda: any(_pid_alive(n.pid, "patroni") for n in state.nodes),
+        alive=lambda: any(_alive(n.pid, "patroni") for n in state.nodes),
     )
     for node in state.nodes:
         start_node(s, state, node)  # a no-op for those already running
@@ -458,7 +468,7 @@ def up(s: PatroniSettings) -> ClusterState:
 
 def _stop(pid: int | None, name: str, timeout: float) -> bool:
     """SIGTERM `pid` if it is still `name` (SIGKILL after `timeout`); False: not running."""
-    running = _pid_alive(pid, name)
+    running = _alive(pid, name)
     if running and pid is not None:
         os.kill(pid, signal.SIGTERM)
         if not _wait_gone(pid, name, timeout):
@@ -467,7 +477,12 @@ def _stop(pid: int | None, name: str, timeout: float) -> bool:
             _wait_gone(pid, name, 5.0)
     child = _CHILDREN.pop(pid, None) if pid is not None else None
     if child is not None:
-        child.wait(5.0)
+        try:
+            child.wait(5.0)
+        except subprocess.TimeoutExpired:
+            # Never leave it behind, nor let a slow exit mask why `down` was called.
+            child.kill()
+            child.wait(5.0)
     return running
 
 
