@@ -179,6 +179,23 @@ def server() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextmanager
+def scratch_database(server_url: str, keep: bool = False) -> Iterator[str]:
+    """A fresh, migrated BENCH_DB on `server_url` (its URL), dropped afterwards unless
+    `keep`."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {BENCH_DB}")
+    url = _with_db(server_url, BENCH_DB)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        if not keep:
+            with psycopg.connect(server_url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
 def generate(conn: psycopg.Connection[Any], estates: int, district: int) -> dict[str, Any]:
     """The registry and rollups, then the bitmaps by the rebuild function."""
     sizes: dict[str, Any] = {}
@@ -382,35 +399,23 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     started = time.monotonic()
-    with server() as server_url:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {BENCH_DB}")
-        url = _with_db(server_url, BENCH_DB)
-        try:
-            migrate(url)
-            with psycopg.connect(url, autocommit=True) as conn:
-                print(f"generating {args.estates:,} estates, load {loadavg()}", flush=True)
-                sizes = generate(conn, args.estates, args.district)
-                sizes["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-                ids = [r[0] for r in conn.execute("SELECT id FROM gen_estates ORDER BY i")]
-                district = ids[: args.district]
-                n = args.n
-                cases = [
-                    Case("district year", district, date(2025, 1, 1), date(2025, 12, 31), n, n),
-                    Case(
-                        "district mid-month", district, date(2025, 3, 15), date(2025, 9, 14), n, n
-                    ),
-                    Case("district June", district, date(2025, 6, 1), date(2025, 6, 30), n, n),
-                    Case("city June", ids, date(2025, 6, 1), date(2025, 6, 30), n, args.old_city_n),
-                ]
-                for case in cases:
-                    run_case(conn, case, args.old_timeout)
-            write(cases, sizes, args, time.monotonic() - started)
-        finally:
-            if not args.keep:
-                with psycopg.connect(server_url, autocommit=True) as admin:
-                    admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    with server() as server_url, scratch_database(server_url, args.keep) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            print(f"generating {args.estates:,} estates, load {loadavg()}", flush=True)
+            sizes = generate(conn, args.estates, args.district)
+            sizes["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+            ids = [r[0] for r in conn.execute("SELECT id FROM gen_estates ORDER BY i")]
+            district = ids[: args.district]
+            n = args.n
+            cases = [
+                Case("district year", district, date(2025, 1, 1), date(2025, 12, 31), n, n),
+                Case("district mid-month", district, date(2025, 3, 15), date(2025, 9, 14), n, n),
+                Case("district June", district, date(2025, 6, 1), date(2025, 6, 30), n, n),
+                Case("city June", ids, date(2025, 6, 1), date(2025, 6, 30), n, args.old_city_n),
+            ]
+            for case in cases:
+                run_case(conn, case, args.old_timeout)
+        write(cases, sizes, args, time.monotonic() - started)
     return 0 if all(c.same is not False for c in cases) else 1
 
 

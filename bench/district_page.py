@@ -30,10 +30,9 @@ from playwright.sync_api import sync_playwright
 from api.auth.repository import create_token
 from api.auth.tokens import Role
 from bench.api import pct
-from bench.city import BENCH_DB, _with_db, generate, loadavg, server
+from bench.city import generate, loadavg, scratch_database, server
 from bench.dashboards import DESKTOP, DRAWN_OBSERVER, serve, visit
 from dashboards.settings import DashboardSettings
-from deploy.migrate import migrate
 from tests.fix_browser import CHROMIUM, CHROMIUM_ARGS
 
 RESULTS = Path(__file__).parent / "results" / "district-page.md"
@@ -100,26 +99,17 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     started = time.monotonic()
-    with server() as server_url:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {BENCH_DB}")
-        url = _with_db(server_url, BENCH_DB)
+    with server() as server_url, scratch_database(server_url) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            print(f"generating {args.estates} estate-years, load {loadavg()}", flush=True)
+            sizes = generate(conn, args.estates, args.estates)
+            _, token = create_token(conn, Role.viewer, None, name="bench-district")
+        generated_s = sizes["generate_s"] + sizes["bitmaps_s"]
+        app_server, base = serve(url, DashboardSettings(session_secret="bench"))
         try:
-            migrate(url)
-            with psycopg.connect(url, autocommit=True) as conn:
-                print(f"generating {args.estates} estate-years, load {loadavg()}", flush=True)
-                sizes = generate(conn, args.estates, args.estates)
-                _, token = create_token(conn, Role.viewer, None, name="bench-district")
-            generated_s = sizes["generate_s"] + sizes["bitmaps_s"]
-            app_server, base = serve(url, DashboardSettings(session_secret="bench"))
-            try:
-                samples, shown = measure(base, token, args.n)
-            finally:
-                app_server.should_exit = True
+            samples, shown = measure(base, token, args.n)
         finally:
-            with psycopg.connect(server_url, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            app_server.should_exit = True
     info = f"Generated in {generated_s:.0f} s; the whole run {time.monotonic() - started:.0f} s."
     met = write(args.results, args.estates, shown, samples, info)
     print(args.results.read_text(encoding="utf-8"))
