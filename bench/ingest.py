@@ -606,6 +606,13 @@ def main() -> int:
         "alternately, --pairs times; results to bench/results/ingest-baseline.md",
     )
     ap.add_argument("--pairs", type=int, default=3, help="(c0, c) pairs with --baseline (3)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the contenders this many rounds, in turn; each is reported by its "
+        "median run, and the ratios round by round (1)",
+    )
     args = ap.parse_args()
     from fenlei.env import fenlei_home, load_services_env
 
@@ -635,12 +642,16 @@ def main() -> int:
     pub_rates: list[float] = []
     runs: dict[str, dict[str, float] | None] = dict.fromkeys(ORDER)
     loads: dict[str, tuple[float, float]] = {}
+    # Every round's run and load of each contender (--rounds).
+    rounds: list[dict[str, tuple[dict[str, float], tuple[float, float]]]] = []
     started = datetime.now(UTC)
     with LoadWatch() as watch:
         try:
-            for key in ORDER:
+            for rnd, key in [(r, k) for r in range(max(args.rounds, 1)) for k in ORDER]:
                 if key not in wanted:
                     continue
+                if len(rounds) <= rnd:
+                    rounds.append({})
                 mark = watch.mark()
                 print(f"{LABELS[key]}: {n_naive if key == 'b' else n:,} messages…", flush=True)
                 reset(db_url)
@@ -673,12 +684,16 @@ def main() -> int:
                 loads[key] = watch.since(mark)
                 run = runs[key]
                 if run:
+                    rounds[-1][key] = (run, loads[key])
                     print(f"    {run['rate']:,.0f}/s (load {loads[key][0]:.1f})", flush=True)
+            median_runs(rounds, runs, loads)
         finally:
             with psycopg.connect(base_url, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     command = " ".join(["python -m bench.ingest", *sys.argv[1:]])
-    write_results(results, n, n_naive, runs, pub_rates, loads, watch.samples, started, command)
+    write_results(
+        results, n, n_naive, runs, pub_rates, loads, watch.samples, started, command, rounds
+    )
     print(results.read_text())
     return 0
 
@@ -740,6 +755,59 @@ def compare_with_baseline(
     return 0
 
 
+def median_runs(
+    rounds: list[dict[str, tuple[dict[str, float], tuple[float, float]]]],
+    runs: dict[str, dict[str, float] | None],
+    loads: dict[str, tuple[float, float]],
+) -> None:
+    """Each contender's run of median rate over the rounds, into `runs` and `loads`
+    (the lower middle one of an even count: no run is made up)."""
+    for key in ORDER:
+        mine = sorted((r[key] for r in rounds if key in r), key=lambda x: x[0]["rate"])
+        if mine:
+            runs[key], loads[key] = mine[(len(mine) - 1) // 2]
+
+
+# Ratios shown round by round (numerator, denominator), where both ran in the round.
+ROUND_RATIOS = (("d", "c"), ("c", "e"), ("h", "c"), ("c", "a"))
+
+
+def rounds_section(
+    rounds: list[dict[str, tuple[dict[str, float], tuple[float, float]]]],
+) -> list[str]:
+    """The ratios of contenders that ran in the same round, one row per round."""
+    ratios = [(num, den) for num, den in ROUND_RATIOS if any(num in r and den in r for r in rounds)]
+    if len(rounds) < 2 or not ratios:
+        return []
+    head = " | ".join(f"{num}/{den}" for num, den in ratios)
+    lines = [
+        f"Round by round ({len(rounds)} rounds; the tables above show each contender's "
+        "median run, the goals the median of these same-round ratios):",
+        "",
+        f"| round | {head} | load mean (c) |",
+        "| ---: | " + " | ".join("---:" for _ in ratios) + " | ---: |",
+    ]
+    for i, r in enumerate(rounds, 1):
+        cells = [
+            f"{r[num][0]['rate'] / r[den][0]['rate']:.2f}" if num in r and den in r else "—"
+            for num, den in ratios
+        ]
+        load = f"{r['c'][1][0]:.1f}" if "c" in r else "—"
+        lines.append(f"| {i} | " + " | ".join(cells) + f" | {load} |")
+    return [*lines, ""]
+
+
+def same_round_ratio(
+    rounds: list[dict[str, tuple[dict[str, float], tuple[float, float]]]], num: str, den: str
+) -> float | None:
+    """The median over the rounds of num/den measured in the same round (None if never)."""
+    values = sorted(r[num][0]["rate"] / r[den][0]["rate"] for r in rounds if num in r and den in r)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def write_results(
     path: Path,
     n: int,
@@ -750,7 +818,9 @@ def write_results(
     load_samples: list[float],
     started: datetime,
     command: str,
+    rounds: list[dict[str, tuple[dict[str, float], tuple[float, float]]]] | None = None,
 ) -> None:
+    rounds = rounds or []
     c = runs["c"]
     assert c
     a, b, d, e, f, g = (runs[k] for k in "abdefg")
@@ -786,7 +856,7 @@ def write_results(
         f"{ok(c['peak_rss_mb'] < GOALS['rss_mb'])} |",
     ]
     if d:
-        dc = d["rate"] / c["rate"]
+        dc = same_round_ratio(rounds, "d", "c") or d["rate"] / c["rate"]
         d_lost = n - n // GARBAGE_EVERY - d["distinct"]
         goals.append(
             f"| garbage does not slow valid traffic: d/c >= {GOALS['d/c']} | {dc:.2f} | "
@@ -796,7 +866,7 @@ def write_results(
             f"{d['rejected']:,.0f} rows kept (cap {d['cap']:,.0f} per bin and reason) |"
         )
     if e:
-        ce = c["rate"] / e["rate"]
+        ce = same_round_ratio(rounds, "c", "e") or c["rate"] / e["rate"]
         goals.append(
             f"| towards the broker's limit: c/e >= {GOALS['c/e']} | {ce:.2f} | "
             f"{ok(ce >= GOALS['c/e'])} |"
@@ -865,6 +935,7 @@ def write_results(
             else "."
         ),
         "",
+        *rounds_section(rounds),
         "| goal | measured | |",
         "| --- | ---: | --- |",
         *goals,

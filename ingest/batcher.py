@@ -43,25 +43,37 @@ def collect(
     max_events: int,
     max_age_s: float,
     idle_timeout_s: float = 0.2,
+    max_total: int | None = None,
 ) -> list[Message]:
     """Take one batch: wait up to `idle_timeout_s` for a first message, then fill.
 
-    The batch closes at `max_messages` messages, `max_events` events, or when its
-    first message is `max_age_s` old, counted from its arrival (`Message.received`):
-    a message that waited in the inbox while the previous batch was stored does not
-    wait a whole `max_age_s` more, which would add the store time to every event's
-    latency. A full batch still waits for nothing. An empty list means nothing
-    arrived (so the caller can check for shutdown).
+    The batch closes at `max_messages` messages that carry something to store (an
+    event or a status), `max_events` events, `max_total` messages of any kind (twice
+    `max_messages` when not given), or when its first message is `max_age_s` old,
+    counted from its arrival (`Message.received`): a message that waited in the inbox
+    while the previous batch was stored does not wait a whole `max_age_s` more, which
+    would add the store time to every event's latency. A full batch still waits for
+    nothing. An empty list means nothing arrived (so the caller can check for shutdown).
+
+    Messages that are wholly rejected ride along uncounted up to `max_total`: a flood
+    of garbage does not shrink the batches of valid events, which would spend a
+    transaction's fixed costs (the rollups' rows of each estate and day, the bins'
+    state, the commit) on fewer events. The caller keeps `max_total` within the
+    broker's window (Receive Maximum), so a batch never waits for messages the broker
+    may not send.
     """
+    if max_total is None:
+        max_total = 2 * max_messages
     try:
         first = inbox.get(timeout=idle_timeout_s)
     except queue.Empty:
         return []
     batch = [first]
     events = len(first.events)
+    carrying = 1 if events or first.status is not None else 0
     deadline = first.received + max_age_s
     get_nowait = inbox.get_nowait
-    while len(batch) < max_messages and events < max_events:
+    while carrying < max_messages and events < max_events and len(batch) < max_total:
         try:
             msg = get_nowait()
         except queue.Empty:
@@ -73,5 +85,8 @@ def collect(
             except queue.Empty:
                 continue
         batch.append(msg)
-        events += len(msg.events)
+        n = len(msg.events)
+        if n or msg.status is not None:
+            carrying += 1
+            events += n
     return batch

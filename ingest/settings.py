@@ -41,6 +41,9 @@ class IngestSettings(BaseSettings):
     # How long the broker keeps the session (and queues for it) while we are away.
     session_expiry_s: int = 7 * 24 * 3600
     # A batch closes at this many messages, events, or this age (whichever first).
+    # Messages counts those carrying an event or a status: wholly rejected ones ride
+    # along uncounted up to as many again (service.batch_max_total), so garbage does
+    # not shrink the batches of valid events.
     batch_max_messages: int = Field(default=2_000, ge=1)
     batch_max_events: int = Field(default=20_000, ge=1)
     batch_max_age_ms: int = Field(default=100, ge=1)

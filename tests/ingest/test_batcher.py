@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ingest.batcher import Message, collect
 from ingest.contract import BinAddress, Event
+from ingest.payload import Status
 from ingest.settings import IngestSettings
 
 
@@ -77,3 +78,55 @@ def test_batch_waits_its_age_for_a_fresh_first_message() -> None:
     started = time.monotonic()
     assert len(collect(inbox, 100, 1000, 0.2)) == 1
     assert time.monotonic() - started >= 0.15
+
+
+def _garbage() -> Message:
+    # A wholly rejected message: no event, no status (its rejection rides along).
+    return Message(1, 1, time.monotonic())
+
+
+def test_rejected_messages_do_not_shrink_a_batch_of_valid_events() -> None:
+    # Every other message garbage: the batch still closes at 5 valid messages, with
+    # the garbage between them, so the transaction stores as many events as without it.
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    for _ in range(8):
+        inbox.put(_garbage())
+        inbox.put(_msg())
+    batch = collect(inbox, 5, 1000, 1.0)
+    assert sum(len(m.events) for m in batch) == 5
+    assert len(batch) == 10
+
+
+def test_a_garbage_flood_is_still_bounded() -> None:
+    # Nothing but garbage: the batch closes at max_total (twice the batch by default),
+    # not at the age, and never grows with the flood.
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    for _ in range(50):
+        inbox.put(_garbage())
+    started = time.monotonic()
+    assert len(collect(inbox, 5, 1000, 5.0)) == 10
+    assert len(collect(inbox, 5, 1000, 5.0, max_total=7)) == 7
+    assert time.monotonic() - started < 1.0
+
+
+def test_statuses_count_like_events() -> None:
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    status = Status(online=True, battery_pct=None, ts=None)
+    for _ in range(7):
+        inbox.put(Message(1, 1, time.monotonic(), status=(BinAddress("e", "r", "b"), status)))
+    assert len(collect(inbox, 5, 1000, 1.0)) == 5
+
+
+@pytest.mark.parametrize(
+    ("batch", "window", "total"),
+    [(2_000, 6_000, 4_000), (2_000, 5_000, 3_000), (2_000, 2_001, 2_000), (20, 40, 20)],
+)
+def test_batch_total_leaves_a_batch_of_the_window_open(
+    monkeypatch: pytest.MonkeyPatch, batch: int, window: int, total: int
+) -> None:
+    from ingest.service import batch_max_total
+
+    monkeypatch.setenv("FENLEI_DATABASE_URL", "postgresql://x")
+    monkeypatch.setenv("FENLEI_BATCH_MAX_MESSAGES", str(batch))
+    monkeypatch.setenv("FENLEI_RECEIVE_MAXIMUM", str(window))
+    assert batch_max_total(IngestSettings()) == total  # type: ignore[call-arg]
