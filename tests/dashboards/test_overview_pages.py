@@ -314,8 +314,13 @@ def test_the_badge_shows_inside_a_window_and_not_outside(site: Site, restore_win
         assert found is not None, name
         assert lo <= int(found[1].replace(",", "")) <= hi, (name, found[1], lo, hi)
     for name, page in outside.items():
-        assert 'class="stale"' not in page, name
-        assert "分钟未更新" not in page, name
+        assert BADGE.search(page) is None, name
+        if name != "district":
+            # The district page badges every estate shown: the fixture's other estates
+            # keep the simulator's windows (07:00-09:00, 18:00-20:00), inside which
+            # they are stale too; only jjq's windows were moved away from now.
+            assert 'class="stale"' not in page, name
+            assert "分钟未更新" not in page, name
 
 
 def test_fresh_data_inside_a_window_shows_no_badge(site: Site, restore_windows: None) -> None:
