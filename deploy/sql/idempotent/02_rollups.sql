@@ -540,9 +540,14 @@ BEGIN
     -- The registry's households first (numbered in id order), then other tokens.
     PERFORM fenlei_assign_ordinals(array_agg(estate_id), array_agg(id))
     FROM households WHERE estate_id = ANY (estate_ids);
+    -- Only the tokens not numbered yet (fenlei_assign_ordinals skips the others anyway):
+    -- after the registry's, usually none, and arrays of millions of pairs cost.
     PERFORM fenlei_assign_ordinals(array_agg(estate_id), array_agg(household))
-    FROM (SELECT DISTINCT estate_id, household FROM household_months
-          WHERE estate_id = ANY (estate_ids)) AS m;
+    FROM (SELECT DISTINCT m.estate_id, m.household FROM household_months m
+          WHERE m.estate_id = ANY (estate_ids)
+            AND NOT EXISTS (SELECT FROM household_ordinals o
+                            WHERE o.estate_id = m.estate_id
+                              AND o.household = m.household)) AS m;
     DELETE FROM monthly_category WHERE estate_id = ANY (estate_ids);
     DELETE FROM household_month_bits WHERE estate_id = ANY (estate_ids);
     DELETE FROM household_day_bits WHERE estate_id = ANY (estate_ids);
