@@ -48,18 +48,6 @@ OUTAGE_STATES = {"53100", "25006"}
 STOP_DRAIN_S = 10.0
 
 
-def batch_max_total(settings: IngestSettings) -> int:
-    """Messages of any kind a batch may take (`collect`'s `max_total`).
-
-    Wholly rejected messages ride along up to twice the batch, so a garbage flood does
-    not shrink the batches of valid events; but a batch leaves at least a batch of the
-    broker's window (Receive Maximum) open, so the next batch's messages keep arriving
-    while this one commits. Never below the batch itself: no worse than counting all.
-    """
-    m = settings.batch_max_messages
-    return max(m, min(2 * m, settings.receive_maximum - m))
-
-
 def is_outage(exc: BaseException, conn_broken: bool) -> bool:
     """Whether `exc` means the database is away (retry forever, acknowledge nothing)."""
     if isinstance(exc, psycopg.InterfaceError) or conn_broken:
@@ -70,12 +58,7 @@ def is_outage(exc: BaseException, conn_broken: bool) -> bool:
         state = exc.sqlstate
         # No SQLSTATE: the client lost or could not open the connection. Class 08 is
         # connection exceptions; 57P0x the server shutting down or starting.
-        return (
-            state is None
-            or state.startswith("08")
-            or state.startswith("57P")
-            or state in OUTAGE_STATES
-        )
+        return state is None or state.startswith("08") or state.startswith("57P")
     return False
 
 
@@ -130,7 +113,7 @@ class Ingester:
                     s.batch_max_messages,
                     s.batch_max_events,
                     s.batch_max_age_ms / 1000,
-                    max_total=batch_max_total(s),
+                    max_total=s.batch_max_total,
                 )
                 self.subscriber.room.set()  # the batch left the inbox
                 if batch:

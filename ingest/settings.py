@@ -42,7 +42,7 @@ class IngestSettings(BaseSettings):
     session_expiry_s: int = 7 * 24 * 3600
     # A batch closes at this many messages, events, or this age (whichever first).
     # Messages counts those carrying an event or a status: wholly rejected ones ride
-    # along uncounted up to as many again (service.batch_max_total), so garbage does
+    # along uncounted up to as many again (`batch_max_total`), so garbage does
     # not shrink the batches of valid events.
     batch_max_messages: int = Field(default=2_000, ge=1)
     batch_max_events: int = Field(default=20_000, ge=1)
@@ -88,6 +88,18 @@ class IngestSettings(BaseSettings):
         if self.mqtt_password is not None and not self.mqtt_username:
             raise ValueError("FENLEI_INGEST_MQTT_PASSWORD is set without a username")
         return self
+
+    @property
+    def batch_max_total(self) -> int:
+        """Messages of any kind a batch may take (`batcher.collect`'s `max_total`).
+
+        Wholly rejected messages ride along up to twice the batch, so a garbage flood
+        does not shrink the batches of valid events; but a batch leaves at least a batch
+        of the broker's window (Receive Maximum) open, so the next batch's messages keep
+        arriving while this one commits. Never below the batch itself.
+        """
+        m = self.batch_max_messages
+        return max(m, min(2 * m, self.receive_maximum - m))
 
     @property
     def mqtt_tls(self) -> bool:

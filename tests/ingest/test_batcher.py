@@ -124,9 +124,7 @@ def test_statuses_count_like_events() -> None:
 def test_batch_total_leaves_a_batch_of_the_window_open(
     monkeypatch: pytest.MonkeyPatch, batch: int, window: int, total: int
 ) -> None:
-    from ingest.service import batch_max_total
-
     monkeypatch.setenv("FENLEI_DATABASE_URL", "postgresql://x")
     monkeypatch.setenv("FENLEI_BATCH_MAX_MESSAGES", str(batch))
     monkeypatch.setenv("FENLEI_RECEIVE_MAXIMUM", str(window))
-    assert batch_max_total(IngestSettings()) == total  # type: ignore[call-arg]
+    assert IngestSettings().batch_max_total == total  # type: ignore[call-arg]
