@@ -89,9 +89,6 @@ class LagTracker:
         while len(self._samples) > 1 and self._samples[1][1] < at - self.keep_s:
             self._samples.popleft()
 
-    def forget_primary(self) -> None:
-        self._samples.clear()
-
     def lag(self, replay_lsn: int | None, xact_age_s: float | None, now: float) -> float | None:
         """The upper bound on the replica's staleness (seconds); None when unknown."""
         bounds: list[float] = []
@@ -187,10 +184,6 @@ class Reads:
 
     def set_status(self, status: ReplicaStatus) -> None:
         self._status = status
-
-    def pool(self) -> Pool:
-        """The pool the next read goes to (no query: the sampler's last answer)."""
-        return self.replica if self.replica is not None and self.status.use else self.primary
 
     async def run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """`fn(conn)` on the replica when it is current enough, else (or when the

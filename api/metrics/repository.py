@@ -468,16 +468,6 @@ async def estates_rows(
         return await _fetch(conn, ESTATES_BITS_SQL, params)
 
 
-async def estates_rows_probes(
-    conn: psycopg.AsyncConnection[Any], estates: list[str], start: date, end: date
-) -> list[dict[str, Any]]:
-    """The same rows by the queries before the bitmaps: household_months probed per
-    household (identical answers, ~3.8 ms per estate-year)."""
-    return await _fetch(
-        conn, probes_sql(start, end), {"estates": estates, **period_params(start, end)}
-    )
-
-
 async def daily_rows(
     conn: psycopg.AsyncConnection[Any], estate: str, start: date, end: date
 ) -> list[dict[str, Any]]:
