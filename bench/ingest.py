@@ -212,12 +212,13 @@ def anonymous_broker(config: Path) -> Iterator[Target | None]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def scratch_database(url: str) -> str:
+def scratch_database(url: str, dbname: str = BENCH_DB) -> str:
+    """A fresh migrated database `dbname` with the bench estate's 100 bins."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {dbname}")
     params = conninfo_to_dict(url)
-    params["dbname"] = BENCH_DB
+    params["dbname"] = dbname
     bench_url = make_conninfo(**params)  # type: ignore[arg-type]
     migrate(bench_url)
     with psycopg.connect(bench_url) as conn:

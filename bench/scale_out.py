@@ -37,21 +37,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench.ingest import (
-    BINS_PER_ROOM,
-    CATEGORIES,
-    ESTATE,
-    ROOMS,
     Target,
     drop_session,
     local_target,
     messages,
     publish_backlog,
+    reset,
+    scratch_database,
 )
 from bench.worktree import describe_checkout
-from deploy.migrate import migrate
 from ingest.fastclient import describe_mqtt_path
 
 RESULTS = Path(__file__).parent / "results" / "scale-out.md"
@@ -69,36 +65,6 @@ TOTALS = re.compile(r"ingest totals: messages=(\d+) stored=(\d+) duplicates=(\d+
 
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def scratch_database(url: str) -> str:
-    """A fresh migrated database with the bench estate's 100 bins (as bench.ingest's)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {SCALE_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {SCALE_DB}")
-    params = conninfo_to_dict(url)
-    params["dbname"] = SCALE_DB
-    scratch = make_conninfo(**params)  # type: ignore[arg-type]
-    migrate(scratch)
-    with psycopg.connect(scratch) as conn:
-        conn.execute(
-            "INSERT INTO estates (id, name, households_total) VALUES (%s, 'bench', 5000)", (ESTATE,)
-        )
-        for r in range(ROOMS):
-            conn.execute("INSERT INTO rooms (estate_id, id) VALUES (%s, %s)", (ESTATE, f"r{r}"))
-            for b in range(BINS_PER_ROOM):
-                conn.execute(
-                    "INSERT INTO bins (estate_id, room_id, id, category) VALUES (%s, %s, %s, %s)",
-                    (ESTATE, f"r{r}", f"b{b}", CATEGORIES[b % 5]),
-                )
-    return scratch
-
-
-def reset(url: str) -> None:
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "TRUNCATE events, event_keys, daily_category, household_days, rejected_messages"
-        )
 
 
 @dataclass(frozen=True)
@@ -440,7 +406,7 @@ def main() -> int:
         shown = sys.argv[1:at] + sys.argv[at + 2 :]
     command = " ".join(["python -m bench.scale_out", *shown])
     target = local_target()
-    db_url = scratch_database(base_url)
+    db_url = scratch_database(base_url, SCALE_DB)
     runs: list[Run] = []
     kill: Kill | None = None
     with tempfile.TemporaryDirectory(prefix="fenlei-bench-scale-") as logs:
