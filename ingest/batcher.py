@@ -37,6 +37,15 @@ class Message:
         self.conn = conn
 
 
+# Put in the inbox to end a wait in collect() at once; it is never part of a batch.
+# Why it is needed: CPython's SimpleQueue.get(timeout=...) can wait forever once a
+# signal has interrupted it. After the signal's handler runs, it recomputes the time
+# left, and a negative remainder (the handler, or waiting for the GIL, outlasted the
+# timeout) is passed on as "block". A stopping ingester puts nothing more in the
+# inbox, so its SIGTERM handler puts this (Ingester.request_stop).
+WAKE = Message(0, 0, 0.0)
+
+
 def collect(
     inbox: queue.SimpleQueue[Message],
     max_messages: int,
@@ -54,6 +63,7 @@ def collect(
     while the previous batch was stored does not wait a whole `max_age_s` more, which
     would add the store time to every event's latency. A full batch still waits for
     nothing. An empty list means nothing arrived (so the caller can check for shutdown).
+    `WAKE` ends the batch where it is, and is left out of it.
 
     Messages that are wholly rejected ride along uncounted up to `max_total`: a flood
     of garbage does not shrink the batches of valid events, which would spend a
@@ -67,6 +77,8 @@ def collect(
     try:
         first = inbox.get(timeout=idle_timeout_s)
     except queue.Empty:
+        return []
+    if first is WAKE:
         return []
     batch = [first]
     events = len(first.events)
@@ -84,6 +96,8 @@ def collect(
                 msg = inbox.get(timeout=min(remaining, 0.005))
             except queue.Empty:
                 continue
+        if msg is WAKE:
+            break
         batch.append(msg)
         n = len(msg.events)
         if n or msg.status is not None:

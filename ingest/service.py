@@ -14,7 +14,7 @@ import psycopg
 from prometheus_client import start_http_server
 
 from ingest import metrics
-from ingest.batcher import Message, collect
+from ingest.batcher import WAKE, Message, collect
 from ingest.estates import EstateSeries
 from ingest.mqtt import Subscriber
 from ingest.quarantine import Pruner
@@ -85,6 +85,8 @@ class Ingester:
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         self.subscriber.draining = True
         self.stopping.set()
+        # Ends a wait for the inbox that the signal may have turned endless (WAKE).
+        self.inbox.put(WAKE)
 
     def run(self) -> None:
         s = self.settings

@@ -65,7 +65,14 @@ class IngestProcess:
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            # Its threads' stacks (faulthandler on SIGUSR1) and log say where it hangs.
+            # Its signal state (pending, blocked, caught), its threads' stacks
+            # (faulthandler on SIGUSR1) and its log say where it hangs.
+            status = Path(f"/proc/{self.proc.pid}/status")
+            signals = "".join(
+                line
+                for line in (status.read_text().splitlines(True) if status.exists() else [])
+                if line.startswith(("SigQ", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"))
+            )
             self.proc.send_signal(signal.SIGUSR1)
             time.sleep(1.0)
             self.proc.kill()
@@ -73,7 +80,7 @@ class IngestProcess:
             self.proc = None
             raise AssertionError(
                 f"the ingester did not exit within {timeout:g} s of signal {sig}:\n"
-                f"{self.log()[-6000:]}"
+                f"{signals}{self.log()[-6000:]}"
             ) from None
         self.proc = None
         return code
