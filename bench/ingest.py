@@ -8,7 +8,8 @@ over two ingesters.
 
 Each contender drains the same backlog of N QoS-1 messages (one ~200-byte event
 each) that fast publishers queued at the broker while the contender's persistent
-session was disconnected, so publishers and consumer never share the 2 cores. All
+session was disconnected, so publishers and consumer never share the 2 cores; the
+drain starts after a CHECKPOINT and just after the broker's autosave (`settle`). All
 run in one invocation against the same TimescaleDB (a scratch database
 `fenlei_bench`, dropped afterwards) and the local Mosquitto, which refuses anonymous
 clients: the consumers log in as `fenlei-ingest`, the publishers as `fenlei-sim`
@@ -57,6 +58,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench.worktree import describe_checkout, worktree
 from deploy.migrate import migrate
+from deploy.services import BROKER_STORE
 from ingest.contract import EVENTS_SUBSCRIPTION, events_topic
 from ingest.fastclient import PAHO_INSTALLED, describe_mqtt_path
 from ingest.settings import IngestSettings
@@ -91,6 +93,8 @@ GOALS = {
 NOTES_HEADING = "## Notes"
 # The throwaway anonymous broker: started for (f), gone after it.
 ANON_START_TIMEOUT_S = 15.0
+# How long settle() waits for the broker's next autosave (autosave_interval is 5 s).
+AUTOSAVE_WAIT_S = 12.0
 # Lines of the local broker's config that (f) replaces: its security, listeners, files.
 ANON_DROPPED = {
     "per_listener_settings",
@@ -118,6 +122,8 @@ class Target:
     consume_url: str
     ca_file: str | None = None
     login: Login | None = None
+    # The broker's persistence file, when known: drains start just after it is saved.
+    store: Path | None = None
 
     def consumer_env(self) -> dict[str, str]:
         """FENLEI_* variables of a consumer process (the login never on a command line)."""
@@ -140,12 +146,15 @@ def local_target() -> Target:
     mqtt_url = os.environ["FENLEI_MQTT_URL"]
     ca_file = os.environ.get("FENLEI_MQTT_CA_FILE") or None
     sim = _login("FENLEI_SIM_MQTT_USERNAME", "FENLEI_SIM_MQTT_PASSWORD")
+    from fenlei.env import fenlei_home
+
     return Target(
         "local",
         Broker(mqtt_url, ca_file, sim),
         mqtt_url,
         ca_file,
         _login("FENLEI_INGEST_MQTT_USERNAME", "FENLEI_INGEST_MQTT_PASSWORD"),
+        fenlei_home() / "mosquitto" / "data" / BROKER_STORE,
     )
 
 
@@ -203,13 +212,50 @@ def anonymous_broker(config: Path) -> Iterator[Target | None]:
                         ) from None
                     time.sleep(0.1)
             url = f"mqtt://127.0.0.1:{port}"
-            yield Target("anonymous", Broker(url), url)
+            yield Target("anonymous", Broker(url), url, store=work / BROKER_STORE)
         finally:
             proc.terminate()
             proc.wait(30)
             log.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def settle(db_url: str, target: Target) -> list[str]:
+    """Start a drain from the same state as every other: what was not done, as notes.
+
+    Two background writers run on timers, and whichever drain they land in is slower
+    by their cost: PostgreSQL's checkpoints (every `checkpoint_timeout`, and after one
+    each page's first change writes a full page image to the WAL) and Mosquitto's
+    autosave (every `autosave_interval`, 5 s: it writes its whole store, the queued
+    backlog included, while serving no one). So a checkpoint is made now, which puts
+    the next timed one minutes away, and the drain starts right after an autosave, so
+    each drain meets the next ones at the same points. (Without this, d/c scattered
+    from 0.78 to 0.98 between rounds on a quiet machine.)
+    """
+    notes = []
+    try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE) household_months")
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        notes.append("no CHECKPOINT (needs superuser or pg_checkpoint)")
+    if target.store is not None and target.store.exists():
+        before = target.store.stat().st_mtime_ns
+        deadline = time.monotonic() + AUTOSAVE_WAIT_S
+        while target.store.stat().st_mtime_ns == before:
+            if time.monotonic() > deadline:
+                notes.append(f"no broker autosave within {AUTOSAVE_WAIT_S:g} s")
+                break
+            time.sleep(0.01)
+    else:
+        notes.append("broker store not found: drain not aligned with its autosave")
+    return notes
+
+
+def _settle_noted(db_url: str, target: Target) -> None:
+    for note in settle(db_url, target):
+        print(f"    settle: {note}", flush=True)
 
 
 def scratch_database(url: str, dbname: str = BENCH_DB) -> str:
@@ -347,6 +393,7 @@ def contender(
     env = {**os.environ, **target.consumer_env()}
     subprocess.run([*base, "--prepare"], check=True, env=env)
     pub_rates.append(publish_backlog(target.publish, msgs))
+    _settle_noted(db_url, target)
     try:
         out = subprocess.run(
             [*base, "--expect", str(n)], check=True, capture_output=True, text=True, env=env
@@ -376,7 +423,7 @@ def _mosquitto_sub_login(login: Login | None) -> Iterator[dict[str, str]]:
 
 
 def mosquitto_sub(
-    target: Target, n: int, msgs: list[tuple[str, bytes]], pub_rates: list[float]
+    target: Target, db_url: str, n: int, msgs: list[tuple[str, bytes]], pub_rates: list[float]
 ) -> dict[str, float] | None:
     """(e) The broker's side of the limit: Mosquitto's own C client drains the backlog.
 
@@ -399,6 +446,7 @@ def mosquitto_sub(
         # The session and its subscription, then gone (-W: exit after 1 s).
         subprocess.run([*base, "-W", "1"], env=env, stdout=subprocess.DEVNULL, check=False)
         pub_rates.append(publish_backlog(target.publish, msgs))
+        _settle_noted(db_url, target)
         try:
             started = time.perf_counter()
             subprocess.run(
@@ -477,6 +525,7 @@ def fenlei_ingest(
         p.wait(60)
     reset(db_url)
     pub_rates.append(publish_backlog(target.publish, msgs))
+    _settle_noted(db_url, target)
     procs = start()
     try:
         while (first := count_events(db_url)) < 1:
@@ -669,7 +718,7 @@ def main() -> int:
                     valid = n - n // GARBAGE_EVERY
                     run = fenlei_ingest(local, db_url, n, dirty, pub_rates, valid)
                 elif key == "e":
-                    run = mosquitto_sub(local, n, messages(key, n), pub_rates)
+                    run = mosquitto_sub(local, db_url, n, messages(key, n), pub_rates)
                 elif key == "f" and mqtts_url:
                     tls = replace(local, name="tls", consume_url=mqtts_url)
                     run = fenlei_ingest(tls, db_url, n, messages(key, n), pub_rates)
@@ -918,6 +967,8 @@ def write_results(
         f"{PUBLISHERS} publishers (mean {sum(pub_rates) / max(len(pub_rates), 1):,.0f} msg/s); "
         "rate = messages or stored events per second from first to last "
         "((e): messages over the drain's wall time). "
+        "Every drain starts settled: after a CHECKPOINT and just after the broker's "
+        "autosave, so the background writers on timers meet each one at the same points. "
         "(a)–(f) log in (dynamic security: consumers as `fenlei-ingest`, publishers as "
         "`fenlei-sim`); (f) drains over the mqtts listener; (g) drains a second, "
         "throwaway Mosquitto with the same settings but anonymous access and no plugin.",
