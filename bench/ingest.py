@@ -697,7 +697,11 @@ def main() -> int:
     started = datetime.now(UTC)
     with LoadWatch() as watch:
         try:
-            for rnd, key in [(r, k) for r in range(max(args.rounds, 1)) for k in ORDER]:
+            # Every other round in the reverse order: a drift over the run (the
+            # broker's and the database's state, the machine) would otherwise always
+            # favour the contenders that run first in a round.
+            turns = [ORDER if r % 2 == 0 else ORDER[::-1] for r in range(max(args.rounds, 1))]
+            for rnd, key in [(r, k) for r, order in enumerate(turns) for k in order]:
                 if key not in wanted:
                     continue
                 if len(rounds) <= rnd:

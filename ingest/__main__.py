@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ingest.service import Ingester, install_signal_handlers
 from ingest.settings import IngestSettings
 
 
+def configure_process(settings: IngestSettings) -> None:
+    """What the ingester's settings decide for the whole process (not for an
+    Ingester run inside another program, such as a test)."""
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
+
+
 def run(args: argparse.Namespace | None = None) -> int:
     settings = IngestSettings()  # type: ignore[call-arg]  # database_url comes from the env
+    configure_process(settings)
     ingester = Ingester(settings)
     install_signal_handlers(ingester)
     ingester.run()

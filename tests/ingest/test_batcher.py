@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -128,3 +129,20 @@ def test_batch_total_leaves_a_batch_of_the_window_open(
     monkeypatch.setenv("FENLEI_BATCH_MAX_MESSAGES", str(batch))
     monkeypatch.setenv("FENLEI_RECEIVE_MAXIMUM", str(window))
     assert IngestSettings().batch_max_total == total  # type: ignore[call-arg]
+
+
+def test_the_ingester_process_sets_its_switch_interval() -> None:
+    from ingest.__main__ import configure_process
+
+    before = sys.getswitchinterval()
+    try:
+        configure_process(IngestSettings(database_url="postgresql://x@127.0.0.1/x"))
+        assert sys.getswitchinterval() == pytest.approx(0.0003)
+        configure_process(
+            IngestSettings(database_url="postgresql://x@127.0.0.1/x", switch_interval_ms=2)
+        )
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sys.setswitchinterval(before)
+    with pytest.raises(ValidationError):
+        IngestSettings(database_url="postgresql://x@127.0.0.1/x", switch_interval_ms=0)
