@@ -12,7 +12,9 @@ from ingest.settings import IngestSettings
 def configure_process(settings: IngestSettings) -> None:
     """What the ingester's settings decide for the whole process (not for an
     Ingester run inside another program, such as a test)."""
-    sys.setswitchinterval(settings.switch_interval_ms / 1000)
+    interval = settings.switch_interval_s
+    if interval is not None:
+        sys.setswitchinterval(interval)
 
 
 def run(args: argparse.Namespace | None = None) -> int:

@@ -134,15 +134,23 @@ def test_batch_total_leaves_a_batch_of_the_window_open(
 def test_the_ingester_process_sets_its_switch_interval() -> None:
     from ingest.__main__ import configure_process
 
+    url = "postgresql://x@127.0.0.1/x"
     before = sys.getswitchinterval()
     try:
-        configure_process(IngestSettings(database_url="postgresql://x@127.0.0.1/x"))
+        sys.setswitchinterval(0.005)
+        configure_process(IngestSettings(database_url=url, mqtt_url="mqtt://127.0.0.1:1883"))
         assert sys.getswitchinterval() == pytest.approx(0.0003)
+        # Over TLS Python's own interval is left as it is (it measured faster there).
+        sys.setswitchinterval(0.005)
+        configure_process(IngestSettings(database_url=url, mqtt_url="mqtts://127.0.0.1:8883"))
+        assert sys.getswitchinterval() == pytest.approx(0.005)
         configure_process(
-            IngestSettings(database_url="postgresql://x@127.0.0.1/x", switch_interval_ms=2)
+            IngestSettings(
+                database_url=url, mqtt_url="mqtts://127.0.0.1:8883", switch_interval_ms=2
+            )
         )
         assert sys.getswitchinterval() == pytest.approx(0.002)
     finally:
         sys.setswitchinterval(before)
     with pytest.raises(ValidationError):
-        IngestSettings(database_url="postgresql://x@127.0.0.1/x", switch_interval_ms=0)
+        IngestSettings(database_url=url, switch_interval_ms=0)
