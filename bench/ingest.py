@@ -44,10 +44,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -58,7 +59,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench.worktree import describe_checkout, worktree
 from deploy.migrate import migrate
-from deploy.services import BROKER_STORE
+from deploy.services import BROKER_STORE, broker_saved_at
+from deploy.settings import ServicesSettings
 from ingest.contract import EVENTS_SUBSCRIPTION, events_topic
 from ingest.fastclient import PAHO_INSTALLED, describe_mqtt_path
 from ingest.settings import IngestSettings
@@ -122,8 +124,9 @@ class Target:
     consume_url: str
     ca_file: str | None = None
     login: Login | None = None
-    # The broker's persistence file, when known: drains start just after it is saved.
-    store: Path | None = None
+    # When the broker last saved its store (an mtime), if known: drains start just
+    # after a save.
+    saved_at: Callable[[], float | None] | None = None
 
     def consumer_env(self) -> dict[str, str]:
         """FENLEI_* variables of a consumer process (the login never on a command line)."""
@@ -146,15 +149,13 @@ def local_target() -> Target:
     mqtt_url = os.environ["FENLEI_MQTT_URL"]
     ca_file = os.environ.get("FENLEI_MQTT_CA_FILE") or None
     sim = _login("FENLEI_SIM_MQTT_USERNAME", "FENLEI_SIM_MQTT_PASSWORD")
-    from fenlei.env import fenlei_home
-
     return Target(
         "local",
         Broker(mqtt_url, ca_file, sim),
         mqtt_url,
         ca_file,
         _login("FENLEI_INGEST_MQTT_USERNAME", "FENLEI_INGEST_MQTT_PASSWORD"),
-        fenlei_home() / "mosquitto" / "data" / BROKER_STORE,
+        partial(broker_saved_at, ServicesSettings()),
     )
 
 
@@ -212,7 +213,12 @@ def anonymous_broker(config: Path) -> Iterator[Target | None]:
                         ) from None
                     time.sleep(0.1)
             url = f"mqtt://127.0.0.1:{port}"
-            yield Target("anonymous", Broker(url), url, store=work / BROKER_STORE)
+            store = work / BROKER_STORE
+
+            def saved_at() -> float | None:
+                return store.stat().st_mtime if store.exists() else None
+
+            yield Target("anonymous", Broker(url), url, saved_at=saved_at)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -240,10 +246,10 @@ def settle(db_url: str, target: Target) -> list[str]:
             conn.execute("CHECKPOINT")
     except psycopg.errors.InsufficientPrivilege:
         notes.append("no CHECKPOINT (needs superuser or pg_checkpoint)")
-    if target.store is not None and target.store.exists():
-        before = target.store.stat().st_mtime_ns
+    before = target.saved_at() if target.saved_at else None
+    if target.saved_at and before is not None:
         deadline = time.monotonic() + AUTOSAVE_WAIT_S
-        while target.store.stat().st_mtime_ns == before:
+        while target.saved_at() == before:
             if time.monotonic() > deadline:
                 notes.append(f"no broker autosave within {AUTOSAVE_WAIT_S:g} s")
                 break

@@ -85,7 +85,11 @@ class Ingester:
     def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         self.subscriber.draining = True
         self.stopping.set()
-        # Ends a wait for the inbox that the signal may have turned endless (WAKE).
+        self.wake()
+
+    def wake(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        """End the writer's wait for the inbox: any signal may have made it endless
+        (batcher.WAKE), so every signal the process handles calls this."""
         self.inbox.put(WAKE)
 
     def run(self) -> None:
@@ -317,5 +321,7 @@ def install_signal_handlers(ingester: Ingester) -> None:
     signal.signal(signal.SIGTERM, ingester.request_stop)
     signal.signal(signal.SIGINT, ingester.request_stop)
     # An operator's (and the tests') view of a stuck process: every thread's stack on
-    # stderr, without stopping it.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # stderr, without stopping it. faulthandler writes it from C, so it comes even when
+    # the main thread is stuck in C; chained, the wake-up handler runs after it.
+    signal.signal(signal.SIGUSR1, ingester.wake)
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)

@@ -9,6 +9,7 @@ that: a handler that outlasts the wait's timeout.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import queue
 import signal
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ingest.batcher import WAKE, Message, collect
-from ingest.service import Ingester
+from ingest.service import Ingester, install_signal_handlers
 from ingest.settings import IngestSettings
 
 ROUNDS = 40
@@ -125,3 +126,27 @@ def test_wake_ends_a_batch_and_is_left_out() -> None:
         inbox.put(m)
     assert collect(inbox, 5, 1000, 5.0) == [first]
     assert collect(inbox, 5, 1000, 0.01) == [second]
+
+
+def test_every_handled_signal_wakes_the_writer(
+    ingester: Ingester, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM, SIGINT and SIGUSR1 (the stack dump) each put WAKE: any of them may
+    have made the writer's wait endless. SIGUSR1 still dumps every thread's stack."""
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+    old = {s: signal.getsignal(s) for s in signals}
+    try:
+        install_signal_handlers(ingester)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert ingester.inbox.get(timeout=2.0) is WAKE
+        assert "most recent call first" in capfd.readouterr().err
+        assert not ingester.stopping.is_set()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            os.kill(os.getpid(), sig)
+            assert ingester.inbox.get(timeout=2.0) is WAKE
+            assert ingester.stopping.is_set()
+            ingester.stopping.clear()
+    finally:
+        faulthandler.unregister(signal.SIGUSR1)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
